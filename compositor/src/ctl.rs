@@ -1,0 +1,279 @@
+//! The trusted control socket `$XDG_RUNTIME_DIR/cloison/ctl.sock` (mode 0600, in the 0700
+//! session directory, never bind-mounted into a cage). The protocol is defined in
+//! `cloison-ipc`; this module serves it.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use cloison_ipc::{
+    InputEvent, LevelStatus, OutputStatus, PROTOCOL_VERSION, Rect, Reply, Request, Response,
+    Screenshot, Status, WindowStatus,
+};
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{Interest, Mode, PostAction};
+use smithay::utils::Point;
+use smithay::wayland::compositor::with_states;
+use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
+
+use crate::input::Input;
+use crate::state::{State, window_info};
+
+/// Longest request line accepted.
+const MAX_REQUEST: usize = 1 << 20;
+
+/// Binds the control socket and serves it from the event loop.
+pub fn listen(state: &mut State, path: &Path) -> anyhow::Result<()> {
+    // A socket left by a session that crashed: the level sockets' lock files (taken before
+    // this) guarantee no live session owns it.
+    let _ = std::fs::remove_file(path);
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    state
+        .loop_handle
+        .insert_source(
+            Generic::new(listener, Interest::READ, Mode::Level),
+            |_, listener, state| {
+                loop {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            if let Err(err) = serve(state, stream) {
+                                tracing::warn!("control connection refused: {err:#}");
+                            }
+                        }
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(err) => {
+                            tracing::warn!("control accept failed: {err}");
+                            break;
+                        }
+                    }
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot watch the control socket: {e}"))?;
+    tracing::info!(socket = %path.display(), "control socket ready");
+    Ok(())
+}
+
+fn serve(state: &mut State, stream: UnixStream) -> anyhow::Result<()> {
+    // Reads only happen when the loop says data is there; writes block for at most 5 s, so a
+    // client that stops reading cannot stall the compositor for long.
+    stream.set_nonblocking(false)?;
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let mut pending: Vec<u8> = Vec::new();
+    state
+        .loop_handle
+        .insert_source(
+            Generic::new(stream, Interest::READ, Mode::Level),
+            move |_, stream, state| {
+                let mut chunk = [0u8; 16 * 1024];
+                let mut stream: &UnixStream = stream;
+                let n = match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => return Ok(PostAction::Remove),
+                    Ok(n) => n,
+                };
+                pending.extend_from_slice(&chunk[..n]);
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    let response = match serde_json::from_slice::<Request>(&line[..line.len() - 1])
+                    {
+                        Ok(request) => state.handle_request(request),
+                        Err(err) => Response::Error(format!("bad request: {err}")),
+                    };
+                    let mut out = match serde_json::to_vec(&response) {
+                        Ok(out) => out,
+                        Err(err) => {
+                            format!("{{\"error\":\"cannot encode reply: {err}\"}}").into_bytes()
+                        }
+                    };
+                    out.push(b'\n');
+                    if stream.write_all(&out).is_err() {
+                        return Ok(PostAction::Remove);
+                    }
+                }
+                if pending.len() > MAX_REQUEST {
+                    let _ = stream.write_all(b"{\"error\":\"request too long\"}\n");
+                    return Ok(PostAction::Remove);
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot watch a control connection: {e}"))?;
+    Ok(())
+}
+
+impl State {
+    /// Answers one control request.
+    pub fn handle_request(&mut self, request: Request) -> Response {
+        match request {
+            Request::Status => Response::Ok(Reply::Status(self.status())),
+            Request::Screenshot => match self.screenshot() {
+                Ok(shot) => Response::Ok(Reply::Screenshot(shot)),
+                Err(err) => Response::Error(format!("screenshot failed: {err:#}")),
+            },
+            Request::Input { event } => match self.inject(event) {
+                Ok(()) => Response::Ok(Reply::Done),
+                Err(err) => Response::Error(err),
+            },
+            Request::Quit => {
+                tracing::info!("quit requested on the control socket");
+                self.loop_signal.stop();
+                Response::Ok(Reply::Done)
+            }
+        }
+    }
+
+    /// The status reply.
+    pub fn status(&self) -> Status {
+        let size = self.output_geometry().size;
+        let focused = self.wm.focused.clone();
+        let levels = self
+            .levels
+            .iter()
+            .map(|l| LevelStatus {
+                name: l.name.to_string(),
+                label: l.label.clone(),
+                color: l.color.to_string(),
+                socket: l.socket_path.clone(),
+                clients: l.client_count(),
+            })
+            .collect();
+        let windows = self
+            .space
+            .elements()
+            .filter_map(|window| {
+                let info = window_info(window)?;
+                let toplevel = window.toplevel()?;
+                let loc = self.space.element_location(window)?;
+                let size = window.geometry().size;
+                let (app_id, title) = with_states(toplevel.wl_surface(), |states| {
+                    states
+                        .data_map
+                        .get::<XdgToplevelSurfaceData>()
+                        .and_then(|d| d.lock().ok())
+                        .map(|d| (d.app_id.clone().unwrap_or_default(), d.title.clone().unwrap_or_default()))
+                        .unwrap_or_default()
+                });
+                let current = toplevel.current_state();
+                use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::State as S;
+                Some(WindowStatus {
+                    id: info.id,
+                    level: self.level(info.level).name.to_string(),
+                    app_id,
+                    title,
+                    geometry: Rect {
+                        x: loc.x,
+                        y: loc.y,
+                        width: size.w,
+                        height: size.h,
+                    },
+                    focused: focused.as_ref() == Some(window),
+                    maximized: current.states.contains(S::Maximized),
+                    fullscreen: current.states.contains(S::Fullscreen),
+                })
+            })
+            .collect();
+        Status {
+            protocol: PROTOCOL_VERSION,
+            output: OutputStatus {
+                backend: self.backend.name().to_string(),
+                width: size.w,
+                height: size.h,
+            },
+            focused_level: self.focused_level().map(|l| self.level(l).name.to_string()),
+            levels,
+            windows,
+        }
+    }
+
+    fn screenshot(&mut self) -> anyhow::Result<Screenshot> {
+        let capture = crate::backend::capture(self)?;
+        let png = encode_png(capture.width, capture.height, &capture.rgba)?;
+        Ok(Screenshot {
+            width: capture.width,
+            height: capture.height,
+            png_base64: base64::engine::general_purpose::STANDARD.encode(png),
+        })
+    }
+
+    /// Injects input as if from real devices. Nothing is injected if the request is invalid.
+    pub fn inject(&mut self, event: InputEvent) -> Result<(), String> {
+        let time = self.now_ms();
+        let mut events = Vec::new();
+        let stroke = |events: &mut Vec<Input>, keys: &[u32]| {
+            for &keycode in keys {
+                events.push(Input::Key {
+                    keycode,
+                    pressed: true,
+                    time,
+                });
+            }
+            for &keycode in keys.iter().rev() {
+                events.push(Input::Key {
+                    keycode,
+                    pressed: false,
+                    time,
+                });
+            }
+        };
+        match event {
+            InputEvent::Key { chord } => {
+                let keys = crate::keys::parse_chord(&self.input.keymap, &chord)?;
+                stroke(&mut events, &keys);
+            }
+            InputEvent::Type { text } => {
+                for keys in crate::keys::text_strokes(&self.input.keymap, &text)? {
+                    stroke(&mut events, &keys);
+                }
+            }
+            InputEvent::PointerMove { x, y } => {
+                if !x.is_finite() || !y.is_finite() {
+                    return Err("pointer coordinates must be finite numbers".into());
+                }
+                events.push(Input::PointerMotion {
+                    pos: Point::from((x, y)),
+                    time,
+                });
+            }
+            InputEvent::Click { button } => {
+                for pressed in [true, false] {
+                    events.push(Input::PointerButton {
+                        button: button.code(),
+                        pressed,
+                        time,
+                    });
+                }
+            }
+            InputEvent::Button { button, pressed } => events.push(Input::PointerButton {
+                button: button.code(),
+                pressed,
+                time,
+            }),
+        }
+        for input in events {
+            self.handle_input(input);
+        }
+        Ok(())
+    }
+}
+
+/// Encodes RGBA8 pixels as PNG.
+pub fn encode_png(width: u32, height: u32, rgba: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(rgba)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,54 @@
+//! wl_compositor and wl_subcompositor: surface commits drive mapping, popups and redraws.
+
+use smithay::backend::renderer::utils::on_commit_buffer_handler;
+use smithay::delegate_compositor;
+use smithay::reexports::wayland_server::Client;
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::wayland::buffer::BufferHandler;
+use smithay::wayland::compositor::{
+    CompositorClientState, CompositorHandler, CompositorState, get_parent, is_sync_subsurface,
+};
+
+use crate::state::{ClientState, State};
+
+impl CompositorHandler for State {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.compositor_state
+    }
+
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        match client.get_data::<ClientState>() {
+            Some(data) => &data.compositor_state,
+            // Every client is inserted with a ClientState (sockets.rs, tests); a client without
+            // one would be a bug, and this is the only safe answer.
+            None => {
+                tracing::error!("client without ClientState");
+                static FALLBACK: std::sync::OnceLock<CompositorClientState> =
+                    std::sync::OnceLock::new();
+                FALLBACK.get_or_init(CompositorClientState::default)
+            }
+        }
+    }
+
+    fn commit(&mut self, surface: &WlSurface) {
+        on_commit_buffer_handler::<Self>(surface);
+        if !is_sync_subsurface(surface) {
+            let mut root = surface.clone();
+            while let Some(parent) = get_parent(&root) {
+                root = parent;
+            }
+            if let Some(window) = self.window_for_surface(&root) {
+                window.on_commit();
+            }
+            self.toplevel_commit(&root);
+        }
+        self.popup_commit(surface);
+        self.queue_redraw();
+    }
+}
+delegate_compositor!(State);
+
+impl BufferHandler for State {
+    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+}

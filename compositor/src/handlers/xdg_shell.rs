@@ -1,0 +1,158 @@
+//! xdg_wm_base: toplevels and popups. Window-management decisions live in `shell.rs`.
+
+use smithay::delegate_xdg_shell;
+use smithay::desktop::{PopupKind, find_popup_root_surface};
+use smithay::input::Seat;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat};
+use smithay::utils::Serial;
+use smithay::wayland::shell::xdg::{
+    PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+};
+
+use crate::state::State;
+
+impl XdgShellHandler for State {
+    fn xdg_shell_state(&mut self) -> &mut XdgShellState {
+        &mut self.xdg_shell_state
+    }
+
+    fn new_toplevel(&mut self, surface: ToplevelSurface) {
+        State::new_toplevel(self, surface);
+    }
+
+    fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        State::toplevel_destroyed(self, &surface);
+    }
+
+    fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {
+        self.unconstrain_popup(&surface);
+        if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
+            tracing::warn!("cannot track popup: {err}");
+        }
+    }
+
+    fn reposition_request(
+        &mut self,
+        surface: PopupSurface,
+        positioner: PositionerState,
+        token: u32,
+    ) {
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+            state.positioner = positioner;
+        });
+        self.unconstrain_popup(&surface);
+        surface.send_repositioned(token);
+    }
+
+    fn grab(&mut self, surface: PopupSurface, seat: wl_seat::WlSeat, serial: Serial) {
+        // The wl_seat the client names is necessarily its own level's seat (it cannot see
+        // another), but check that the popup belongs to that seat's level anyway.
+        let Some(seat) = Seat::<State>::from_resource(&seat) else {
+            return;
+        };
+        let (Some(seat_level), Some(popup_level)) =
+            (State::seat_level(&seat), self.popup_level(&surface))
+        else {
+            return;
+        };
+        if seat_level != popup_level {
+            return;
+        }
+        let kind = PopupKind::Xdg(surface);
+        let Ok(root) = find_popup_root_surface(&kind) else {
+            return;
+        };
+        let mut grab = match self.popups.grab_popup(root, kind, &seat, serial) {
+            Ok(grab) => grab,
+            Err(err) => {
+                tracing::debug!("popup grab refused: {err:?}");
+                return;
+            }
+        };
+        if let Some(keyboard) = seat.get_keyboard() {
+            if keyboard.is_grabbed()
+                && !(keyboard.has_grab(serial)
+                    || keyboard.has_grab(grab.previous_serial().unwrap_or(serial)))
+            {
+                grab.ungrab(smithay::desktop::PopupUngrabStrategy::All);
+                return;
+            }
+            keyboard.set_focus(self, grab.current_grab(), serial);
+            keyboard.set_grab(
+                self,
+                smithay::desktop::PopupKeyboardGrab::new(&grab),
+                serial,
+            );
+        }
+        if let Some(pointer) = seat.get_pointer() {
+            if pointer.is_grabbed()
+                && !(pointer.has_grab(serial)
+                    || pointer.has_grab(grab.previous_serial().unwrap_or_else(|| grab.serial())))
+            {
+                grab.ungrab(smithay::desktop::PopupUngrabStrategy::All);
+                return;
+            }
+            pointer.set_grab(
+                self,
+                smithay::desktop::PopupPointerGrab::new(&grab),
+                serial,
+                smithay::input::pointer::Focus::Keep,
+            );
+        }
+    }
+
+    fn move_request(&mut self, surface: ToplevelSurface, _seat: wl_seat::WlSeat, serial: Serial) {
+        self.start_interactive(&surface, serial, None);
+    }
+
+    fn resize_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _seat: wl_seat::WlSeat,
+        serial: Serial,
+        edges: xdg_toplevel::ResizeEdge,
+    ) {
+        self.start_interactive(&surface, serial, Some(edges));
+    }
+
+    fn maximize_request(&mut self, surface: ToplevelSurface) {
+        self.set_fill(&surface, false, true);
+    }
+
+    fn unmaximize_request(&mut self, surface: ToplevelSurface) {
+        self.set_fill(&surface, false, false);
+    }
+
+    fn fullscreen_request(
+        &mut self,
+        surface: ToplevelSurface,
+        _output: Option<wl_output::WlOutput>,
+    ) {
+        let allowed = self
+            .surface_level(surface.wl_surface())
+            .is_some_and(|level| self.level(level).allow_fullscreen);
+        if allowed {
+            self.set_fill(&surface, true, true);
+        } else if surface.is_initial_configure_sent() {
+            // Refused by the level's policy: answer with the unchanged state.
+            surface.send_configure();
+        }
+    }
+
+    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        self.set_fill(&surface, true, false);
+    }
+
+    fn minimize_request(&mut self, surface: ToplevelSurface) {
+        if let Some(window) = self.window_for_surface(surface.wl_surface()) {
+            self.minimize(&window);
+        }
+    }
+
+    fn title_changed(&mut self, _surface: ToplevelSurface) {
+        self.queue_redraw();
+    }
+}
+delegate_xdg_shell!(State);

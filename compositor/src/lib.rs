@@ -1,0 +1,177 @@
+//! Cloison's compositor: one Wayland socket and one seat per security level, trusted UI drawn
+//! by the compositor, a trusted control socket, and headless or nested backends.
+//!
+//! The binary (`cloison-compositor`) is a thin wrapper around [`run`]; tests and the WLCS
+//! plugin build the same [`State`] directly.
+
+pub mod backend;
+pub mod ctl;
+pub mod handlers;
+pub mod input;
+pub mod keys;
+pub mod render;
+pub mod shell;
+pub mod sockets;
+pub mod state;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use cloison_config::Config;
+use smithay::reexports::calloop::channel::{self, Event as ChannelEvent};
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{EventLoop, Interest, Mode, PostAction};
+use smithay::reexports::wayland_server::Display;
+use smithay::utils::{Physical, Size};
+
+pub use state::State;
+
+/// Which backend to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Offscreen (pixman).
+    Headless,
+    /// A nested window (GLES).
+    Winit,
+}
+
+impl BackendKind {
+    /// `winit` when a display is available (`WAYLAND_DISPLAY` or `DISPLAY`), else `headless`.
+    pub fn auto() -> BackendKind {
+        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        if set("WAYLAND_DISPLAY") || set("DISPLAY") {
+            BackendKind::Winit
+        } else {
+            BackendKind::Headless
+        }
+    }
+}
+
+/// What [`run`] needs.
+pub struct Options {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The backend.
+    pub backend: BackendKind,
+    /// Output size in pixels (headless), or initial window size (winit).
+    pub size: Size<i32, Physical>,
+    /// `$XDG_RUNTIME_DIR`: sockets go under `cloison/` inside it.
+    pub runtime_dir: PathBuf,
+    /// Print a `ready` line on standard output once every socket listens.
+    pub print_ready: bool,
+}
+
+/// Runs the compositor until it is asked to stop (SIGTERM, SIGINT, `ctl quit`, the nested
+/// window closed). Sockets are removed on the way out.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let mut event_loop: EventLoop<'static, State> =
+        EventLoop::try_new().context("cannot create the event loop")?;
+    let display: Display<State> = Display::new().context("cannot create the Wayland display")?;
+    let handle = event_loop.handle();
+
+    let (backend, size) = match options.backend {
+        BackendKind::Headless => (
+            backend::Backend::Headless(backend::headless::Headless::new(options.size)?),
+            options.size,
+        ),
+        #[cfg(feature = "winit")]
+        BackendKind::Winit => {
+            let (winit, size) = backend::winit::WinitBackend::new(&handle, options.size)?;
+            (backend::Backend::Winit(winit), size)
+        }
+        #[cfg(not(feature = "winit"))]
+        BackendKind::Winit => {
+            anyhow::bail!("this build has no winit backend; use --backend headless")
+        }
+    };
+
+    let mut state = State::new(
+        options.config.clone(),
+        display.handle(),
+        handle.clone(),
+        event_loop.get_signal(),
+        backend,
+        size,
+    )?;
+
+    handle
+        .insert_source(
+            Generic::new(display, Interest::READ, Mode::Level),
+            |_, display, state| {
+                // SAFETY: the display is only borrowed for this call and never dropped here.
+                let display = unsafe { display.get_mut() };
+                if let Err(err) = display.dispatch_clients(state) {
+                    tracing::error!("dispatching clients failed: {err}");
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot watch the Wayland display: {e}"))?;
+
+    let sockets = sockets::listen_levels(&mut state, &options.runtime_dir)?;
+    let ctl_path = cloison_ipc::paths::ctl_socket(&options.runtime_dir);
+    ctl::listen(&mut state, &ctl_path)?;
+    watch_signals(&mut state)?;
+
+    if options.print_ready {
+        #[allow(clippy::disallowed_macros)]
+        {
+            println!("ready");
+        }
+        let _ = std::io::stdout().flush();
+    }
+    tracing::info!(
+        backend = state.backend.name(),
+        width = size.w,
+        height = size.h,
+        sockets = sockets.len(),
+        "compositor running"
+    );
+    state.queue_redraw();
+
+    let result = event_loop.run(None, &mut state, |state| {
+        state.space.refresh();
+        state.popups.cleanup();
+        if let Err(err) = state.display_handle.flush_clients() {
+            tracing::debug!("flush failed: {err}");
+        }
+    });
+    // Dropping the loop drops the listening sockets, which removes their files.
+    let level_names: Vec<String> = state.levels.iter().map(|l| l.name.to_string()).collect();
+    drop(state);
+    drop(event_loop);
+    let _ = std::fs::remove_file(&ctl_path);
+    sockets::remove_level_dirs(&options.runtime_dir, &level_names);
+    tracing::info!("compositor stopped");
+    result.context("the event loop failed")
+}
+
+/// SIGTERM, SIGINT and SIGHUP stop the loop cleanly.
+fn watch_signals(state: &mut State) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let (sender, receiver) = channel::channel::<i32>();
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if sender.send(signal).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    state
+        .loop_handle
+        .insert_source(receiver, |event, _, state| {
+            if let ChannelEvent::Msg(signal) = event {
+                tracing::info!(signal, "stopping on signal");
+                state.loop_signal.stop();
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot watch signals: {e}"))?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `cloison-compositor`: normally started by `cloison run`, which validates the configuration
+//! and passes it on standard input; can be run by hand with `--config FILE`.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use cloison_compositor::{BackendKind, Options};
+
+#[derive(Parser)]
+#[command(
+    name = "cloison-compositor",
+    version,
+    about = "Cloison's multilevel Wayland compositor"
+)]
+struct Cli {
+    /// Configuration file (default: $XDG_CONFIG_HOME/cloison/cloison.toml, else built-in).
+    #[arg(long, conflicts_with = "config_stdin")]
+    config: Option<PathBuf>,
+    /// Read the validated configuration as JSON on standard input (used by `cloison run`).
+    #[arg(long)]
+    config_stdin: bool,
+    /// Backend: auto (winit when WAYLAND_DISPLAY or DISPLAY is set), headless or winit.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "headless", "winit"])]
+    backend: String,
+    /// Output size (headless) or initial window size (winit), as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+    size: (i32, i32),
+    /// Print `ready` on standard output once every socket listens.
+    #[arg(long)]
+    print_ready: bool,
+    /// Debug logging.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn parse_size(s: &str) -> Result<(i32, i32), String> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
+    let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (64..=16384).contains(v));
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err("width and height must be whole numbers from 64 to 16384".into()),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    if let Err(err) = run(cli) {
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!("cloison-compositor: error: {err:#}");
+        }
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = if cli.config_stdin {
+        let mut json = String::new();
+        std::io::stdin()
+            .read_to_string(&mut json)
+            .context("cannot read the configuration on stdin")?;
+        serde_json::from_str(&json).context("invalid configuration on stdin")?
+    } else {
+        let source = cloison_config::locate(cli.config.as_deref());
+        cloison_config::load(&source)?
+    };
+    let backend = match cli.backend.as_str() {
+        "headless" => BackendKind::Headless,
+        "winit" => BackendKind::Winit,
+        _ => BackendKind::auto(),
+    };
+    let runtime_dir = cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?;
+    cloison_compositor::run(Options {
+        config: Arc::new(config),
+        backend,
+        size: cli.size.into(),
+        runtime_dir,
+        print_ready: cli.print_ready,
+    })
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose {
+        "debug,smithay=info"
+    } else {
+        "info,smithay=warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}

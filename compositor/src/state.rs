@@ -1,0 +1,387 @@
+//! The compositor's state: one [`State`] owns the Wayland display, the desktop (windows and
+//! their stacking), one seat per level, the backend and the trusted control socket.
+//!
+//! The level boundary is structural: a client's level is fixed when it connects (by the socket
+//! it came through, see [`crate::sockets`]) and stored in its [`ClientState`]; each level has its
+//! own `wl_seat` that only that level's clients can see (see [`crate::handlers::seat`]), so
+//! keyboard focus, pointer focus, clipboard and primary selection are per level by construction.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cloison_config::{Color, Config};
+use smithay::desktop::{PopupManager, Space, Window, WindowSurfaceType};
+use smithay::input::keyboard::XkbConfig;
+use smithay::input::pointer::CursorImageStatus;
+use smithay::input::{Seat, SeatState};
+use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
+use smithay::reexports::calloop::{LoopHandle, LoopSignal};
+use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
+use smithay::utils::{Clock, Logical, Monotonic, Point, Rectangle, Size, Transform};
+use smithay::wayland::compositor::{CompositorClientState, CompositorState};
+use smithay::wayland::cursor_shape::CursorShapeManagerState;
+use smithay::wayland::fractional_scale::FractionalScaleManagerState;
+use smithay::wayland::output::OutputManagerState;
+use smithay::wayland::presentation::PresentationState;
+use smithay::wayland::selection::data_device::DataDeviceState;
+use smithay::wayland::selection::primary_selection::PrimarySelectionState;
+use smithay::wayland::shell::xdg::XdgShellState;
+use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
+use smithay::wayland::shm::ShmState;
+use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
+use smithay::wayland::viewporter::ViewporterState;
+
+use crate::backend::Backend;
+use crate::input::InputState;
+use crate::render::FrameClock;
+use crate::shell::WindowManager;
+
+/// Index of a level in the configuration (and in [`State::levels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LevelId(pub usize);
+
+/// Per-client data. The level is decided once, by the socket the client connected through, and
+/// never changes.
+pub struct ClientState {
+    /// smithay's per-client compositor state.
+    pub compositor_state: CompositorClientState,
+    /// The client's level.
+    pub level: LevelId,
+    /// The level's name, for checks that only see the client (global filters).
+    pub level_name: Arc<str>,
+    /// The level's live client count, decremented when this client goes away.
+    clients: Arc<AtomicUsize>,
+}
+
+impl ClientState {
+    /// Data for a new client of `level`.
+    pub fn new(level: &LevelState) -> ClientState {
+        ClientState {
+            compositor_state: CompositorClientState::default(),
+            level: level.id,
+            level_name: level.name.clone(),
+            clients: level.clients.clone(),
+        }
+    }
+}
+
+impl ClientData for ClientState {
+    fn initialized(&self, _client_id: ClientId) {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
+        self.clients.fetch_sub(1, Ordering::Relaxed);
+        match reason {
+            DisconnectReason::ProtocolError(err) => tracing::warn!(
+                level = %self.level_name,
+                ?client_id,
+                "client disconnected after a protocol error: {err}"
+            ),
+            DisconnectReason::ConnectionClosed => {
+                tracing::debug!(level = %self.level_name, ?client_id, "client disconnected")
+            }
+        }
+    }
+}
+
+/// One level as the compositor knows it.
+pub struct LevelState {
+    /// Its index.
+    pub id: LevelId,
+    /// Its name (configuration).
+    pub name: Arc<str>,
+    /// Its label (configuration), shown by trusted UI.
+    pub label: String,
+    /// Its colour (configuration).
+    pub color: Color,
+    /// Whether its clients may make themselves fullscreen.
+    pub allow_fullscreen: bool,
+    /// Absolute path of its Wayland socket (empty when the level has no socket, in tests).
+    pub socket_path: String,
+    /// Its seat: only its clients can bind it.
+    pub seat: Seat<State>,
+    /// The cursor its focused client asked for.
+    pub cursor: CursorImageStatus,
+    /// Connected clients.
+    pub clients: Arc<AtomicUsize>,
+}
+
+impl LevelState {
+    /// Number of connected clients.
+    pub fn client_count(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-window data, stored in the smithay `Window`'s user data.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowInfo {
+    /// Stable id for the control protocol.
+    pub id: u64,
+    /// The level of the window's client.
+    pub level: LevelId,
+}
+
+/// The compositor.
+pub struct State {
+    /// The Wayland display.
+    pub display_handle: DisplayHandle,
+    /// The event loop, to add timers and sources.
+    pub loop_handle: LoopHandle<'static, State>,
+    /// Stops the event loop.
+    pub loop_signal: LoopSignal,
+    /// Monotonic clock for frame and presentation times.
+    pub clock: Clock<Monotonic>,
+    /// The validated configuration.
+    pub config: Arc<Config>,
+
+    /// Rendering and real input.
+    pub backend: Backend,
+    /// The one output.
+    pub output: Output,
+    /// Windows and their stacking order.
+    pub space: Space<Window>,
+    /// xdg popups.
+    pub popups: PopupManager,
+    /// Focus order, placement, pending windows.
+    pub wm: WindowManager,
+    /// Keyboard and pointer routing.
+    pub input: InputState,
+    /// Redraw scheduling.
+    pub frame_clock: FrameClock,
+    /// The levels, indexed by [`LevelId`].
+    pub levels: Vec<LevelState>,
+
+    /// smithay protocol states.
+    pub compositor_state: CompositorState,
+    /// xdg-shell.
+    pub xdg_shell_state: XdgShellState,
+    /// xdg-decoration.
+    pub xdg_decoration_state: XdgDecorationState,
+    /// wl_shm.
+    pub shm_state: ShmState,
+    /// wl_output and xdg-output.
+    pub output_manager_state: OutputManagerState,
+    /// Seats.
+    pub seat_state: SeatState<State>,
+    /// wl_data_device_manager (clipboard and drag-and-drop, per seat).
+    pub data_device_state: DataDeviceState,
+    /// Primary selection (per seat).
+    pub primary_selection_state: PrimarySelectionState,
+    /// wp_viewporter.
+    pub viewporter_state: ViewporterState,
+    /// wp_presentation.
+    pub presentation_state: PresentationState,
+    /// wp_fractional_scale.
+    pub fractional_scale_state: FractionalScaleManagerState,
+    /// wp_cursor_shape.
+    pub cursor_shape_state: CursorShapeManagerState,
+    /// wp_single_pixel_buffer.
+    pub single_pixel_buffer_state: SinglePixelBufferState,
+}
+
+/// Errors that stop the compositor from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configured keyboard layout does not compile.
+    #[error(
+        "the keyboard layout in {source_name} (layout {layout:?}, variant {variant:?}, options {options:?}) cannot be compiled by xkbcommon\n  fix: use a layout listed by `localectl list-x11-keymap-layouts` (e.g. \"us\", \"fr\", \"de\")"
+    )]
+    Keymap {
+        /// Configuration name.
+        source_name: String,
+        /// xkb layout.
+        layout: String,
+        /// xkb variant.
+        variant: String,
+        /// xkb options.
+        options: String,
+    },
+}
+
+impl State {
+    /// Builds the state: globals, one seat per level, the output. Sockets are added by the
+    /// caller ([`crate::sockets`]), so tests can attach clients over socket pairs instead.
+    pub fn new(
+        config: Arc<Config>,
+        display_handle: DisplayHandle,
+        loop_handle: LoopHandle<'static, State>,
+        loop_signal: LoopSignal,
+        backend: Backend,
+        output_size: Size<i32, smithay::utils::Physical>,
+    ) -> Result<State, StartError> {
+        let dh = &display_handle;
+        let clock = Clock::new();
+
+        let compositor_state = CompositorState::new::<Self>(dh);
+        let xdg_shell_state = XdgShellState::new::<Self>(dh);
+        let xdg_decoration_state = XdgDecorationState::new::<Self>(dh);
+        let shm_state = ShmState::new::<Self>(dh, vec![]);
+        let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
+        let data_device_state = DataDeviceState::new::<Self>(dh);
+        let primary_selection_state = PrimarySelectionState::new::<Self>(dh);
+        let viewporter_state = ViewporterState::new::<Self>(dh);
+        let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
+        let fractional_scale_state = FractionalScaleManagerState::new::<Self>(dh);
+        let cursor_shape_state = CursorShapeManagerState::new::<Self>(dh);
+        let single_pixel_buffer_state = SinglePixelBufferState::new::<Self>(dh);
+
+        let mut seat_state = SeatState::new();
+        let kb = &config.keyboard;
+        let xkb = XkbConfig {
+            rules: &kb.rules,
+            model: &kb.model,
+            layout: &kb.layout,
+            variant: &kb.variant,
+            options: (!kb.options.is_empty()).then(|| kb.options.clone()),
+        };
+        let keymap_error = || StartError::Keymap {
+            source_name: config.source.clone(),
+            layout: kb.layout.clone(),
+            variant: kb.variant.clone(),
+            options: kb.options.clone(),
+        };
+        let mut levels = Vec::with_capacity(config.levels.len());
+        for (index, level) in config.levels.iter().enumerate() {
+            // One wl_seat per level; `handlers::seat` makes it visible to that level only.
+            let mut seat: Seat<State> = seat_state.new_wl_seat(dh, level.name.clone());
+            seat.add_keyboard(xkb.clone(), kb.repeat_delay as i32, kb.repeat_rate as i32)
+                .map_err(|_| keymap_error())?;
+            seat.add_pointer();
+            seat.user_data().insert_if_missing(|| LevelId(index));
+            levels.push(LevelState {
+                id: LevelId(index),
+                name: Arc::from(level.name.as_str()),
+                label: level.label.clone(),
+                color: level.color,
+                allow_fullscreen: level.protocols.fullscreen,
+                socket_path: String::new(),
+                seat,
+                cursor: CursorImageStatus::default_named(),
+                clients: Arc::new(AtomicUsize::new(0)),
+            });
+        }
+        let input = InputState::new(&xkb).ok_or_else(keymap_error)?;
+
+        let output = Output::new(
+            backend.name().to_string(),
+            PhysicalProperties {
+                size: (0, 0).into(),
+                subpixel: Subpixel::Unknown,
+                make: "Cloison".into(),
+                model: backend.name().into(),
+            },
+        );
+        let mode = Mode {
+            size: output_size,
+            refresh: 60_000,
+        };
+        let _global = output.create_global::<State>(dh);
+        output.change_current_state(
+            Some(mode),
+            Some(Transform::Normal),
+            None,
+            Some((0, 0).into()),
+        );
+        output.set_preferred(mode);
+        let mut space = Space::default();
+        space.map_output(&output, (0, 0));
+
+        let frame_clock =
+            FrameClock::new(Duration::from_micros(1_000_000_000 / mode.refresh as u64));
+
+        Ok(State {
+            display_handle,
+            loop_handle,
+            loop_signal,
+            clock,
+            config,
+            backend,
+            output,
+            space,
+            popups: PopupManager::default(),
+            wm: WindowManager::default(),
+            input,
+            frame_clock,
+            levels,
+            compositor_state,
+            xdg_shell_state,
+            xdg_decoration_state,
+            shm_state,
+            output_manager_state,
+            seat_state,
+            data_device_state,
+            primary_selection_state,
+            viewporter_state,
+            presentation_state,
+            fractional_scale_state,
+            cursor_shape_state,
+            single_pixel_buffer_state,
+        })
+    }
+
+    /// The level of a client, if it is one of ours.
+    pub fn client_level(&self, client: &Client) -> Option<LevelId> {
+        client.get_data::<ClientState>().map(|c| c.level)
+    }
+
+    /// The level of the client owning `surface`.
+    pub fn surface_level(&self, surface: &WlSurface) -> Option<LevelId> {
+        let client = self.display_handle.get_client(surface.id()).ok()?;
+        self.client_level(&client)
+    }
+
+    /// The level whose seat is `seat`.
+    pub fn seat_level(seat: &Seat<State>) -> Option<LevelId> {
+        seat.user_data().get::<LevelId>().copied()
+    }
+
+    /// A level's state.
+    pub fn level(&self, id: LevelId) -> &LevelState {
+        &self.levels[id.0]
+    }
+
+    /// The output's area in global coordinates.
+    pub fn output_geometry(&self) -> Rectangle<i32, Logical> {
+        self.space
+            .output_geometry(&self.output)
+            .unwrap_or_else(|| Rectangle::from_size((1920, 1080).into()))
+    }
+
+    /// The area windows may use (the whole output until the trusted bar takes its strip).
+    pub fn usable_area(&self) -> Rectangle<i32, Logical> {
+        self.output_geometry()
+    }
+
+    /// The window whose toplevel surface is `surface`.
+    pub fn window_for_surface(&self, surface: &WlSurface) -> Option<Window> {
+        self.space
+            .elements()
+            .chain(self.wm.pending.iter())
+            .chain(self.wm.minimized.iter())
+            .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
+            .cloned()
+    }
+
+    /// The topmost surface under `pos`, with its origin in global coordinates and its level.
+    pub fn surface_under(
+        &self,
+        pos: Point<f64, Logical>,
+    ) -> Option<(WlSurface, Point<f64, Logical>, LevelId)> {
+        let (window, loc) = self.space.element_under(pos)?;
+        let info = window_info(window)?;
+        // `loc` is where the window's buffer is drawn (its geometry origin minus geometry.loc).
+        window
+            .surface_under(pos - loc.to_f64(), WindowSurfaceType::ALL)
+            .map(|(surface, p)| (surface, (p + loc).to_f64(), info.level))
+    }
+}
+
+/// The [`WindowInfo`] of a window.
+pub fn window_info(window: &Window) -> Option<WindowInfo> {
+    window.user_data().get::<WindowInfo>().copied()
+}

@@ -1,0 +1,257 @@
+use super::*;
+
+fn err(text: &str) -> ConfigError {
+    match parse(text, "test.toml") {
+        Ok(c) => panic!("expected an error, got {c:?}"),
+        Err(e) => e,
+    }
+}
+
+const TWO: &str = r##"
+[[level]]
+name = "low"
+label = "LOW"
+color = "#2e9e44"
+rank = 0
+
+[[level]]
+name = "high"
+label = "HIGH"
+color = "#c62828"
+rank = 1
+"##;
+
+#[test]
+fn builtin_default_parses_with_low_and_high() {
+    let c = Config::builtin();
+    let names: Vec<_> = c.levels.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["low", "high"]);
+    assert_eq!(c.level("low").unwrap().network, Network::Host);
+    assert_eq!(c.level("high").unwrap().network, Network::None);
+    assert_eq!(c.level("low").unwrap().session[0].command, ["foot"]);
+    assert_eq!(c.source, BUILTIN_NAME);
+}
+
+#[test]
+fn minimal_two_levels_and_default_policy() {
+    let c = parse(TWO, "t").unwrap();
+    assert_eq!(
+        c.decision(FlowKind::Clipboard, "low", "high"),
+        Some((Decision::Allow, false))
+    );
+    assert_eq!(
+        c.decision(FlowKind::Files, "low", "high"),
+        Some((Decision::Confirm, false))
+    );
+    assert_eq!(
+        c.decision(FlowKind::Clipboard, "high", "low"),
+        Some((Decision::Deny, false))
+    );
+    assert_eq!(c.decision(FlowKind::Clipboard, "low", "low"), None);
+    assert_eq!(
+        c.level("low").unwrap().network,
+        Network::None,
+        "network defaults to none"
+    );
+    assert!(c.level("low").unwrap().protocols.fullscreen);
+}
+
+#[test]
+fn explicit_flow_rule_wins() {
+    let text = format!(
+        "{TWO}\n[[policy.flow]]\nfrom = \"high\"\nto = \"low\"\nclipboard = \"confirm\"\nfiles = \"deny\"\n"
+    );
+    let c = parse(&text, "t").unwrap();
+    assert_eq!(
+        c.decision(FlowKind::Clipboard, "high", "low"),
+        Some((Decision::Confirm, true))
+    );
+    assert!(c.summary().contains("high -> low: confirm / deny"));
+}
+
+#[test]
+fn unknown_key_names_file_line_and_fix() {
+    let text = TWO.replace("rank = 1", "rank = 1\ncolour = \"#000000\"");
+    let e = err(&text);
+    assert_eq!(e.file, "test.toml");
+    assert_eq!(e.line, 13, "{e}");
+    assert!(e.message.contains("unknown field `colour`"), "{e}");
+    assert!(e.fix.contains("spelling"), "{e}");
+    assert!(e.to_string().starts_with("test.toml:13:"), "{e}");
+}
+
+#[test]
+fn unknown_top_level_section_is_rejected() {
+    let e = err(&format!("{TWO}\n[dispaly]\nx = 1\n"));
+    assert!(e.message.contains("unknown field `dispaly`"), "{e}");
+    assert_eq!(e.line, 14, "{e}");
+}
+
+#[test]
+fn duplicate_name_points_at_second_and_first() {
+    let e = err(&TWO.replace("name = \"high\"", "name = \"low\""));
+    assert_eq!(e.line, 9, "{e}");
+    assert!(
+        e.message
+            .contains("duplicate level name \"low\" (first declared at line 3)"),
+        "{e}"
+    );
+    assert!(e.fix.contains("unique"), "{e}");
+}
+
+#[test]
+fn duplicate_colour_is_rejected() {
+    let e = err(&TWO.replace("#c62828", "#2E9E44"));
+    assert_eq!(e.line, 11, "{e}");
+    assert!(
+        e.message
+            .contains("is the same as colour #2e9e44 of level \"low\" (line 5"),
+        "{e}"
+    );
+}
+
+#[test]
+fn too_similar_colour_is_rejected() {
+    // Two greens.
+    let e = err(&TWO.replace("#c62828", "#34a84a"));
+    assert!(e.message.contains("too similar"), "{e}");
+    assert!(e.fix.contains("clearly different"), "{e}");
+    // Green and blue are fine.
+    parse(&TWO.replace("#c62828", "#1565c0"), "t").unwrap();
+}
+
+#[test]
+fn fewer_than_two_levels_is_rejected() {
+    let one = &TWO[..TWO.find("\n[[level]]\nname = \"high\"").unwrap()];
+    let e = err(one);
+    assert!(
+        e.message
+            .contains("1 level(s) declared; a Cloison session needs at least two"),
+        "{e}"
+    );
+    assert_eq!(e.line, 2, "{e}");
+    let e = err("[keyboard]\nlayout = \"fr\"\n");
+    assert!(e.message.contains("0 level(s)"), "{e}");
+}
+
+#[test]
+fn bad_values_are_rejected_with_a_fix() {
+    let cases = [
+        (
+            TWO.replace("\"#c62828\"", "\"red\""),
+            "invalid colour \"red\"",
+            11,
+        ),
+        (
+            TWO.replace("name = \"high\"", "name = \"High Level\""),
+            "invalid level name",
+            9,
+        ),
+        (
+            TWO.replace("name = \"high\"", "name = \"../x\""),
+            "invalid level name",
+            9,
+        ),
+        (
+            TWO.replace("label = \"HIGH\"", "label = \"\""),
+            "invalid label",
+            10,
+        ),
+        (
+            TWO.replace("label = \"HIGH\"", "label = \"HI\u{202e}GH\""),
+            "invalid label",
+            10,
+        ),
+        (
+            TWO.replace("label = \"HIGH\"", "label = \"low\""),
+            "already used",
+            10,
+        ),
+        (
+            TWO.replace("rank = 1", "rank = 1\nnetwork = \"wifi\""),
+            "unknown network mode",
+            13,
+        ),
+        (
+            TWO.replace("rank = 1", "rank = 1\nnetwork = \"netns:../x\""),
+            "invalid network namespace",
+            13,
+        ),
+        (TWO.replace("rank = 1", "rank = \"1\""), "invalid type", 12),
+        (
+            format!("{TWO}\n[[level.session]]\ncommand = []\n"),
+            "empty command",
+            14,
+        ),
+        (TWO.replace("rank = 0\n", ""), "missing field `rank`", 2),
+    ];
+    for (text, needle, line) in cases {
+        let e = err(&text);
+        assert!(e.message.contains(needle), "expected {needle:?} in {e}");
+        assert_eq!(e.line, line, "{e}");
+        assert!(!e.fix.is_empty());
+    }
+}
+
+#[test]
+fn flow_rules_are_checked() {
+    let rule = |from: &str, to: &str| {
+        format!(
+            "\n[[policy.flow]]\nfrom = \"{from}\"\nto = \"{to}\"\nclipboard = \"allow\"\nfiles = \"deny\"\n"
+        )
+    };
+    let e = err(&format!("{TWO}{}", rule("low", "medium")));
+    assert!(
+        e.message.contains("\"medium\", which is not declared"),
+        "{e}"
+    );
+    assert!(e.fix.contains("low, high"), "{e}");
+    let e = err(&format!("{TWO}{}", rule("low", "low")));
+    assert!(e.message.contains("to itself"), "{e}");
+    let e = err(&format!(
+        "{TWO}{}{}",
+        rule("low", "high"),
+        rule("low", "high")
+    ));
+    assert!(e.message.contains("second flow rule"), "{e}");
+    let e = err(&format!(
+        "{TWO}{}",
+        rule("low", "high").replace("\"allow\"", "\"maybe\"")
+    ));
+    assert!(e.message.contains("unknown variant `maybe`"), "{e}");
+}
+
+#[test]
+fn netns_and_restart_parse() {
+    let text = TWO.replace("rank = 1", "rank = 1\nnetwork = \"netns:ipsec0\"")
+        + "\n[[level.session]]\ncommand = [\"foot\", \"-e\", \"top\"]\nrestart = \"on-failure\"\n";
+    let c = parse(&text, "t").unwrap();
+    let high = c.level("high").unwrap();
+    assert_eq!(high.network, Network::Netns("ipsec0".into()));
+    assert_eq!(high.session[0].restart, Restart::OnFailure);
+}
+
+#[test]
+fn config_round_trips_through_json() {
+    let c = Config::builtin();
+    let json = serde_json::to_string(&c).unwrap();
+    let back: Config = serde_json::from_str(&json).unwrap();
+    assert_eq!(c, back);
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let e = load(&ConfigSource::File("/nonexistent/cloison.toml".into())).unwrap_err();
+    assert_eq!(e.file, "/nonexistent/cloison.toml");
+    assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn colours_parse_and_compare() {
+    let red: Color = "#c62828".parse().unwrap();
+    assert_eq!(red.to_string(), "#c62828");
+    assert_eq!(red.distance(red), 0.0);
+    assert!(red.distance("#2e9e44".parse().unwrap()) > 50.0);
+    assert!("#12345".parse::<Color>().is_err());
+    assert!("c62828".parse::<Color>().is_err());
+}

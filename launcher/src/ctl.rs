@@ -1,0 +1,97 @@
+//! `cloison ctl`: a thin client of the trusted control socket.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use cloison_ipc::{Button, Client, InputEvent, Reply, Request};
+
+use crate::cli::{CtlArgs, CtlCommand, InputCommand};
+
+/// Runs one `cloison ctl` command.
+pub fn run(args: CtlArgs) -> anyhow::Result<()> {
+    let socket = match args.socket {
+        Some(path) => path,
+        None => cloison_ipc::paths::ctl_socket(
+            &cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?,
+        ),
+    };
+    let request = match &args.request {
+        CtlCommand::Status => Request::Status,
+        CtlCommand::Screenshot { .. } => Request::Screenshot,
+        CtlCommand::Quit => Request::Quit,
+        CtlCommand::Input { event } => Request::Input {
+            event: input_event(event)?,
+        },
+    };
+    let mut client = Client::connect(&socket)?;
+    let reply = client.request(&request)?;
+    let mut out = std::io::stdout().lock();
+    match (&args.request, reply) {
+        (_, Reply::Status(status)) => {
+            serde_json::to_writer_pretty(&mut out, &status)?;
+            writeln!(out)?;
+        }
+        (CtlCommand::Screenshot { file }, Reply::Screenshot(shot)) => {
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(shot.png_base64.as_bytes())
+                .context("the compositor sent an invalid screenshot")?;
+            write_atomically(file, &png)?;
+            writeln!(
+                out,
+                "{}: {}x{} PNG",
+                file.display(),
+                shot.width,
+                shot.height
+            )?;
+        }
+        (_, Reply::Done) => {}
+        (_, other) => bail!("unexpected reply: {other:?}"),
+    }
+    Ok(())
+}
+
+fn input_event(command: &InputCommand) -> anyhow::Result<InputEvent> {
+    let button = |name: &str| name.parse::<Button>().map_err(anyhow::Error::msg);
+    Ok(match command {
+        InputCommand::Key { chord } => InputEvent::Key {
+            chord: chord.clone(),
+        },
+        InputCommand::Type { text } => InputEvent::Type { text: text.clone() },
+        InputCommand::PointerMove { x, y } => InputEvent::PointerMove { x: *x, y: *y },
+        InputCommand::Click { button: b } => InputEvent::Click { button: button(b)? },
+        InputCommand::Button { button: b, action } => InputEvent::Button {
+            button: button(b)?,
+            pressed: action == "press",
+        },
+    })
+}
+
+/// Writes `data` to a temporary file next to `path`, then renames it: a reader never sees a
+/// partial file, and a failure leaves nothing behind.
+fn write_atomically(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .context("the screenshot path has no file name")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(err) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(())
+}

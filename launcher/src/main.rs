@@ -1,0 +1,46 @@
+//! `cloison`: see `cloison --help`.
+
+use clap::Parser;
+use cloison_launcher::cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Run(args) => cloison_launcher::session::run(args, cli.verbose),
+        Command::CheckConfig { file } => check_config(file),
+        Command::Ctl(args) => cloison_launcher::ctl::run(args).map(|()| 0),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            #[allow(clippy::disallowed_macros)]
+            {
+                eprintln!("cloison: error: {err:#}");
+            }
+            std::process::exit(1);
+        }
+    }
+}
+
+fn check_config(file: Option<std::path::PathBuf>) -> anyhow::Result<i32> {
+    let source = cloison_config::locate(file.as_deref());
+    let config = cloison_config::load(&source)?;
+    #[allow(clippy::disallowed_macros)]
+    {
+        print!("{}", config.summary());
+    }
+    Ok(0)
+}
+
+fn init_logging(verbose: bool) {
+    use std::io::IsTerminal as _;
+    let default = if verbose { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
