@@ -172,17 +172,19 @@ impl State {
         self.queue_redraw();
     }
 
-    /// A toplevel was destroyed.
+    /// A toplevel was destroyed (by its client, or because the client went away).
     pub fn toplevel_destroyed(&mut self, toplevel: &ToplevelSurface) {
         let surface = toplevel.wl_surface();
-        self.wm.pending.retain(|w| wl_surface(w) != Some(surface));
-        self.wm.minimized.retain(|w| wl_surface(w) != Some(surface));
-        let mapped = self
+        let is_it = |w: &Window| wl_surface(w) == Some(surface);
+        self.wm.pending.retain(|w| !is_it(w));
+        self.wm.minimized.retain(|w| !is_it(w));
+        let known = self
             .space
             .elements()
-            .find(|w| wl_surface(w) == Some(surface))
+            .chain(self.wm.focus_order.iter())
+            .find(|w| is_it(w))
             .cloned();
-        if let Some(window) = mapped {
+        if let Some(window) = known {
             self.space.unmap_elem(&window);
             self.forget_focus(&window);
         }

@@ -383,8 +383,10 @@ mod tests {
     fn unknown_requests_are_rejected() {
         assert!(serde_json::from_str::<Request>(r#"{"request":"frobnicate"}"#).is_err());
         assert!(
-            serde_json::from_str::<Request>(r#"{"request":"input","event":{"key":{"chord":"a","x":1}}}"#)
-                .is_err()
+            serde_json::from_str::<Request>(
+                r#"{"request":"input","event":{"key":{"chord":"a","x":1}}}"#
+            )
+            .is_err()
         );
     }
 }

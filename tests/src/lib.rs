@@ -1,1 +1,6 @@
+//! Test support for Cloison: a Wayland test client ([`client`]) used both in process and as the
+//! `cloison-test-client` binary, and helpers that drive a real `cloison run` session
+//! ([`session`]) for the end-to-end tests in `tests/`.
 
+pub mod client;
+pub mod session;

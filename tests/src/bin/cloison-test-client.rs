@@ -1,0 +1,128 @@
+//! `cloison-test-client`: a scriptable Wayland client for end-to-end tests.
+//!
+//! It connects through `WAYLAND_DISPLAY`, opens one window filled with a colour and prints
+//! every event it receives as one line on standard output (so tests can check what a level
+//! does and does not learn). Modes:
+//! * `window`: map and wait; with `--animate`, redraw on every frame callback and print
+//!   `frame N` lines (a client that keeps asking for frames);
+//! * `truncate`: map, then shrink the shm pool under the committed buffer and commit again,
+//!   so the compositor faults reading it; prints `disconnected: …` when it is cut off.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+use cloison_tests::client::{Event, TestClient};
+
+#[derive(Parser)]
+struct Cli {
+    /// What to do.
+    #[arg(value_enum)]
+    mode: Mode,
+    /// Window size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "320x240")]
+    size: String,
+    /// Fill colour, RRGGBB.
+    #[arg(long, default_value = "3366cc")]
+    color: String,
+    /// Window title.
+    #[arg(long, default_value = "cloison-test-client")]
+    title: String,
+    /// Window app_id.
+    #[arg(long, default_value = "cloison-test-client")]
+    app_id: String,
+    /// Keep redrawing on frame callbacks.
+    #[arg(long)]
+    animate: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Window,
+    Truncate,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            #[allow(clippy::disallowed_macros)]
+            {
+                println!("disconnected: {err:#}");
+            }
+            std::process::exit(3);
+        }
+    }
+}
+
+#[allow(clippy::disallowed_macros)]
+fn say(line: &str) {
+    println!("{line}");
+    let _ = std::io::stdout().flush();
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let (w, h) = cli
+        .size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<i32>().ok()?, h.parse::<i32>().ok()?)))
+        .context("--size must be WIDTHxHEIGHT")?;
+    let rgb = u32::from_str_radix(&cli.color, 16).context("--color must be RRGGBB")?;
+    let argb = 0xff00_0000 | rgb;
+
+    let mut client = TestClient::connect_env()?;
+    client.roundtrip()?;
+    client.bind_globals();
+    client.roundtrip()?;
+    client.get_input_devices();
+    let window = client.create_window(&cli.title, &cli.app_id);
+    client.roundtrip()?;
+    let first = client.draw(window, (w, h), argb)?;
+    client.request_frame(window);
+    client.roundtrip()?;
+    say("mapped");
+
+    if let Mode::Truncate = cli.mode {
+        // Shrink the pool under the buffer the compositor holds, then ask it to read it again.
+        client.truncate_buffer(first)?;
+        client.attach(window, first);
+        client.flush()?;
+        loop {
+            if let Err(err) = client.queue.blocking_dispatch(&mut client.data) {
+                say(&format!("disconnected: {err}"));
+                return Ok(0);
+            }
+        }
+    }
+
+    let mut printed = 0;
+    let mut frames_seen = 0;
+    let mut shade = 0u32;
+    loop {
+        client.queue.blocking_dispatch(&mut client.data)?;
+        for event in &client.data.events[printed..] {
+            if !matches!(event, Event::Frame { .. } | Event::BufferRelease { .. }) {
+                say(&format!("{event:?}"));
+            }
+        }
+        printed = client.data.events.len();
+        let frames = client.data.frames[window];
+        if frames != frames_seen {
+            frames_seen = frames;
+            say(&format!("frame {frames}"));
+            if cli.animate {
+                shade = (shade + 8) % 256;
+                let colour = argb ^ shade;
+                // Keep at most three buffers, reusing the ones the compositor released.
+                let buffer = match client.idle_buffer(w, h) {
+                    Some(b) => b,
+                    None => client.create_buffer(w, h, colour)?,
+                };
+                client.fill(buffer, colour)?;
+                client.attach(window, buffer);
+                client.request_frame(window);
+            }
+        }
+    }
+}

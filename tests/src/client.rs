@@ -1,0 +1,883 @@
+//! A small Wayland client for tests: binds globals, opens xdg toplevels and popups filled with
+//! a colour from wl_shm buffers, and records every input and surface event it receives.
+//!
+//! It is used two ways: in process by the compositor's fixture tests (over a socket pair,
+//! driven step by step), and as the `cloison-test-client` binary in end-to-end tests (over a
+//! level's socket, printing what it receives).
+
+use std::fs::File;
+use std::io::Write as _;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+
+use wayland_client::globals::GlobalListContents;
+use wayland_client::protocol::{
+    wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm,
+    wl_shm_pool, wl_subcompositor, wl_subsurface, wl_surface,
+};
+use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
+use wayland_protocols::xdg::shell::client::{
+    xdg_popup, xdg_positioner, xdg_surface, xdg_toplevel, xdg_wm_base,
+};
+
+/// Something the client received, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A global was announced.
+    Global {
+        /// Its numeric name.
+        name: u32,
+        /// Its interface.
+        interface: String,
+        /// Its version.
+        version: u32,
+    },
+    /// The seat's name.
+    SeatName(String),
+    /// The seat's capabilities (raw bits).
+    SeatCapabilities(u32),
+    /// An xdg_surface configure (window index, serial).
+    Configure {
+        /// Window index.
+        window: usize,
+        /// Serial to ack.
+        serial: u32,
+    },
+    /// An xdg_toplevel configure.
+    ToplevelConfigure {
+        /// Window index.
+        window: usize,
+        /// Suggested width (0: client decides).
+        width: i32,
+        /// Suggested height.
+        height: i32,
+        /// xdg_toplevel states.
+        states: Vec<u32>,
+    },
+    /// The toplevel was asked to close.
+    Close {
+        /// Window index.
+        window: usize,
+    },
+    /// A popup configure.
+    PopupConfigure {
+        /// Popup index.
+        popup: usize,
+        /// Position relative to the parent.
+        x: i32,
+        /// Position relative to the parent.
+        y: i32,
+        /// Size.
+        width: i32,
+        /// Size.
+        height: i32,
+    },
+    /// The popup was dismissed.
+    PopupDone {
+        /// Popup index.
+        popup: usize,
+    },
+    /// A frame callback fired.
+    Frame {
+        /// Window index.
+        window: usize,
+    },
+    /// The compositor released a buffer.
+    BufferRelease {
+        /// Buffer index.
+        buffer: usize,
+    },
+    /// Keyboard focus entered a surface (window index, or usize::MAX for others).
+    KeyboardEnter {
+        /// Window index.
+        window: usize,
+    },
+    /// Keyboard focus left.
+    KeyboardLeave,
+    /// A key.
+    Key {
+        /// evdev key code.
+        key: u32,
+        /// Pressed.
+        pressed: bool,
+    },
+    /// Modifier state.
+    Modifiers {
+        /// Depressed modifiers.
+        depressed: u32,
+    },
+    /// The pointer entered a surface.
+    PointerEnter {
+        /// Window index.
+        window: usize,
+        /// Surface-local position.
+        x: f64,
+        /// Surface-local position.
+        y: f64,
+    },
+    /// The pointer left.
+    PointerLeave,
+    /// Pointer motion.
+    Motion {
+        /// Surface-local position.
+        x: f64,
+        /// Surface-local position.
+        y: f64,
+    },
+    /// A pointer button.
+    Button {
+        /// Button code.
+        button: u32,
+        /// Pressed.
+        pressed: bool,
+        /// Serial (for move/resize requests).
+        serial: u32,
+    },
+}
+
+/// A toplevel window of the test client.
+pub struct Window {
+    /// Its wl_surface.
+    pub surface: wl_surface::WlSurface,
+    /// Its xdg_surface.
+    pub xdg_surface: xdg_surface::XdgSurface,
+    /// Its xdg_toplevel.
+    pub toplevel: xdg_toplevel::XdgToplevel,
+    /// Last configure serial not yet acked.
+    pub pending_serial: Option<u32>,
+    /// Size from the last toplevel configure (0 = client decides).
+    pub configured_size: (i32, i32),
+}
+
+/// A popup of the test client.
+pub struct Popup {
+    /// Its wl_surface.
+    pub surface: wl_surface::WlSurface,
+    /// Its xdg_surface.
+    pub xdg_surface: xdg_surface::XdgSurface,
+    /// Its xdg_popup.
+    pub popup: xdg_popup::XdgPopup,
+    /// Last configure serial not yet acked.
+    pub pending_serial: Option<u32>,
+}
+
+/// A shm buffer and the pool file behind it.
+pub struct Buffer {
+    /// The wl_buffer.
+    pub buffer: wl_buffer::WlBuffer,
+    /// The pool.
+    pub pool: wl_shm_pool::WlShmPool,
+    /// The memfd backing the pool.
+    pub file: File,
+    /// Whether the compositor has released it since its last attach.
+    pub released: bool,
+    /// Attached and not released yet: the compositor may be reading it.
+    pub busy: bool,
+}
+
+/// Everything the client knows.
+#[derive(Default)]
+pub struct ClientData {
+    /// Events in arrival order.
+    pub events: Vec<Event>,
+    /// Globals by (name, interface, version).
+    pub globals: Vec<(u32, String, u32)>,
+    /// wl_compositor.
+    pub compositor: Option<wl_compositor::WlCompositor>,
+    /// wl_subcompositor.
+    pub subcompositor: Option<wl_subcompositor::WlSubcompositor>,
+    /// wl_shm.
+    pub shm: Option<wl_shm::WlShm>,
+    /// xdg_wm_base.
+    pub wm_base: Option<xdg_wm_base::XdgWmBase>,
+    /// The (single visible) seat.
+    pub seat: Option<wl_seat::WlSeat>,
+    /// The seat's keyboard.
+    pub keyboard: Option<wl_keyboard::WlKeyboard>,
+    /// The seat's pointer.
+    pub pointer: Option<wl_pointer::WlPointer>,
+    /// Windows by index.
+    pub windows: Vec<Window>,
+    /// Popups by index.
+    pub popups: Vec<Popup>,
+    /// Buffers by index.
+    pub buffers: Vec<Buffer>,
+    /// Set when a sync callback fires.
+    pub synced: u32,
+    /// Frame callbacks received per window.
+    pub frames: Vec<u64>,
+}
+
+/// A connected test client.
+pub struct TestClient {
+    /// The connection.
+    pub conn: Connection,
+    /// Its event queue.
+    pub queue: EventQueue<ClientData>,
+    /// Its state.
+    pub data: ClientData,
+    /// The registry.
+    pub registry: wl_registry::WlRegistry,
+}
+
+impl TestClient {
+    /// Connects through `WAYLAND_DISPLAY`.
+    pub fn connect_env() -> anyhow::Result<TestClient> {
+        Ok(Self::new(Connection::connect_to_env()?))
+    }
+
+    /// Uses an already connected socket (e.g. one end of a socket pair).
+    pub fn from_stream(stream: UnixStream) -> anyhow::Result<TestClient> {
+        Ok(Self::new(Connection::from_socket(stream)?))
+    }
+
+    fn new(conn: Connection) -> TestClient {
+        let queue = conn.new_event_queue();
+        let registry = conn.display().get_registry(&queue.handle(), ());
+        TestClient {
+            conn,
+            queue,
+            data: ClientData::default(),
+            registry,
+        }
+    }
+
+    /// The queue handle.
+    pub fn qh(&self) -> QueueHandle<ClientData> {
+        self.queue.handle()
+    }
+
+    /// Blocking roundtrip (only for clients talking to a compositor in another thread or
+    /// process).
+    pub fn roundtrip(&mut self) -> anyhow::Result<()> {
+        self.queue.roundtrip(&mut self.data)?;
+        Ok(())
+    }
+
+    /// Sends a sync request; `data.synced` increases when it is answered.
+    pub fn sync(&mut self) {
+        self.conn.display().sync(&self.qh(), ());
+    }
+
+    /// Sends queued requests.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.conn.flush()?;
+        Ok(())
+    }
+
+    /// Reads whatever the compositor sent (without blocking) and dispatches it.
+    pub fn read_and_dispatch(&mut self) -> anyhow::Result<()> {
+        self.queue.dispatch_pending(&mut self.data)?;
+        if let Some(guard) = self.queue.prepare_read() {
+            match guard.read() {
+                Ok(_) => {}
+                Err(wayland_client::backend::WaylandError::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.queue.dispatch_pending(&mut self.data)?;
+        Ok(())
+    }
+
+    /// Binds the globals a client normally uses (compositor, subcompositor, shm, xdg_wm_base,
+    /// the first seat) from the announced list.
+    pub fn bind_globals(&mut self) {
+        let qh = self.qh();
+        for (name, interface, version) in self.data.globals.clone() {
+            match interface.as_str() {
+                "wl_compositor" => {
+                    self.data.compositor = Some(self.registry.bind(name, version.min(5), &qh, ()))
+                }
+                "wl_subcompositor" => {
+                    self.data.subcompositor = Some(self.registry.bind(name, 1, &qh, ()))
+                }
+                "wl_shm" => self.data.shm = Some(self.registry.bind(name, 1, &qh, ())),
+                "xdg_wm_base" => {
+                    self.data.wm_base = Some(self.registry.bind(name, version.min(5), &qh, ()))
+                }
+                "wl_seat" if self.data.seat.is_none() => {
+                    self.data.seat = Some(self.registry.bind(name, version.min(7), &qh, ()))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Binds a global by numeric name and interface, whether announced or not (to test that
+    /// hidden globals cannot be bound).
+    pub fn bind_raw_seat(&mut self, name: u32) -> wl_seat::WlSeat {
+        self.registry.bind(name, 1, &self.qh(), ())
+    }
+
+    /// Creates the seat's keyboard and pointer.
+    pub fn get_input_devices(&mut self) {
+        let qh = self.qh();
+        if let Some(seat) = &self.data.seat {
+            self.data.keyboard = Some(seat.get_keyboard(&qh, ()));
+            self.data.pointer = Some(seat.get_pointer(&qh, ()));
+        }
+    }
+
+    /// Creates a toplevel (not yet mapped: it needs a configure, then [`TestClient::draw`]).
+    pub fn create_window(&mut self, title: &str, app_id: &str) -> usize {
+        let qh = self.qh();
+        let index = self.data.windows.len();
+        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
+        let wm_base = self.data.wm_base.as_ref().expect("xdg_wm_base bound");
+        let surface = compositor.create_surface(&qh, SurfaceRole::Window(index));
+        let xdg_surface = wm_base.get_xdg_surface(&surface, &qh, SurfaceRole::Window(index));
+        let toplevel = xdg_surface.get_toplevel(&qh, index);
+        toplevel.set_title(title.into());
+        toplevel.set_app_id(app_id.into());
+        surface.commit();
+        self.data.windows.push(Window {
+            surface,
+            xdg_surface,
+            toplevel,
+            pending_serial: None,
+            configured_size: (0, 0),
+        });
+        self.data.frames.push(0);
+        index
+    }
+
+    /// Creates a shm buffer of `width`×`height` filled with `argb` (premultiplied).
+    pub fn create_buffer(&mut self, width: i32, height: i32, argb: u32) -> anyhow::Result<usize> {
+        let qh = self.qh();
+        let stride = width * 4;
+        let size = (stride * height) as usize;
+        let fd = nix::sys::memfd::memfd_create(
+            c"cloison-test-buffer",
+            nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+        )?;
+        let mut file = File::from(fd);
+        let pixel = argb.to_le_bytes();
+        let mut bytes = Vec::with_capacity(size);
+        for _ in 0..(width * height) {
+            bytes.extend_from_slice(&pixel);
+        }
+        file.write_all(&bytes)?;
+        let shm = self.data.shm.as_ref().expect("wl_shm bound");
+        let pool = shm.create_pool(file.as_fd(), size as i32, &qh, ());
+        let index = self.data.buffers.len();
+        // Opaque colours use XRGB so the compositor knows nothing shows through.
+        let format = if argb >> 24 == 0xff {
+            wl_shm::Format::Xrgb8888
+        } else {
+            wl_shm::Format::Argb8888
+        };
+        let buffer = pool.create_buffer(0, width, height, stride, format, &qh, index);
+        self.data.buffers.push(Buffer {
+            buffer,
+            pool,
+            file,
+            released: false,
+            busy: false,
+        });
+        Ok(index)
+    }
+
+    /// Acks the window's pending configure, attaches a new buffer of the configured size (or
+    /// `default_size`) filled with `argb`, damages it all and commits. Returns the buffer index.
+    pub fn draw(
+        &mut self,
+        window: usize,
+        default_size: (i32, i32),
+        argb: u32,
+    ) -> anyhow::Result<usize> {
+        let (cw, ch) = self.data.windows[window].configured_size;
+        let (w, h) = if cw > 0 && ch > 0 {
+            (cw, ch)
+        } else {
+            default_size
+        };
+        let buffer = self.create_buffer(w, h, argb)?;
+        self.attach(window, buffer);
+        Ok(buffer)
+    }
+
+    /// Acks any pending configure, attaches `buffer`, damages everything and commits.
+    pub fn attach(&mut self, window: usize, buffer: usize) {
+        let w = &mut self.data.windows[window];
+        if let Some(serial) = w.pending_serial.take() {
+            w.xdg_surface.ack_configure(serial);
+        }
+        let b = &mut self.data.buffers[buffer];
+        b.released = false;
+        b.busy = true;
+        w.surface.attach(Some(&b.buffer), 0, 0);
+        w.surface.damage_buffer(0, 0, i32::MAX, i32::MAX);
+        w.surface.commit();
+    }
+
+    /// Repaints `buffer` with `argb` (the buffer must not be busy).
+    pub fn fill(&mut self, buffer: usize, argb: u32) -> anyhow::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        let b = &self.data.buffers[buffer];
+        let len = b.file.metadata()?.len() as usize;
+        let bytes: Vec<u8> = argb
+            .to_le_bytes()
+            .iter()
+            .copied()
+            .cycle()
+            .take(len)
+            .collect();
+        b.file.write_all_at(&bytes, 0)?;
+        Ok(())
+    }
+
+    /// A buffer of this size the compositor is not using, if any.
+    pub fn idle_buffer(&self, width: i32, height: i32) -> Option<usize> {
+        self.data.buffers.iter().position(|b| {
+            !b.busy
+                && b.file
+                    .metadata()
+                    .is_ok_and(|m| m.len() == (width * height * 4) as u64)
+        })
+    }
+
+    /// Asks for a frame callback on the window and commits.
+    pub fn request_frame(&mut self, window: usize) {
+        let qh = self.qh();
+        let w = &self.data.windows[window];
+        w.surface.frame(&qh, window);
+        w.surface.commit();
+    }
+
+    /// Creates a popup on `parent` anchored at `anchor` (x, y, w, h relative to the parent's
+    /// geometry), of `size`, with the given constraint adjustment bits. Commits it unmapped.
+    pub fn create_popup(
+        &mut self,
+        parent: usize,
+        anchor: (i32, i32, i32, i32),
+        size: (i32, i32),
+        constraint_adjustment: u32,
+    ) -> usize {
+        let qh = self.qh();
+        let index = self.data.popups.len();
+        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
+        let wm_base = self.data.wm_base.as_ref().expect("xdg_wm_base bound");
+        let positioner = wm_base.create_positioner(&qh, ());
+        positioner.set_size(size.0, size.1);
+        positioner.set_anchor_rect(anchor.0, anchor.1, anchor.2, anchor.3);
+        positioner.set_anchor(xdg_positioner::Anchor::BottomRight);
+        positioner.set_gravity(xdg_positioner::Gravity::BottomRight);
+        positioner.set_constraint_adjustment(
+            xdg_positioner::ConstraintAdjustment::from_bits_truncate(constraint_adjustment),
+        );
+        let surface = compositor.create_surface(&qh, SurfaceRole::Popup(index));
+        let xdg_surface = wm_base.get_xdg_surface(&surface, &qh, SurfaceRole::Popup(index));
+        let parent_xdg = &self.data.windows[parent].xdg_surface;
+        let popup = xdg_surface.get_popup(Some(parent_xdg), &positioner, &qh, index);
+        positioner.destroy();
+        surface.commit();
+        self.data.popups.push(Popup {
+            surface,
+            xdg_surface,
+            popup,
+            pending_serial: None,
+        });
+        index
+    }
+
+    /// Acks the popup's configure and maps it with a buffer.
+    pub fn draw_popup(&mut self, popup: usize, size: (i32, i32), argb: u32) -> anyhow::Result<()> {
+        let buffer = self.create_buffer(size.0, size.1, argb)?;
+        let p = &mut self.data.popups[popup];
+        if let Some(serial) = p.pending_serial.take() {
+            p.xdg_surface.ack_configure(serial);
+        }
+        p.surface
+            .attach(Some(&self.data.buffers[buffer].buffer), 0, 0);
+        p.surface.damage_buffer(0, 0, i32::MAX, i32::MAX);
+        p.surface.commit();
+        Ok(())
+    }
+
+    /// Adds a subsurface to `parent` at `pos` with its own buffer.
+    pub fn add_subsurface(
+        &mut self,
+        parent: usize,
+        pos: (i32, i32),
+        size: (i32, i32),
+        argb: u32,
+    ) -> anyhow::Result<wl_subsurface::WlSubsurface> {
+        let qh = self.qh();
+        let buffer = self.create_buffer(size.0, size.1, argb)?;
+        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
+        let sub = self
+            .data
+            .subcompositor
+            .as_ref()
+            .expect("wl_subcompositor bound");
+        let surface = compositor.create_surface(&qh, SurfaceRole::Other);
+        let subsurface = sub.get_subsurface(&surface, &self.data.windows[parent].surface, &qh, ());
+        subsurface.set_position(pos.0, pos.1);
+        subsurface.set_desync();
+        surface.attach(Some(&self.data.buffers[buffer].buffer), 0, 0);
+        surface.damage_buffer(0, 0, i32::MAX, i32::MAX);
+        surface.commit();
+        self.data.windows[parent].surface.commit();
+        Ok(subsurface)
+    }
+
+    /// Shrinks the memfd behind `buffer` to nothing: the next time the compositor reads the
+    /// buffer, it faults.
+    pub fn truncate_buffer(&mut self, buffer: usize) -> anyhow::Result<()> {
+        self.data.buffers[buffer].file.set_len(0)?;
+        Ok(())
+    }
+
+    /// Keyboard events received so far.
+    pub fn key_events(&self) -> Vec<&Event> {
+        self.data
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Key { .. }
+                        | Event::KeyboardEnter { .. }
+                        | Event::KeyboardLeave
+                        | Event::Modifiers { .. }
+                )
+            })
+            .collect()
+    }
+
+    /// Pointer events received so far.
+    pub fn pointer_events(&self) -> Vec<&Event> {
+        self.data
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::PointerEnter { .. }
+                        | Event::PointerLeave
+                        | Event::Motion { .. }
+                        | Event::Button { .. }
+                )
+            })
+            .collect()
+    }
+}
+
+/// What a wl_surface is, for event attribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SurfaceRole {
+    /// A toplevel's surface.
+    Window(usize),
+    /// A popup's surface.
+    Popup(usize),
+    /// Anything else.
+    Other,
+}
+
+fn window_of(surface: &wl_surface::WlSurface) -> usize {
+    match surface.data::<SurfaceRole>() {
+        Some(SurfaceRole::Window(i)) => *i,
+        _ => usize::MAX,
+    }
+}
+
+impl Dispatch<wl_registry::WlRegistry, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_registry::WlRegistry,
+        event: wl_registry::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_registry::Event::Global {
+            name,
+            interface,
+            version,
+        } = event
+        {
+            data.globals.push((name, interface.clone(), version));
+            data.events.push(Event::Global {
+                name,
+                interface,
+                version,
+            });
+        }
+    }
+}
+
+impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for ClientData {
+    fn event(
+        _: &mut Self,
+        _: &wl_registry::WlRegistry,
+        _: wl_registry::Event,
+        _: &GlobalListContents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+}
+
+impl Dispatch<wl_callback::WlCallback, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_callback::WlCallback,
+        event: wl_callback::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            data.synced += 1;
+        }
+    }
+}
+
+impl Dispatch<wl_callback::WlCallback, usize> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_callback::WlCallback,
+        event: wl_callback::Event,
+        window: &usize,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event {
+            data.frames[*window] += 1;
+            data.events.push(Event::Frame { window: *window });
+        }
+    }
+}
+
+impl Dispatch<wl_buffer::WlBuffer, usize> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_buffer::WlBuffer,
+        event: wl_buffer::Event,
+        index: &usize,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_buffer::Event::Release = event {
+            data.buffers[*index].released = true;
+            data.buffers[*index].busy = false;
+            data.events.push(Event::BufferRelease { buffer: *index });
+        }
+    }
+}
+
+impl Dispatch<xdg_wm_base::XdgWmBase, ()> for ClientData {
+    fn event(
+        _: &mut Self,
+        wm_base: &xdg_wm_base::XdgWmBase,
+        event: xdg_wm_base::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_wm_base::Event::Ping { serial } = event {
+            wm_base.pong(serial);
+        }
+    }
+}
+
+impl Dispatch<xdg_surface::XdgSurface, SurfaceRole> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &xdg_surface::XdgSurface,
+        event: xdg_surface::Event,
+        role: &SurfaceRole,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_surface::Event::Configure { serial } = event {
+            match *role {
+                SurfaceRole::Window(i) => {
+                    data.windows[i].pending_serial = Some(serial);
+                    data.events.push(Event::Configure { window: i, serial });
+                }
+                SurfaceRole::Popup(i) => data.popups[i].pending_serial = Some(serial),
+                SurfaceRole::Other => {}
+            }
+        }
+    }
+}
+
+impl Dispatch<xdg_toplevel::XdgToplevel, usize> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &xdg_toplevel::XdgToplevel,
+        event: xdg_toplevel::Event,
+        window: &usize,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            xdg_toplevel::Event::Configure {
+                width,
+                height,
+                states,
+            } => {
+                let states = states
+                    .chunks_exact(4)
+                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                data.windows[*window].configured_size = (width, height);
+                data.events.push(Event::ToplevelConfigure {
+                    window: *window,
+                    width,
+                    height,
+                    states,
+                });
+            }
+            xdg_toplevel::Event::Close => data.events.push(Event::Close { window: *window }),
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<xdg_popup::XdgPopup, usize> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &xdg_popup::XdgPopup,
+        event: xdg_popup::Event,
+        popup: &usize,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            xdg_popup::Event::Configure {
+                x,
+                y,
+                width,
+                height,
+            } => data.events.push(Event::PopupConfigure {
+                popup: *popup,
+                x,
+                y,
+                width,
+                height,
+            }),
+            xdg_popup::Event::PopupDone => data.events.push(Event::PopupDone { popup: *popup }),
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<wl_seat::WlSeat, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_seat::WlSeat,
+        event: wl_seat::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_seat::Event::Name { name } => data.events.push(Event::SeatName(name)),
+            wl_seat::Event::Capabilities {
+                capabilities: WEnum::Value(caps),
+            } => data.events.push(Event::SeatCapabilities(caps.bits())),
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<wl_keyboard::WlKeyboard, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_keyboard::WlKeyboard,
+        event: wl_keyboard::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_keyboard::Event::Enter { surface, .. } => data.events.push(Event::KeyboardEnter {
+                window: window_of(&surface),
+            }),
+            wl_keyboard::Event::Leave { .. } => data.events.push(Event::KeyboardLeave),
+            wl_keyboard::Event::Key { key, state, .. } => data.events.push(Event::Key {
+                key,
+                pressed: state == WEnum::Value(wl_keyboard::KeyState::Pressed),
+            }),
+            wl_keyboard::Event::Modifiers { mods_depressed, .. } => {
+                data.events.push(Event::Modifiers {
+                    depressed: mods_depressed,
+                })
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<wl_pointer::WlPointer, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_pointer::WlPointer,
+        event: wl_pointer::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_pointer::Event::Enter {
+                surface,
+                surface_x,
+                surface_y,
+                ..
+            } => data.events.push(Event::PointerEnter {
+                window: window_of(&surface),
+                x: surface_x,
+                y: surface_y,
+            }),
+            wl_pointer::Event::Leave { .. } => data.events.push(Event::PointerLeave),
+            wl_pointer::Event::Motion {
+                surface_x,
+                surface_y,
+                ..
+            } => data.events.push(Event::Motion {
+                x: surface_x,
+                y: surface_y,
+            }),
+            wl_pointer::Event::Button {
+                button,
+                state,
+                serial,
+                ..
+            } => data.events.push(Event::Button {
+                button,
+                pressed: state == WEnum::Value(wl_pointer::ButtonState::Pressed),
+                serial,
+            }),
+            _ => {}
+        }
+    }
+}
+
+macro_rules! ignore_events {
+    ($($iface:ty : $udata:ty),* $(,)?) => {$(
+        impl Dispatch<$iface, $udata> for ClientData {
+            fn event(
+                _: &mut Self,
+                _: &$iface,
+                _: <$iface as Proxy>::Event,
+                _: &$udata,
+                _: &Connection,
+                _: &QueueHandle<Self>,
+            ) {
+            }
+        }
+    )*};
+}
+
+ignore_events!(
+    wl_compositor::WlCompositor: (),
+    wl_subcompositor::WlSubcompositor: (),
+    wl_subsurface::WlSubsurface: (),
+    wl_shm::WlShm: (),
+    wl_shm_pool::WlShmPool: (),
+    wl_surface::WlSurface: SurfaceRole,
+    xdg_positioner::XdgPositioner: (),
+);

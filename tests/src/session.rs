@@ -1,0 +1,332 @@
+//! Drives a real `cloison run` session for end-to-end tests: a private `XDG_RUNTIME_DIR`, the
+//! real binaries from the build directory, the control socket, real clients on level sockets.
+//!
+//! A tool a test needs (foot, weston-simple-shm, wayland-info, Xvfb) that is missing is a test
+//! failure, never a skip: CI installs them all (`scripts/dev test`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use cloison_ipc::{Client, InputEvent, Reply, Request, Status, WindowStatus};
+
+/// The build directory holding the binaries (`target/debug` when run by `cargo test`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/debug/deps/<test> -> target/debug
+    let mut dir = exe.parent().expect("deps dir").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    dir
+}
+
+/// Path of one of our binaries; panics with a clear message if it was not built.
+pub fn our_binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (`cargo build --workspace --bins`, done by `scripts/dev test`)",
+        path.display()
+    );
+    path
+}
+
+/// Path of an external program; panics (fails the test) if it is not installed.
+pub fn external(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let path = Path::new(dir).join(name);
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("{name} is not installed: `scripts/dev test` installs every tool the tests use");
+}
+
+/// An RGBA image.
+pub struct Image {
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// RGBA rows.
+    pub rgba: Vec<u8>,
+}
+
+impl Image {
+    /// Decodes a PNG.
+    pub fn from_png(png: &[u8]) -> anyhow::Result<Image> {
+        let decoder = png::Decoder::new(png);
+        let mut reader = decoder.read_info()?;
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut buf)?;
+        anyhow::ensure!(info.color_type == png::ColorType::Rgba, "expected RGBA");
+        buf.truncate(info.buffer_size());
+        Ok(Image {
+            width: info.width,
+            height: info.height,
+            rgba: buf,
+        })
+    }
+
+    /// The pixel at (x, y) as (r, g, b).
+    pub fn rgb(&self, x: i32, y: i32) -> (u8, u8, u8) {
+        let i = (y as usize * self.width as usize + x as usize) * 4;
+        (self.rgba[i], self.rgba[i + 1], self.rgba[i + 2])
+    }
+
+    /// Number of distinct colours in a rectangle.
+    pub fn distinct_colours(&self, x: i32, y: i32, w: i32, h: i32) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        for yy in y..y + h {
+            for xx in x..x + w {
+                seen.insert(self.rgb(xx, yy));
+            }
+        }
+        seen.len()
+    }
+
+    /// Whether every pixel of the rectangle is `rgb`.
+    pub fn all(&self, x: i32, y: i32, w: i32, h: i32, rgb: (u8, u8, u8)) -> bool {
+        (y..y + h).all(|yy| (x..x + w).all(|xx| self.rgb(xx, yy) == rgb))
+    }
+}
+
+/// A running `cloison run` session.
+pub struct Session {
+    child: Option<Child>,
+    /// The session's private `XDG_RUNTIME_DIR`.
+    pub runtime: tempfile::TempDir,
+    /// What `cloison run` printed on standard output.
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    ctl: Client,
+    /// Clients started with [`Session::spawn`], killed on drop.
+    children: Vec<Child>,
+}
+
+impl Session {
+    /// Starts `cloison run --backend headless` with the given extra arguments.
+    pub fn start(extra: &[&str]) -> anyhow::Result<Session> {
+        Self::start_with(&["--backend", "headless"], extra, &[])
+    }
+
+    /// Starts `cloison run` with `args`, `extra` and environment `env`.
+    pub fn start_with(
+        args: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Session> {
+        let runtime = tempfile::Builder::new().prefix("cloison-e2e-").tempdir()?;
+        let config_home = runtime.path().join("config");
+        let mut command = Command::new(our_binary("cloison"));
+        command
+            .arg("run")
+            .args(args)
+            .args(extra)
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            // Never pick up the developer's own configuration.
+            .env("XDG_CONFIG_HOME", &config_home)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().context("cannot start cloison run")?;
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let lines = stdout.clone();
+        let out = child.stdout.take().context("no stdout")?;
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().expect("lock").push(line);
+            }
+        });
+        let ctl_path = cloison_ipc::paths::ctl_socket(runtime.path());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if stdout
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|l| l.starts_with("Press Ctrl+C"))
+            {
+                break;
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("cloison run exited early: {status}");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("cloison run did not become ready");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let ctl = Client::connect(&ctl_path)?;
+        Ok(Session {
+            child: Some(child),
+            runtime,
+            stdout,
+            ctl,
+            children: Vec::new(),
+        })
+    }
+
+    /// A level's Wayland socket.
+    pub fn socket(&self, level: &str) -> PathBuf {
+        cloison_ipc::paths::level_wayland_socket(self.runtime.path(), level)
+    }
+
+    /// A command set up to run as a client of `level`.
+    pub fn client_command(&self, level: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env("WAYLAND_DISPLAY", self.socket(level))
+            .env("XDG_RUNTIME_DIR", self.runtime.path())
+            .env("SHELL", "/bin/sh")
+            .env("HOME", self.runtime.path())
+            .env_remove("DISPLAY")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Starts a client on `level`; it is killed when the session is dropped.
+    pub fn spawn(&mut self, mut command: Command) -> anyhow::Result<usize> {
+        let child = command.spawn().context("cannot start the client")?;
+        self.children.push(child);
+        Ok(self.children.len() - 1)
+    }
+
+    /// Starts `cloison-test-client` on `level`; returns its index and a live view of the lines it prints.
+    pub fn spawn_test_client(
+        &mut self,
+        level: &str,
+        args: &[&str],
+    ) -> anyhow::Result<(usize, Arc<Mutex<Vec<String>>>)> {
+        let mut command = self.client_command(level, our_binary("cloison-test-client"));
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn()?;
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let out = child.stdout.take().context("no stdout")?;
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        self.children.push(child);
+        Ok((self.children.len() - 1, lines))
+    }
+
+    /// A spawned client's process.
+    pub fn child(&mut self, index: usize) -> &mut Child {
+        &mut self.children[index]
+    }
+
+    /// `ctl status`.
+    pub fn status(&mut self) -> anyhow::Result<Status> {
+        match self.ctl.request(&Request::Status)? {
+            Reply::Status(s) => Ok(s),
+            other => bail!("unexpected reply {other:?}"),
+        }
+    }
+
+    /// Polls `ctl status` until `pred` holds (10 s at most).
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&Status) -> bool,
+    ) -> anyhow::Result<Status> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self.status()?;
+            if pred(&status) {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("timed out waiting for {what}; last status: {status:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for a window whose app_id is `app_id` and returns it.
+    pub fn wait_window(&mut self, app_id: &str) -> anyhow::Result<WindowStatus> {
+        let status = self.wait_for(&format!("a window with app_id {app_id}"), |s| {
+            s.windows.iter().any(|w| w.app_id == app_id)
+        })?;
+        Ok(status
+            .windows
+            .into_iter()
+            .find(|w| w.app_id == app_id)
+            .expect("present"))
+    }
+
+    /// `ctl screenshot`, decoded.
+    pub fn screenshot(&mut self) -> anyhow::Result<Image> {
+        match self.ctl.request(&Request::Screenshot)? {
+            Reply::Screenshot(shot) => {
+                let png = base64::engine::general_purpose::STANDARD.decode(shot.png_base64)?;
+                Image::from_png(&png)
+            }
+            other => bail!("unexpected reply {other:?}"),
+        }
+    }
+
+    /// `ctl input`.
+    pub fn input(&mut self, event: InputEvent) -> anyhow::Result<()> {
+        self.ctl.request(&Request::Input { event })?;
+        Ok(())
+    }
+
+    /// Sends SIGTERM to `cloison run` and waits for it.
+    pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("cloison run did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! End to end: the real `cloison run` (headless, and winit under Xvfb) driven through its
+//! control socket, with real clients on the level sockets.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cloison_ipc::InputEvent;
+use cloison_tests::session::{Image, Session, external, our_binary};
+
+fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn region_is(shot: &Image, g: &cloison_ipc::Rect, rgb: (u8, u8, u8)) -> bool {
+    shot.all(g.x, g.y, g.width, g.height, rgb)
+}
+
+#[test]
+fn each_level_socket_gives_its_level_and_screenshots_show_the_pixels() {
+    let mut s = Session::start(&["--size", "1280x720"]).unwrap();
+    s.spawn_test_client(
+        "low",
+        &[
+            "window", "--color", "20c040", "--size", "200x120", "--app-id", "t.low",
+        ],
+    )
+    .unwrap();
+    let low = s.wait_window("t.low").unwrap();
+    s.spawn_test_client(
+        "high",
+        &[
+            "window", "--color", "d02020", "--size", "160x100", "--app-id", "t.high",
+        ],
+    )
+    .unwrap();
+    let high = s.wait_window("t.high").unwrap();
+    assert_eq!(low.level, "low");
+    assert_eq!(high.level, "high");
+    assert_eq!((low.geometry.width, low.geometry.height), (200, 120));
+
+    let status = s.status().unwrap();
+    assert_eq!(status.output.backend, "headless");
+    assert_eq!((status.output.width, status.output.height), (1280, 720));
+    let counts: Vec<(String, usize)> = status
+        .levels
+        .iter()
+        .map(|l| (l.name.clone(), l.clients))
+        .collect();
+    assert_eq!(counts, [("low".to_string(), 1), ("high".to_string(), 1)]);
+    assert!(
+        status.levels[0]
+            .socket
+            .ends_with("cloison/levels/low/wayland-0")
+    );
+    assert_eq!(status.levels[1].color, "#c62828");
+
+    let shot = s.screenshot().unwrap();
+    assert_eq!((shot.width, shot.height), (1280, 720));
+    // High opened second, on top; low's window is centred and high's cascaded by 32 px.
+    assert!(
+        region_is(&shot, &high.geometry, (0xd0, 0x20, 0x20)),
+        "high's pixels at its geometry"
+    );
+    let g = low.geometry;
+    assert!(
+        shot.all(g.x, g.y, 20, 20, (0x20, 0xc0, 0x40)),
+        "low's uncovered corner"
+    );
+    assert_ne!(
+        shot.rgb(g.x - 1, g.y - 1),
+        (0x20, 0xc0, 0x40),
+        "nothing drawn outside"
+    );
+}
+
+#[test]
+fn real_clients_connect_through_a_level_socket_and_render() {
+    let mut s = Session::start(&["--size", "1280x720"]).unwrap();
+
+    // wayland-info lists what a level sees: its own seat only.
+    let info = s
+        .client_command("low", external("wayland-info"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        info.status.success(),
+        "wayland-info failed: {}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert_eq!(text.matches("interface: 'wl_seat'").count(), 1, "{text}");
+    assert!(text.contains("name: low"), "{text}");
+    assert!(!text.contains("name: high"), "{text}");
+    for expected in [
+        "xdg_wm_base",
+        "wl_shm",
+        "wp_viewporter",
+        "wp_presentation",
+        "zxdg_output_manager_v1",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+
+    // weston-simple-shm maps and draws its pattern.
+    let mut shm = s.client_command("high", external("weston-simple-shm"));
+    shm.stdout(Stdio::null()).stderr(Stdio::null());
+    s.spawn(shm).unwrap();
+    let win = s.wait_window("org.freedesktop.weston.simple-shm").unwrap();
+    assert_eq!(win.level, "high");
+    let g = win.geometry;
+    let shot = s.screenshot().unwrap();
+    assert!(
+        shot.distinct_colours(g.x, g.y, g.width, g.height) > 10,
+        "simple-shm drew its pattern"
+    );
+
+    // foot shows a shell prompt: its window is not blank.
+    let mut foot = s.client_command("low", external("foot"));
+    foot.stdout(Stdio::null()).stderr(Stdio::null());
+    s.spawn(foot).unwrap();
+    let foot_win = s.wait_window("foot").unwrap();
+    assert_eq!(foot_win.level, "low");
+    let g = foot_win.geometry;
+    let mut distinct = 0;
+    wait_until("foot to draw text", Duration::from_secs(10), || {
+        let shot = s.screenshot().unwrap();
+        distinct = shot.distinct_colours(g.x, g.y, g.width.min(300), g.height.min(60));
+        distinct > 2
+    });
+    assert!(distinct > 2);
+}
+
+#[test]
+fn injected_typing_reaches_a_real_terminal() {
+    let mut s = Session::start(&[]).unwrap();
+    let marker = s.runtime.path().join("typed.txt");
+    let mut foot = s.client_command("low", external("foot"));
+    foot.stdout(Stdio::null()).stderr(Stdio::null());
+    s.spawn(foot).unwrap();
+    let win = s.wait_window("foot").unwrap();
+    assert!(win.focused, "the only window has focus");
+    // Give the shell a moment to start reading.
+    std::thread::sleep(Duration::from_millis(500));
+    s.input(InputEvent::Type {
+        text: format!("echo cloison-typed > {}\n", marker.display()),
+    })
+    .unwrap();
+    wait_until("the typed command to run", Duration::from_secs(10), || {
+        std::fs::read_to_string(&marker).is_ok_and(|t| t.trim() == "cloison-typed")
+    });
+}
+
+#[test]
+fn a_client_that_truncates_its_pool_is_cut_off_and_others_keep_their_frames() {
+    let mut s = Session::start(&["--size", "800x600"]).unwrap();
+    let (_, good) = s
+        .spawn_test_client(
+            "high",
+            &[
+                "window",
+                "--animate",
+                "--app-id",
+                "good",
+                "--size",
+                "100x100",
+            ],
+        )
+        .unwrap();
+    s.wait_window("good").unwrap();
+    let frames = |lines: &std::sync::Mutex<Vec<String>>| {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("frame "))
+            .count()
+    };
+    wait_until(
+        "the animating client to get frames",
+        Duration::from_secs(10),
+        || frames(&good) > 5,
+    );
+
+    let (bad_index, bad) = s
+        .spawn_test_client("low", &["truncate", "--app-id", "bad"])
+        .unwrap();
+    wait_until(
+        "the truncating client to be cut off",
+        Duration::from_secs(10),
+        || {
+            bad.lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.starts_with("disconnected"))
+        },
+    );
+    let status = s.child(bad_index).wait().unwrap();
+    assert!(
+        status.success(),
+        "the test client saw its disconnection: {:?}",
+        bad.lock().unwrap()
+    );
+    s.wait_for("low's client to be gone", |st| {
+        st.levels[0].clients == 0 && st.windows.iter().all(|w| w.app_id != "bad")
+    })
+    .unwrap();
+
+    let before = frames(&good);
+    wait_until(
+        "more frames for the good client",
+        Duration::from_secs(10),
+        || frames(&good) > before + 10,
+    );
+    assert_eq!(s.status().unwrap().levels[1].clients, 1);
+}
+
+#[test]
+fn sigterm_ends_the_session_cleanly() {
+    let mut s = Session::start(&[]).unwrap();
+    s.spawn_test_client("low", &["window", "--app-id", "x"])
+        .unwrap();
+    s.wait_window("x").unwrap();
+    let session_dir = cloison_ipc::paths::session_dir(s.runtime.path());
+    assert!(session_dir.join("ctl.sock").exists());
+    let status = s.terminate().unwrap();
+    assert_eq!(status.code(), Some(0), "exit 0 on SIGTERM");
+    assert!(
+        !session_dir.exists(),
+        "sockets and runtime directory removed"
+    );
+}
+
+#[test]
+fn the_ctl_command_line_client_works() {
+    let s = Session::start(&["--size", "640x480"]).unwrap();
+    let ctl = |args: &[&str]| {
+        Command::new(our_binary("cloison"))
+            .arg("ctl")
+            .args(args)
+            .env("XDG_RUNTIME_DIR", s.runtime.path())
+            .output()
+            .unwrap()
+    };
+    let out = ctl(&["status"]);
+    assert!(out.status.success());
+    let status: cloison_ipc::Status = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status.output.width, 640);
+
+    let file = s.runtime.path().join("shot.png");
+    let out = ctl(&["screenshot", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shot = Image::from_png(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!((shot.width, shot.height), (640, 480));
+
+    let out = ctl(&["input", "key", "ctrl+nosuchkey"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key name \"nosuchkey\""));
+    assert!(ctl(&["input", "pointer-move", "10", "10"]).status.success());
+    assert!(ctl(&["input", "click"]).status.success());
+
+    let out = ctl(&["quit"]);
+    assert!(out.status.success());
+    let mut s = s;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let session_dir = cloison_ipc::paths::session_dir(s.runtime.path());
+    while session_dir.exists() {
+        assert!(Instant::now() < deadline, "quit did not end the session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(s.terminate().ok().and_then(|st| st.code()), Some(0));
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[[level]]\nname = \"low\"\nlabel = \"LOW\"\ncolor = \"#2e9e44\"\nrank = 0\n\n[[level]]\nname = \"low\"\nlabel = \"HIGH\"\ncolor = \"#c62828\"\nrank = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(our_binary("cloison"))
+        .args(["run", "--backend", "headless", "--config"])
+        .arg(&config)
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:8:8: duplicate level name \"low\"",
+            config.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("fix: give each [[level]] a unique name"),
+        "{err}"
+    );
+    assert!(
+        !cloison_ipc::paths::session_dir(dir.path()).exists(),
+        "nothing started"
+    );
+}
+
+/// An X server for the nested backend; killed on drop.
+struct Xvfb(std::process::Child, String);
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        let xvfb = external("Xvfb");
+        for n in 90..120 {
+            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            {
+                continue;
+            }
+            let display = format!(":{n}");
+            let child = Command::new(&xvfb)
+                .args([
+                    display.as_str(),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let socket = format!("/tmp/.X11-unix/X{n}");
+            wait_until("Xvfb to listen", Duration::from_secs(10), || {
+                std::path::Path::new(&socket).exists()
+            });
+            return Xvfb(child, display);
+        }
+        panic!("no free X display number");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_nested_winit_backend_runs_under_xvfb() {
+    let x = Xvfb::start();
+    let mut s = Session::start_with(
+        &["--backend", "auto", "--size", "800x600"],
+        &[],
+        &[("DISPLAY", x.1.as_str()), ("LIBGL_ALWAYS_SOFTWARE", "1")],
+    )
+    .unwrap();
+    assert_eq!(
+        s.status().unwrap().output.backend,
+        "winit",
+        "auto picks winit with a display"
+    );
+    s.spawn_test_client(
+        "high",
+        &[
+            "window", "--color", "2040e0", "--size", "150x100", "--app-id", "nested",
+        ],
+    )
+    .unwrap();
+    let win = s.wait_window("nested").unwrap();
+    let shot = s.screenshot().unwrap();
+    assert_eq!((shot.width, shot.height), (800, 600));
+    assert!(
+        region_is(&shot, &win.geometry, (0x20, 0x40, 0xe0)),
+        "the client's pixels in the nested output"
+    );
+    assert_eq!(s.terminate().unwrap().code(), Some(0));
+}
