@@ -124,7 +124,7 @@ impl State {
             },
             Request::Quit => {
                 tracing::info!("quit requested on the control socket");
-                self.loop_signal.stop();
+                self.stop();
                 Response::Ok(Reply::Done)
             }
         }

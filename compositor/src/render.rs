@@ -31,7 +31,12 @@ use smithay::desktop::utils::{
 use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::pointer::{CursorImageStatus, CursorImageSurfaceData};
 use smithay::output::Output;
-use smithay::reexports::calloop::timer::{TimeoutAction, Timer};
+use std::rc::Rc;
+
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::utils::{IsAlive, Logical, Point, Scale, Transform};
@@ -175,14 +180,16 @@ where
     elements
 }
 
-/// Redraw pacing.
+/// Redraw pacing: one persistent timerfd, armed only when a redraw is wanted.
 pub struct FrameClock {
     /// Time between frames.
     pub refresh: Duration,
-    /// A redraw timer is pending.
+    /// The timer; shared with its event source.
+    timer: Rc<TimerFd>,
+    /// A redraw is pending.
     scheduled: bool,
-    /// When the last frame was presented.
-    last_present: Option<Instant>,
+    /// When the last frame started (on the refresh grid while frames follow each other).
+    last_frame: Option<Instant>,
     /// Frames rendered with damage since start (for tests and benchmarks).
     pub frames: u64,
     /// The default cursor image.
@@ -190,38 +197,65 @@ pub struct FrameClock {
 }
 
 impl FrameClock {
-    /// A clock for an output refreshing every `refresh`.
-    pub fn new(refresh: Duration) -> FrameClock {
-        FrameClock {
+    /// A clock for an output refreshing every `refresh`, firing through `loop_handle`.
+    pub fn new(
+        refresh: Duration,
+        loop_handle: &LoopHandle<'static, State>,
+    ) -> std::io::Result<FrameClock> {
+        let timer = Rc::new(
+            TimerFd::new(
+                ClockId::CLOCK_MONOTONIC,
+                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)?,
+        );
+        loop_handle
+            .insert_source(
+                Generic::new(timer.clone(), Interest::READ, Mode::Level),
+                |_, timer, state| {
+                    // Consume the expiration; a spurious wake-up reads EAGAIN and draws anyway.
+                    let _ = timer.wait();
+                    state.frame_clock.scheduled = false;
+                    state.redraw();
+                    Ok(PostAction::Continue)
+                },
+            )
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(FrameClock {
             refresh,
+            timer,
             scheduled: false,
-            last_present: None,
+            last_frame: None,
             frames: 0,
             default_cursor: default_cursor(),
-        }
+        })
     }
 }
 
 impl State {
-    /// Asks for a redraw at the next frame boundary (at most one is ever pending).
+    /// Asks for a redraw at the next frame boundary (at most one is ever pending). Frames
+    /// follow a steady grid while the output is busy; after an idle period the first frame is
+    /// drawn at once.
     pub fn queue_redraw(&mut self) {
-        if self.frame_clock.scheduled {
+        let clock = &mut self.frame_clock;
+        if clock.scheduled {
             return;
         }
-        self.frame_clock.scheduled = true;
+        clock.scheduled = true;
         let now = Instant::now();
-        let delay = match self.frame_clock.last_present {
-            Some(last) => (last + self.frame_clock.refresh).saturating_duration_since(now),
-            None => Duration::ZERO,
+        let target = match clock.last_frame {
+            Some(last) if last + clock.refresh > now => last + clock.refresh,
+            _ => now,
         };
-        let timer = Timer::from_duration(delay);
-        if let Err(err) = self.loop_handle.insert_source(timer, |_, _, state| {
-            state.frame_clock.scheduled = false;
-            state.redraw();
-            TimeoutAction::Drop
-        }) {
-            tracing::error!("cannot schedule a redraw: {err}");
-            self.frame_clock.scheduled = false;
+        clock.last_frame = Some(target);
+        // A zero expiration would disarm the timer: fire after one nanosecond instead.
+        let delay = target
+            .saturating_duration_since(now)
+            .max(Duration::from_nanos(1));
+        let expiration = Expiration::OneShot(TimeSpec::from_duration(delay));
+        if let Err(err) = clock.timer.set(expiration, TimerSetTimeFlags::empty()) {
+            tracing::error!("cannot arm the frame timer: {err}");
+            clock.scheduled = false;
         }
     }
 
@@ -231,8 +265,6 @@ impl State {
         let Some((rendered, states)) = outcome else {
             return;
         };
-        let now = Instant::now();
-        self.frame_clock.last_present = Some(now);
         if rendered {
             self.frame_clock.frames += 1;
         }

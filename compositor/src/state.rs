@@ -132,8 +132,10 @@ pub struct State {
     pub display_handle: DisplayHandle,
     /// The event loop, to add timers and sources.
     pub loop_handle: LoopHandle<'static, State>,
-    /// Stops the event loop.
+    /// Wakes calloop when stopping.
     pub loop_signal: LoopSignal,
+    /// Cleared to end the main loop (see [`State::stop`]).
+    pub running: bool,
     /// Monotonic clock for frame and presentation times.
     pub clock: Clock<Monotonic>,
     /// The validated configuration.
@@ -201,6 +203,9 @@ pub enum StartError {
         /// xkb options.
         options: String,
     },
+    /// The frame timer could not be created.
+    #[error("cannot create the frame timer: {0}")]
+    Timer(std::io::Error),
 }
 
 impl State {
@@ -291,13 +296,17 @@ impl State {
         let mut space = Space::default();
         space.map_output(&output, (0, 0));
 
-        let frame_clock =
-            FrameClock::new(Duration::from_micros(1_000_000_000 / mode.refresh as u64));
+        let frame_clock = FrameClock::new(
+            Duration::from_micros(1_000_000_000 / mode.refresh as u64),
+            &loop_handle,
+        )
+        .map_err(StartError::Timer)?;
 
         Ok(State {
             display_handle,
             loop_handle,
             loop_signal,
+            running: true,
             clock,
             config,
             backend,
@@ -322,6 +331,13 @@ impl State {
             cursor_shape_state,
             single_pixel_buffer_state,
         })
+    }
+
+    /// Ends the main loop after the current iteration.
+    pub fn stop(&mut self) {
+        self.running = false;
+        self.loop_signal.stop();
+        self.loop_signal.wakeup();
     }
 
     /// The level of a client, if it is one of ours.

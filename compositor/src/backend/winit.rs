@@ -140,7 +140,7 @@ fn handle_event(state: &mut State, event: WinitEvent) {
         }
         WinitEvent::CloseRequested => {
             tracing::info!("nested window closed: ending the session");
-            state.loop_signal.stop();
+            state.stop();
         }
         WinitEvent::Input(event) => {
             if let Some(input) = convert(state, event) {
