@@ -1,1 +1,77 @@
-fn main() {}
+//! `cloison-bench`: Cloison measured side by side with its peers, in the same run.
+//!
+//! `cloison-bench compositor` starts, in turn and for several interleaved rounds, Cloison's
+//! compositor (headless), sway 1.7 (headless, pixman) and weston 10 (headless, pixman), and
+//! measures against each, with the same client code:
+//! * `wl_display.sync` round trips (p50, p99);
+//! * compositor CPU per presented frame for a fullscreen wl_shm client (3 buffers) committing
+//!   full damage, then a 256x256 damage rectangle, and the commit → frame-done latency;
+//! * idle CPU and idle memory (RSS/PSS from `/proc/PID/smaps_rollup`) 3 s after start.
+//!
+//! CPU is read from `/proc/PID/task/*/schedstat` (nanoseconds on CPU, all threads), so short
+//! runs are precise. Medians over rounds are reported, with ratios to sway. Numbers go to
+//! `docs/benchmarks.md` together with this command.
+
+mod client;
+mod peers;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cloison-bench",
+    about = "Benchmarks of Cloison against its peers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Compositor: round trips, CPU per frame, latency, idle cost, against sway and weston.
+    Compositor {
+        /// Interleaved rounds (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Seconds of each frame run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Round trips per sync run.
+        #[arg(long, default_value_t = 2000)]
+        syncs: usize,
+        /// Only these peers (cloison, sway, weston).
+        #[arg(long, value_delimiter = ',', default_value = "cloison,sway,weston")]
+        peers: Vec<String>,
+    },
+    /// Internal: run the benchmark client against WAYLAND_DISPLAY and print JSON.
+    Client {
+        /// sync, full or small.
+        mode: String,
+        /// Seconds (frame modes) or count (sync).
+        amount: u64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.what {
+        What::Compositor {
+            rounds,
+            seconds,
+            syncs,
+            peers,
+        } => peers::run_all(rounds, Duration::from_secs(seconds), syncs, &peers),
+        What::Client { mode, amount } => {
+            let result = client::run(&mode, amount).context("benchmark client failed")?;
+            #[allow(clippy::disallowed_macros)]
+            {
+                println!("{}", serde_json::to_string(&result)?);
+            }
+            Ok(())
+        }
+    }
+}

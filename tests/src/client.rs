@@ -437,6 +437,29 @@ impl TestClient {
         })
     }
 
+    /// Attaches `buffer` damaging only `damage` (x, y, w, h in buffer pixels), asks for a
+    /// frame callback and commits.
+    pub fn attach_damage_frame(
+        &mut self,
+        window: usize,
+        buffer: usize,
+        damage: (i32, i32, i32, i32),
+    ) {
+        let qh = self.qh();
+        let w = &mut self.data.windows[window];
+        if let Some(serial) = w.pending_serial.take() {
+            w.xdg_surface.ack_configure(serial);
+        }
+        let b = &mut self.data.buffers[buffer];
+        b.released = false;
+        b.busy = true;
+        w.surface.attach(Some(&b.buffer), 0, 0);
+        w.surface
+            .damage_buffer(damage.0, damage.1, damage.2, damage.3);
+        w.surface.frame(&qh, window);
+        w.surface.commit();
+    }
+
     /// Asks for a frame callback on the window and commits.
     pub fn request_frame(&mut self, window: usize) {
         let qh = self.qh();
