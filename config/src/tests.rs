@@ -255,3 +255,48 @@ fn colours_parse_and_compare() {
     assert!("#12345".parse::<Color>().is_err());
     assert!("c62828".parse::<Color>().is_err());
 }
+
+/// The `toml` blocks of a Markdown document.
+fn toml_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, l) if l.starts_with("```toml") => current = Some(String::new()),
+            (Some(_), l) if l.starts_with("```") => blocks.push(current.take().unwrap()),
+            (Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn every_example_in_the_configuration_docs_parses() {
+    let docs = include_str!("../../docs/configuration.md");
+    let blocks = toml_blocks(docs);
+    assert!(blocks.len() >= 5, "found {} examples", blocks.len());
+    for (i, block) in blocks.iter().enumerate() {
+        if let Err(e) = parse(block, &format!("docs/configuration.md example {}", i + 1)) {
+            panic!("{e}\n--- example ---\n{block}");
+        }
+    }
+    // The documented default is the real default.
+    let documented = parse(&blocks[0], BUILTIN_NAME).unwrap();
+    assert_eq!(documented, Config::builtin());
+}
+
+#[test]
+fn the_documented_protocols_example_applies_to_the_level_above() {
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("fullscreen = false"))
+        .unwrap();
+    let c = parse(&block, "t").unwrap();
+    assert!(c.level("low").unwrap().protocols.fullscreen);
+    assert!(!c.level("high").unwrap().protocols.fullscreen);
+}
