@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 mod color;
+pub mod text;
 pub use color::Color;
+use text::is_invisible;
 
 /// The built-in default configuration, also shipped as `assets/cloison.toml`.
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/cloison.toml");
@@ -722,15 +724,6 @@ fn parse_network(value: &str) -> Result<Network, String> {
             None => Err(format!("unknown network mode {other:?}")),
         },
     }
-}
-
-/// Characters that render as nothing or reorder text: never allowed in trusted labels.
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{E0000}'..='\u{E007F}')
 }
 
 #[cfg(test)]
