@@ -152,7 +152,7 @@ impl State {
                 let info = window_info(window)?;
                 let toplevel = window.toplevel()?;
                 let loc = self.space.element_location(window)?;
-                let size = window.geometry().size;
+                let size = crate::shell::window_geometry(window).size;
                 let (app_id, title) = with_states(toplevel.wl_surface(), |states| {
                     states
                         .data_map

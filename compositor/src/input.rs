@@ -13,9 +13,22 @@
 use std::collections::HashMap;
 
 use smithay::backend::input::{Axis, AxisSource, ButtonState, KeyState};
+use smithay::desktop::Window;
 use smithay::input::keyboard::{FilterResult, Keycode, XkbConfig, xkb};
+use smithay::input::pointer::CursorImageStatus;
 use smithay::input::pointer::{AxisFrame, ButtonEvent, MotionEvent};
-use smithay::utils::{Logical, Point, SERIAL_COUNTER};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{self, ResizeEdge};
+use smithay::utils::{Logical, Point, Rectangle, SERIAL_COUNTER, Size};
+use std::time::{Duration, Instant};
+
+use cloison_config::Shortcuts;
+
+use crate::shell::Under;
+use crate::state::window_info;
+use crate::ui::{Button, Part};
+
+/// Linux `BTN_LEFT`.
+const BTN_LEFT: u32 = 0x110;
 
 use crate::state::{LevelId, State};
 
@@ -70,11 +83,65 @@ enum KeyRoute {
     Dropped,
 }
 
-/// A compositor shortcut.
+/// A compositor shortcut action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
+pub enum Action {
+    /// Next window (most recently used first).
     CycleForward,
+    /// Previous window.
     CycleBackward,
+    /// Maximize or restore the focused window.
+    Maximize,
+    /// Fullscreen or restore the focused window.
+    Fullscreen,
+    /// Ask the focused window to close.
+    Close,
+    /// Minimize the focused window.
+    Minimize,
+}
+
+/// A resolved shortcut: exact modifiers and the key's unshifted keysym.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Binding {
+    ctrl: bool,
+    alt: bool,
+    shift: bool,
+    logo: bool,
+    sym: xkb::Keysym,
+}
+
+/// A compositor-owned pointer interaction with a window's frame.
+#[derive(Debug, Clone)]
+pub enum FrameGrab {
+    /// Dragging the title bar.
+    Move {
+        /// The window.
+        window: Window,
+        /// Pointer position at the press.
+        start: Point<f64, Logical>,
+        /// Content position at the press.
+        initial: Point<i32, Logical>,
+    },
+    /// Dragging an edge or corner.
+    Resize {
+        /// The window.
+        window: Window,
+        /// Pointer position at the press.
+        start: Point<f64, Logical>,
+        /// Content rectangle at the press.
+        initial: Rectangle<i32, Logical>,
+        /// The edges being dragged.
+        edges: ResizeEdge,
+        /// The last size asked for.
+        last: Size<i32, Logical>,
+    },
+    /// A title-bar button is held; it acts when released over itself.
+    Button {
+        /// The window.
+        window: Window,
+        /// The button.
+        button: Button,
+    },
 }
 
 /// Trusted input state.
@@ -83,17 +150,35 @@ pub struct InputState {
     pub keymap: xkb::Keymap,
     xkb: xkb::State,
     pressed: HashMap<u32, KeyRoute>,
+    bindings: Vec<(Action, Binding)>,
+    /// Modifiers of the window-cycling chord, while a cycle is in progress.
+    cycle_mods: Option<Binding>,
     /// Pointer position in global coordinates.
     pub pointer: Point<f64, Logical>,
     /// Whether the pointer has moved at all (a headless session starts without one).
     pub pointer_seen: bool,
     /// The level whose seat has the pointer.
     pub pointer_level: Option<LevelId>,
+    /// A frame interaction in progress (no client sees the pointer meanwhile).
+    pub frame_grab: Option<FrameGrab>,
+    /// The last press on a title bar (window id, when), for double clicks.
+    last_title_press: Option<(u64, Instant)>,
+}
+
+/// Two presses on a title bar closer than this are a double click.
+const DOUBLE_CLICK: Duration = Duration::from_millis(400);
+
+/// Errors resolving configured shortcuts.
+pub enum InputError {
+    /// The keymap does not compile.
+    Keymap,
+    /// A shortcut names an unknown key: (action, chord, key).
+    Shortcut(String, String, String),
 }
 
 impl InputState {
-    /// Compiles the keymap; `None` if xkbcommon cannot.
-    pub fn new(config: &XkbConfig<'_>) -> Option<InputState> {
+    /// Compiles the keymap and resolves the configured shortcuts.
+    pub fn new(config: &XkbConfig<'_>, shortcuts: &Shortcuts) -> Result<InputState, InputError> {
         let context = xkb::Context::new(xkb::CONTEXT_NO_FLAGS);
         let keymap = xkb::Keymap::new_from_names(
             &context,
@@ -103,20 +188,76 @@ impl InputState {
             config.variant,
             config.options.clone(),
             xkb::KEYMAP_COMPILE_NO_FLAGS,
-        )?;
+        )
+        .ok_or(InputError::Keymap)?;
+        let mut bindings = Vec::new();
+        for (name, chord) in shortcuts.bindings() {
+            let action = match name {
+                "cycle_windows" => Action::CycleForward,
+                "cycle_windows_backward" => Action::CycleBackward,
+                "maximize" => Action::Maximize,
+                "fullscreen" => Action::Fullscreen,
+                "close" => Action::Close,
+                _ => Action::Minimize,
+            };
+            let parsed = cloison_config::parse_chord(chord).map_err(|_| {
+                InputError::Shortcut(name.to_string(), chord.to_string(), chord.to_string())
+            })?;
+            // Compare with the key's unshifted symbol: letters are lower case there.
+            let name = if parsed.key.len() == 1 {
+                parsed.key.to_ascii_lowercase()
+            } else {
+                parsed.key.clone()
+            };
+            let mut sym = xkb::keysym_from_name(&name, xkb::KEYSYM_NO_FLAGS);
+            if sym.raw() == 0 {
+                sym = xkb::keysym_from_name(&name, xkb::KEYSYM_CASE_INSENSITIVE);
+            }
+            if sym.raw() == 0 {
+                return Err(InputError::Shortcut(
+                    name.to_string(),
+                    chord.to_string(),
+                    parsed.key,
+                ));
+            }
+            bindings.push((
+                action,
+                Binding {
+                    ctrl: parsed.ctrl,
+                    alt: parsed.alt,
+                    shift: parsed.shift,
+                    logo: parsed.logo,
+                    sym,
+                },
+            ));
+        }
         let xkb = xkb::State::new(&keymap);
-        Some(InputState {
+        Ok(InputState {
             keymap,
             xkb,
             pressed: HashMap::new(),
+            bindings,
+            cycle_mods: None,
             pointer: Point::from((0.0, 0.0)),
             pointer_seen: false,
             pointer_level: None,
+            frame_grab: None,
+            last_title_press: None,
         })
     }
 
     fn mod_active(&self, name: &str) -> bool {
         self.xkb.mod_name_is_active(name, xkb::STATE_MODS_EFFECTIVE)
+    }
+
+    fn mods(&self, sym: xkb::Keysym) -> Binding {
+        Binding {
+            ctrl: self.mod_active(xkb::MOD_NAME_CTRL),
+            alt: self.mod_active(xkb::MOD_NAME_ALT),
+            shift: self.mod_active(xkb::MOD_NAME_SHIFT),
+            logo: self.mod_active(xkb::MOD_NAME_LOGO),
+            sym,
+        }
     }
 
     /// The shortcut a key press makes, given the modifiers held before it.
@@ -125,21 +266,20 @@ impl InputState {
         let syms = self
             .keymap
             .key_get_syms_by_level(xkb::Keycode::new(keycode), 0, 0);
-        let sym = *syms.first()?;
-        let (ctrl, alt, shift, logo) = (
-            self.mod_active(xkb::MOD_NAME_CTRL),
-            self.mod_active(xkb::MOD_NAME_ALT),
-            self.mod_active(xkb::MOD_NAME_SHIFT),
-            self.mod_active(xkb::MOD_NAME_LOGO),
-        );
-        if sym == xkb::Keysym::Tab && alt && !ctrl && !logo {
-            return Some(if shift {
-                Action::CycleBackward
-            } else {
-                Action::CycleForward
-            });
-        }
-        None
+        let held = self.mods(*syms.first()?);
+        self.bindings
+            .iter()
+            .find(|(_, b)| *b == held)
+            .map(|(a, _)| *a)
+    }
+
+    /// Whether any modifier of the cycling chord is still held.
+    fn cycle_held(&self) -> bool {
+        self.cycle_mods.is_some_and(|m| {
+            (m.ctrl && self.mod_active(xkb::MOD_NAME_CTRL))
+                || (m.alt && self.mod_active(xkb::MOD_NAME_ALT))
+                || (m.logo && self.mod_active(xkb::MOD_NAME_LOGO))
+        })
     }
 }
 
@@ -196,7 +336,8 @@ impl State {
                 .pressed
                 .remove(&keycode)
                 .unwrap_or(KeyRoute::Dropped);
-            if self.wm.cycle.is_some() && !self.input.mod_active(xkb::MOD_NAME_ALT) {
+            if self.wm.cycle.is_some() && !self.input.cycle_held() {
+                self.input.cycle_mods = None;
                 self.end_focus_cycle();
             }
             route
@@ -204,6 +345,9 @@ impl State {
         if let KeyRoute::Level(level) = route
             && let Some(keyboard) = self.levels[level.0].seat.get_keyboard()
         {
+            if pressed {
+                self.levels[level.0].last_input = Some((serial, std::time::Instant::now()));
+            }
             let state = if pressed {
                 KeyState::Pressed
             } else {
@@ -221,9 +365,37 @@ impl State {
     }
 
     fn run_action(&mut self, action: Action) {
+        let focused = self.wm.focused.clone();
         match action {
-            Action::CycleForward => self.cycle_focus(true),
-            Action::CycleBackward => self.cycle_focus(false),
+            Action::CycleForward | Action::CycleBackward => {
+                self.input.cycle_mods = self
+                    .input
+                    .bindings
+                    .iter()
+                    .find(|(a, _)| *a == action)
+                    .map(|(_, b)| *b);
+                self.cycle_focus(action == Action::CycleForward);
+            }
+            Action::Maximize => {
+                if let Some(w) = focused {
+                    self.toggle_maximize(&w);
+                }
+            }
+            Action::Fullscreen => {
+                if let Some(w) = focused {
+                    self.toggle_fullscreen(&w);
+                }
+            }
+            Action::Close => {
+                if let Some(t) = focused.as_ref().and_then(|w| w.toplevel()) {
+                    t.send_close();
+                }
+            }
+            Action::Minimize => {
+                if let Some(w) = focused {
+                    self.minimize(&w);
+                }
+            }
         }
     }
 
@@ -235,13 +407,28 @@ impl State {
         ));
         self.input.pointer = pos;
         self.input.pointer_seen = true;
+        self.queue_redraw();
+
+        if self.input.frame_grab.is_some() {
+            self.frame_grab_motion(pos);
+            return;
+        }
+
         let serial = SERIAL_COUNTER.next_serial();
         let event = MotionEvent {
             location: pos,
             serial,
             time,
         };
-        let under = self.surface_under(pos);
+        let under = match self.under(pos) {
+            Under::Surface {
+                surface,
+                origin,
+                level,
+                ..
+            } => Some((surface, origin, level)),
+            _ => None,
+        };
 
         // While a button is held, the level that got the press keeps the pointer.
         let grabbing = self.input.pointer_level.filter(|l| {
@@ -258,7 +445,7 @@ impl State {
                 pointer.frame(self);
             }
             // The level that loses the pointer no longer decides the cursor.
-            self.levels[old.0].cursor = smithay::input::pointer::CursorImageStatus::default_named();
+            self.levels[old.0].cursor = CursorImageStatus::default_named();
         }
         self.input.pointer_level = target;
         if let Some(level) = target {
@@ -271,30 +458,49 @@ impl State {
                 pointer.frame(self);
             }
         }
-        self.queue_redraw();
     }
 
     fn handle_pointer_button(&mut self, button: u32, pressed: bool, time: u32) {
         let serial = SERIAL_COUNTER.next_serial();
-        let grabbed = self.input.pointer_level.is_some_and(|l| {
+        if self.input.frame_grab.is_some() {
+            if !pressed {
+                self.end_frame_grab();
+            }
+            return;
+        }
+        let client_grab = self.input.pointer_level.is_some_and(|l| {
             self.levels[l.0]
                 .seat
                 .get_pointer()
                 .is_some_and(|p| p.is_grabbed())
         });
-        if pressed && !grabbed {
-            // Click to focus (and raise).
-            let window = self
-                .space
-                .element_under(self.input.pointer)
-                .map(|(w, _)| w.clone());
-            if window.is_none() || window != self.wm.focused {
-                self.focus_window(window.as_ref());
+        if pressed && !client_grab {
+            match self.under(self.input.pointer) {
+                Under::Frame { window, part } => {
+                    if self.wm.focused.as_ref() != Some(&window) {
+                        self.focus_window(Some(&window));
+                    }
+                    if button == BTN_LEFT {
+                        self.start_frame_grab(window, part);
+                    }
+                    // The frame is the compositor's: no client sees this press.
+                    return;
+                }
+                Under::Surface { window, .. } | Under::Inert { window } => {
+                    if self.wm.focused.as_ref() != Some(&window) {
+                        self.focus_window(Some(&window));
+                    }
+                }
+                Under::Bar => {}
+                Under::Nothing => self.focus_window(None),
             }
         }
         if let Some(level) = self.input.pointer_level
             && let Some(pointer) = self.levels[level.0].seat.get_pointer()
         {
+            if pressed {
+                self.levels[level.0].last_input = Some((serial, std::time::Instant::now()));
+            }
             let state = if pressed {
                 ButtonState::Pressed
             } else {
@@ -310,6 +516,114 @@ impl State {
                 },
             );
             pointer.frame(self);
+        }
+    }
+
+    fn start_frame_grab(&mut self, window: Window, part: Part) {
+        let start = self.input.pointer;
+        let id = window_info(&window).map(|i| i.id);
+        match part {
+            Part::Title => {
+                let now = Instant::now();
+                let double = matches!(
+                    self.input.last_title_press,
+                    Some((last, at)) if Some(last) == id && now.duration_since(at) < DOUBLE_CLICK
+                );
+                if double {
+                    self.input.last_title_press = None;
+                    self.toggle_maximize(&window);
+                    return;
+                }
+                self.input.last_title_press = id.map(|id| (id, now));
+                let maximized_or_full = window.toplevel().is_some_and(|t| {
+                    let states = t.current_state().states;
+                    states.contains(xdg_toplevel::State::Maximized)
+                        || states.contains(xdg_toplevel::State::Fullscreen)
+                });
+                if maximized_or_full {
+                    return;
+                }
+                if let Some(initial) = self.space.element_location(&window) {
+                    self.input.frame_grab = Some(FrameGrab::Move {
+                        window,
+                        start,
+                        initial,
+                    });
+                }
+            }
+            Part::Edge(edges) => {
+                if let Some(initial) = self.begin_resize(&window, edges) {
+                    self.input.frame_grab = Some(FrameGrab::Resize {
+                        window,
+                        start,
+                        initial,
+                        edges,
+                        last: initial.size,
+                    });
+                }
+            }
+            Part::Button(button) => {
+                self.input.frame_grab = Some(FrameGrab::Button { window, button })
+            }
+            Part::Content => {}
+        }
+    }
+
+    fn frame_grab_motion(&mut self, pos: Point<f64, Logical>) {
+        let Some(grab) = self.input.frame_grab.clone() else {
+            return;
+        };
+        match grab {
+            FrameGrab::Move {
+                window,
+                start,
+                initial,
+            } => {
+                let loc = initial.to_f64() + (pos - start);
+                self.move_window(&window, loc.to_i32_round());
+            }
+            FrameGrab::Resize {
+                window,
+                start,
+                initial,
+                edges,
+                ..
+            } => {
+                let size = self.resize_window(&window, edges, initial, pos - start);
+                if let Some(FrameGrab::Resize { last, .. }) = self.input.frame_grab.as_mut() {
+                    *last = size;
+                }
+            }
+            FrameGrab::Button { .. } => {}
+        }
+    }
+
+    fn end_frame_grab(&mut self) {
+        let Some(grab) = self.input.frame_grab.take() else {
+            return;
+        };
+        match grab {
+            FrameGrab::Move { .. } => {}
+            FrameGrab::Resize { window, last, .. } => self.end_resize(&window, last),
+            FrameGrab::Button { window, button } => {
+                // Acts only if released over the same button of the same window.
+                let still = matches!(
+                    self.under(self.input.pointer),
+                    Under::Frame { window: w, part: Part::Button(b) } if w == window && b == button
+                );
+                if !still {
+                    return;
+                }
+                match button {
+                    Button::Close => {
+                        if let Some(t) = window.toplevel() {
+                            t.send_close();
+                        }
+                    }
+                    Button::Maximize => self.toggle_maximize(&window),
+                    Button::Minimize => self.minimize(&window),
+                }
+            }
         }
     }
 

@@ -13,6 +13,7 @@ pub mod render;
 pub mod shell;
 pub mod sockets;
 pub mod state;
+pub mod ui;
 
 use std::io::Write as _;
 use std::path::PathBuf;

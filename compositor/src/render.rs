@@ -1,16 +1,21 @@
 //! What is drawn, in which order, and when.
 //!
-//! [`output_elements`] lists the scene front to back (cursor, then windows from the top, each
-//! window's popups above its surface tree). It is generic over the renderer so the headless
-//! (pixman) and nested (GLES) backends draw exactly the same thing.
+//! [`output_elements`] lists the scene front to back: the trusted bar first (above everything),
+//! then the cursor and a drag icon, then windows from the top — each window's popups (clipped
+//! to their geometry, in a 2-px level-coloured frame) above its frame (title bar and borders)
+//! above its surfaces, which are clipped to the window's geometry. It is generic over the
+//! renderer, so the headless (pixman) and nested (GLES) backends draw exactly the same thing.
 //!
 //! [`FrameClock`] paces redraws at the output's refresh rate and only when something asked
 //! for one (a commit, input, a window change): an idle desktop runs no timer at all. After
 //! each redraw, frame callbacks go only to surfaces that were actually visible on the output
 //! (smithay's primary-scanout-output tracking), and presentation feedback is sent.
 
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::element::memory::{
     MemoryRenderBuffer, MemoryRenderBufferRenderElement,
@@ -19,39 +24,44 @@ use smithay::backend::renderer::element::solid::SolidColorRenderElement;
 use smithay::backend::renderer::element::surface::{
     WaylandSurfaceRenderElement, render_elements_from_surface_tree,
 };
+use smithay::backend::renderer::element::utils::CropRenderElement;
 use smithay::backend::renderer::element::{
     Kind, RenderElementStates, default_primary_scanout_output_compare, render_elements,
 };
+use smithay::backend::renderer::utils::with_renderer_surface_state;
 use smithay::backend::renderer::{ImportAll, ImportMem, Renderer};
 use smithay::desktop::utils::{
     OutputPresentationFeedback, surface_presentation_feedback_flags_from_states,
     surface_primary_scanout_output, update_surface_primary_scanout_output,
     with_surfaces_surface_tree,
 };
-use smithay::desktop::{PopupManager, Space, Window};
+use smithay::desktop::{PopupKind, PopupManager, Space, Window};
 use smithay::input::pointer::{CursorImageStatus, CursorImageSurfaceData};
 use smithay::output::Output;
-use std::rc::Rc;
-
-use nix::sys::time::TimeSpec;
-use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 use smithay::reexports::wayland_protocols::wp::presentation_time::server::wp_presentation_feedback;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{IsAlive, Logical, Point, Scale, Transform};
+use smithay::utils::{IsAlive, Logical, Point, Rectangle, Scale, Size, Transform};
 use smithay::wayland::compositor::with_states;
+use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 
-use crate::state::State;
+use crate::state::{LevelState, State, window_info};
+use crate::ui::bar::{BarContent, LevelChip};
+use crate::ui::decorations::{TitleKey, popup_frame_elements, with_decoration};
+use crate::ui::{FrameLayout, MAX_CURSOR, Ui};
 
 render_elements! {
     /// Everything the compositor draws.
     pub OutputRenderElement<R> where R: ImportAll + ImportMem;
-    /// Client surfaces.
+    /// Client surfaces drawn whole (cursor, drag icon).
     Surface = WaylandSurfaceRenderElement<R>,
-    /// Solid rectangles (trusted UI).
+    /// Client surfaces clipped to their window or popup.
+    Clipped = CropRenderElement<WaylandSurfaceRenderElement<R>>,
+    /// Solid rectangles (frames).
     Solid = SolidColorRenderElement,
-    /// Compositor-drawn images (the default cursor, trusted UI text).
+    /// Compositor-drawn images (the bar, title bars, the default cursor).
     Memory = MemoryRenderBufferRenderElement<R>,
 }
 
@@ -62,20 +72,52 @@ pub const BACKGROUND: [f32; 4] = [0.11, 0.12, 0.14, 1.0];
 pub struct Scene<'a> {
     /// Windows.
     pub space: &'a Space<Window>,
+    /// The levels.
+    pub levels: &'a [LevelState],
+    /// The focused window.
+    pub focused: Option<&'a Window>,
+    /// Ids of windows wanting attention.
+    pub attention: &'a [u64],
     /// The cursor to draw and where, if the pointer is on the output.
     pub cursor: Option<(CursorImageStatus, Point<f64, Logical>)>,
+    /// A drag icon, drawn at the pointer.
+    pub dnd_icon: Option<&'a WlSurface>,
     /// Image of the default cursor.
     pub default_cursor: &'a MemoryRenderBuffer,
+    /// Font and bar.
+    pub ui: &'a Ui,
+    /// Output size.
+    pub output_size: Size<i32, Logical>,
+}
+
+/// Builds a [`Scene`] from disjoint fields of the state (so a backend can be borrowed
+/// mutably beside it).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! scene {
+    ($state:expr, $cursor:expr) => {
+        $crate::render::Scene {
+            space: &$state.space,
+            levels: &$state.levels,
+            focused: $state.wm.focused.as_ref(),
+            attention: &$state.wm.attention,
+            cursor: $cursor,
+            dnd_icon: $state.dnd_icon.as_ref(),
+            default_cursor: &$state.frame_clock.default_cursor,
+            ui: &$state.ui,
+            output_size: $state
+                .space
+                .output_geometry(&$state.output)
+                .map(|g| g.size)
+                .unwrap_or_default(),
+        }
+    };
 }
 
 impl State {
     /// The scene as of now.
     pub fn scene(&self) -> Scene<'_> {
-        Scene {
-            space: &self.space,
-            cursor: self.cursor_to_draw(),
-            default_cursor: &self.frame_clock.default_cursor,
-        }
+        scene!(self, self.cursor_to_draw())
     }
 
     /// The cursor image and position, if the pointer is on the output: the image the client
@@ -91,6 +133,100 @@ impl State {
     }
 }
 
+/// Whether a client surface (tree root) is small enough to be drawn as a cursor or drag icon.
+fn within_cursor_limit(surface: &WlSurface) -> bool {
+    with_renderer_surface_state(surface, |s| {
+        s.surface_size()
+            .is_none_or(|size| size.w <= MAX_CURSOR && size.h <= MAX_CURSOR)
+    })
+    .unwrap_or(true)
+}
+
+/// A window's frame layout, from its position and state.
+pub fn window_layout(space: &Space<Window>, window: &Window) -> Option<FrameLayout> {
+    let loc = space.element_location(window)?;
+    let fullscreen = window.toplevel().is_some_and(|t| {
+        t.current_state()
+            .states
+            .contains(xdg_toplevel::State::Fullscreen)
+    });
+    Some(FrameLayout::new(
+        Rectangle::new(loc, crate::shell::window_geometry(window).size),
+        fullscreen,
+    ))
+}
+
+/// A popup's window geometry: what its client declared, else its surfaces' extent.
+pub fn popup_geometry(popup: &PopupKind) -> Rectangle<i32, Logical> {
+    let geometry = popup.geometry();
+    if !geometry.is_empty() {
+        return geometry;
+    }
+    smithay::desktop::utils::bbox_from_surface_tree(popup.wl_surface(), (0, 0))
+}
+
+/// The mapped popups of a toplevel whose content is at `content_loc`, each with its
+/// rectangle (global), parents before children.
+///
+/// Popup offsets are relative to the xdg window geometry as smithay computes it (which, when
+/// a client sets none, spans its subsurfaces); they are rebased on our content origin so popups
+/// land where the client placed them.
+pub fn mapped_popups(
+    window: &Window,
+    content_loc: Point<i32, Logical>,
+) -> Vec<(PopupKind, Rectangle<i32, Logical>)> {
+    let Some(surface) = window.toplevel().map(|t| t.wl_surface().clone()) else {
+        return Vec::new();
+    };
+    let base = content_loc - crate::shell::window_geometry(window).loc + window.geometry().loc;
+    PopupManager::popups_for_surface(&surface)
+        .filter(|(popup, _)| {
+            with_renderer_surface_state(popup.wl_surface(), |s| s.buffer().is_some())
+                .unwrap_or(false)
+        })
+        .map(|(popup, offset)| {
+            let geometry = popup_geometry(&popup);
+            let rect = Rectangle::new(base + offset, geometry.size);
+            (popup, rect)
+        })
+        .collect()
+}
+
+fn bar_content(scene: &Scene<'_>) -> BarContent {
+    let focused_level = scene.focused.and_then(window_info).map(|i| i.level);
+    let levels = scene
+        .levels
+        .iter()
+        .map(|level| {
+            let mine = || {
+                scene
+                    .space
+                    .elements()
+                    .filter_map(window_info)
+                    .filter(|i| i.level == level.id)
+            };
+            LevelChip {
+                label: level.label.clone(),
+                color: level.color,
+                windows: mine().count(),
+                attention: mine().any(|i| scene.attention.contains(&i.id)),
+            }
+        })
+        .collect();
+    BarContent {
+        width: scene.output_size.w,
+        focused: focused_level.map(|l| (scene.levels[l.0].label.clone(), scene.levels[l.0].color)),
+        levels,
+        notification: scene
+            .ui
+            .bar
+            .notification
+            .as_ref()
+            .map(|(text, _)| text.clone()),
+        clock: crate::ui::bar::clock(),
+    }
+}
+
 /// Builds the render elements of `scene`, front to back.
 pub fn output_elements<R>(renderer: &mut R, scene: &Scene<'_>) -> Vec<OutputRenderElement<R>>
 where
@@ -100,11 +236,47 @@ where
     let scale = Scale::from(1.0);
     let mut elements: Vec<OutputRenderElement<R>> = Vec::new();
 
+    // The trusted bar, above everything.
+    let bar = scene.ui.bar.buffer(bar_content(scene), &scene.ui.font);
+    match MemoryRenderBufferRenderElement::from_buffer(
+        renderer,
+        (0.0, 0.0),
+        &bar,
+        None,
+        None,
+        None,
+        Kind::Unspecified,
+    ) {
+        Ok(element) => elements.push(OutputRenderElement::Memory(element)),
+        Err(err) => tracing::error!("cannot draw the trusted bar: {err:?}"),
+    }
+
+    // The cursor and a drag icon, below the bar. Oversized client images are not drawn: the
+    // default cursor replaces a cursor, a drag icon is left out.
     if let Some((status, pos)) = &scene.cursor {
         let pos = *pos;
+        if let Some(icon) = scene
+            .dnd_icon
+            .filter(|s| s.alive() && within_cursor_limit(s))
+        {
+            elements.extend(
+                render_elements_from_surface_tree(
+                    renderer,
+                    icon,
+                    pos.to_physical(scale).to_i32_round(),
+                    scale,
+                    1.0,
+                    Kind::Unspecified,
+                )
+                .into_iter()
+                .map(OutputRenderElement::Surface),
+            );
+        }
         match status {
             CursorImageStatus::Hidden => {}
-            CursorImageStatus::Surface(surface) if surface.alive() => {
+            CursorImageStatus::Surface(surface)
+                if surface.alive() && within_cursor_limit(surface) =>
+            {
                 let hotspot = with_states(surface, |states| {
                     states
                         .data_map
@@ -122,59 +294,88 @@ where
                     Kind::Cursor,
                 ));
             }
-            _ => {
-                let loc = pos.to_physical(scale);
-                match MemoryRenderBufferRenderElement::from_buffer(
-                    renderer,
-                    loc,
-                    scene.default_cursor,
-                    None,
-                    None,
-                    None,
-                    Kind::Cursor,
-                ) {
-                    Ok(element) => elements.push(OutputRenderElement::Memory(element)),
-                    Err(err) => tracing::warn!("cannot draw the cursor: {err:?}"),
-                }
-            }
+            _ => match MemoryRenderBufferRenderElement::from_buffer(
+                renderer,
+                pos.to_physical(scale),
+                scene.default_cursor,
+                None,
+                None,
+                None,
+                Kind::Cursor,
+            ) {
+                Ok(element) => elements.push(OutputRenderElement::Memory(element)),
+                Err(err) => tracing::warn!("cannot draw the cursor: {err:?}"),
+            },
         }
     }
 
     for window in scene.space.elements().rev() {
-        let Some(loc) = scene.space.element_location(window) else {
+        let (Some(info), Some(layout), Some(toplevel)) = (
+            window_info(window),
+            window_layout(scene.space, window),
+            window.toplevel(),
+        ) else {
             continue;
         };
-        let Some(toplevel) = window.toplevel() else {
-            continue;
-        };
+        let level = &scene.levels[info.level.0];
         let surface = toplevel.wl_surface();
-        let render_loc = loc - window.geometry().loc;
-        for (popup, offset) in PopupManager::popups_for_surface(surface) {
-            let popup_loc = render_loc + window.geometry().loc + offset - popup.geometry().loc;
+        let render_loc = layout.content.loc - crate::shell::window_geometry(window).loc;
+        let clip = |rect: Rectangle<i32, Logical>| rect.to_physical(1);
+
+        // Popups: clipped to their own geometry, each in a 2-px frame of the level's colour.
+        for (popup, rect) in mapped_popups(window, layout.content.loc).into_iter().rev() {
+            let popup_render = rect.loc - popup_geometry(&popup).loc;
             elements.extend(
-                render_elements_from_surface_tree(
+                render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                     renderer,
                     popup.wl_surface(),
-                    popup_loc.to_physical_precise_round(scale),
+                    popup_render.to_physical(1),
                     scale,
                     1.0,
                     Kind::Unspecified,
                 )
                 .into_iter()
-                .map(OutputRenderElement::Surface),
+                .filter_map(|e| CropRenderElement::from_element(e, scale, clip(rect)))
+                .map(OutputRenderElement::Clipped),
             );
+            popup_frame_elements(popup.wl_surface(), rect, level.color, &mut elements);
         }
+
+        // The frame.
+        let title_key = layout.title.map(|title| TitleKey {
+            width: title.size.w,
+            raw_title: with_states(surface, |states| {
+                states
+                    .data_map
+                    .get::<XdgToplevelSurfaceData>()
+                    .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
+                    .unwrap_or_default()
+            }),
+            focused: scene.focused == Some(window),
+            maximized: toplevel
+                .current_state()
+                .states
+                .contains(xdg_toplevel::State::Maximized),
+        });
+        with_decoration(window, level.color, |decoration| {
+            decoration.update(&layout, title_key, &level.label, &scene.ui.font);
+            decoration.elements(renderer, &layout, &mut elements);
+        });
+
+        // The client's surfaces, clipped to its geometry: nothing it draws (shadows,
+        // subsurfaces outside the parent, viewport tricks) lands outside its frame.
         elements.extend(
-            render_elements_from_surface_tree(
+            render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                 renderer,
                 surface,
-                render_loc.to_physical_precise_round(scale),
+                render_loc.to_physical(1),
                 scale,
                 1.0,
                 Kind::Unspecified,
             )
             .into_iter()
-            .map(OutputRenderElement::Surface),
+            .filter_map(|e| CropRenderElement::from_element(e, scale, clip(layout.content)))
+            .map(OutputRenderElement::Clipped),
         );
     }
     elements
@@ -233,6 +434,12 @@ impl FrameClock {
 }
 
 impl State {
+    /// Something trusted UI shows changed (focus, attention, a title): redraw. The bar and
+    /// title bars compare their content and re-render only what differs.
+    pub fn ui_changed(&mut self) {
+        self.queue_redraw();
+    }
+
     /// Asks for a redraw at the next frame boundary (at most one is ever pending). Frames
     /// follow a steady grid while the output is busy; after an idle period the first frame is
     /// drawn at once.

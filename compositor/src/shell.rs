@@ -14,7 +14,9 @@
 use std::cell::RefCell;
 
 use smithay::backend::renderer::utils::with_renderer_surface_state;
-use smithay::desktop::{PopupKind, Window, find_popup_root_surface, get_popup_toplevel_coords};
+use smithay::desktop::{
+    PopupKind, Window, WindowSurfaceType, find_popup_root_surface, get_popup_toplevel_coords,
+};
 use smithay::input::pointer::{
     AxisFrame, ButtonEvent, GestureHoldBeginEvent, GestureHoldEndEvent, GesturePinchBeginEvent,
     GesturePinchEndEvent, GesturePinchUpdateEvent, GestureSwipeBeginEvent, GestureSwipeEndEvent,
@@ -29,6 +31,7 @@ use smithay::wayland::compositor::with_states;
 use smithay::wayland::shell::xdg::{PopupSurface, SurfaceCachedState, ToplevelSurface};
 
 use crate::state::{LevelId, State, WindowInfo, window_info};
+use crate::ui::{FrameLayout, POPUP_BORDER, Part};
 
 /// Offset between cascaded windows.
 const CASCADE_STEP: i32 = 32;
@@ -46,6 +49,8 @@ pub struct WindowManager {
     pub focused: Option<Window>,
     /// An Alt+Tab cycle in progress: the order snapshot and the current index.
     pub cycle: Option<(Vec<Window>, usize)>,
+    /// Ids of windows that want the user's attention (shown in the trusted bar).
+    pub attention: Vec<u64>,
     /// Next window id.
     next_id: u64,
 }
@@ -73,6 +78,34 @@ fn with_window_state<T>(window: &Window, f: impl FnOnce(&mut WindowState) -> T) 
     match data.get::<RefCell<WindowState>>() {
         Some(cell) => f(&mut cell.borrow_mut()),
         None => f(&mut WindowState::default()),
+    }
+}
+
+/// A window's geometry: the rectangle of its surface the client declared as its window
+/// (xdg_surface.set_window_geometry), else its main surface. Unlike smithay's default, it
+/// never grows to include subsurfaces: a subsurface placed outside its parent is clipped, it
+/// does not stretch the frame.
+pub fn window_geometry(window: &Window) -> Rectangle<i32, Logical> {
+    let Some(toplevel) = window.toplevel() else {
+        return Rectangle::default();
+    };
+    let surface = toplevel.wl_surface();
+    let declared = with_states(surface, |states| {
+        states
+            .cached_state
+            .get::<SurfaceCachedState>()
+            .current()
+            .geometry
+    });
+    let size = with_renderer_surface_state(surface, |s| s.surface_size())
+        .flatten()
+        .unwrap_or_default();
+    match declared {
+        // Clamp what the client declared to its surface: it cannot claim more than it draws.
+        Some(g) => g
+            .intersection(Rectangle::from_size(size))
+            .unwrap_or_default(),
+        None => Rectangle::from_size(size),
     }
 }
 
@@ -147,13 +180,30 @@ impl State {
             return;
         };
         let area = self.usable_area();
-        let size = window.geometry().size;
-        let cascade = (self.space.elements().count() as i32 % 10) * CASCADE_STEP;
-        let centred = Point::<i32, Logical>::from((
-            area.loc.x + (area.size.w - size.w) / 2 + cascade,
-            area.loc.y + (area.size.h - size.h) / 2 + cascade,
-        ));
-        let loc = Point::from((centred.x.max(area.loc.x), centred.y.max(area.loc.y)));
+        let size = window_geometry(&window).size;
+        let fullscreen = window.toplevel().is_some_and(|t| {
+            t.current_state()
+                .states
+                .contains(xdg_toplevel::State::Fullscreen)
+        });
+        let maximized = window.toplevel().is_some_and(|t| {
+            t.current_state()
+                .states
+                .contains(xdg_toplevel::State::Maximized)
+        });
+        let loc = if fullscreen || maximized {
+            self.fill_area(fullscreen).loc
+        } else {
+            // The frame, not just the content, is centred in the area below the bar, then
+            // cascaded; the title bar always starts below the bar.
+            let (ew, eh) = FrameLayout::extra(false);
+            let cascade = (self.space.elements().count() as i32 % 10) * CASCADE_STEP;
+            let outer = Point::<i32, Logical>::from((
+                (area.loc.x + (area.size.w - size.w - ew) / 2 + cascade).max(area.loc.x),
+                (area.loc.y + (area.size.h - size.h - eh) / 2 + cascade).max(area.loc.y),
+            ));
+            FrameLayout::content_loc(outer, false)
+        };
         self.space.map_element(window.clone(), loc, false);
         tracing::debug!(id = info.id, level = %self.level(info.level).name, ?loc, ?size, "window mapped");
 
@@ -167,7 +217,8 @@ impl State {
         if focused_level.is_none() || focused_level == Some(info.level) {
             self.focus_window(Some(&window));
         } else {
-            self.wm.focus_order.push(window);
+            self.wm.focus_order.push(window.clone());
+            self.demand_attention(&window);
         }
         self.queue_redraw();
     }
@@ -191,10 +242,26 @@ impl State {
         self.queue_redraw();
     }
 
+    /// Marks a window as wanting attention (unless it has focus): the trusted bar shows it on
+    /// its level. Focus never moves by itself.
+    pub fn demand_attention(&mut self, window: &Window) {
+        let Some(info) = window_info(window) else {
+            return;
+        };
+        if self.wm.focused.as_ref() == Some(window) || self.wm.attention.contains(&info.id) {
+            return;
+        }
+        self.wm.attention.push(info.id);
+        self.ui_changed();
+    }
+
     /// Removes a window from the focus bookkeeping; if it had focus, focus falls back to the
     /// most recent window of the same level (or to nothing).
     fn forget_focus(&mut self, window: &Window) {
         self.wm.focus_order.retain(|w| w != window);
+        if let Some(info) = window_info(window) {
+            self.wm.attention.retain(|id| *id != info.id);
+        }
         if let Some((order, _)) = self.wm.cycle.as_mut() {
             order.retain(|w| w != window);
         }
@@ -231,6 +298,9 @@ impl State {
                 .filter(|(_, info, _)| info.level == level)
                 .map(|(_, _, surface)| surface.clone());
             if keyboard.current_focus() != want {
+                if want.is_some() {
+                    self.levels[index].focus_serial = Some(serial);
+                }
                 keyboard.set_focus(self, want, serial);
             }
         }
@@ -245,7 +315,8 @@ impl State {
         }
 
         match target {
-            Some((window, _, _)) => {
+            Some((window, info, _)) => {
+                self.wm.attention.retain(|id| *id != info.id);
                 self.space.raise_element(&window, false);
                 self.wm.focus_order.retain(|w| w != &window);
                 self.wm.focus_order.insert(0, window.clone());
@@ -253,7 +324,7 @@ impl State {
             }
             None => self.wm.focused = None,
         }
-        self.queue_redraw();
+        self.ui_changed();
     }
 
     /// The level that has keyboard focus.
@@ -319,7 +390,7 @@ impl State {
             return;
         };
         with_window_state(window, |s| {
-            s.restore = Some(Rectangle::new(loc, window.geometry().size));
+            s.restore = Some(Rectangle::new(loc, window_geometry(window).size));
         });
         self.space.unmap_elem(window);
         self.wm.minimized.push(window.clone());
@@ -351,15 +422,11 @@ impl State {
         } else {
             xdg_toplevel::State::Maximized
         };
-        let area = if fullscreen {
-            self.output_geometry()
-        } else {
-            self.usable_area()
-        };
+        let area = self.fill_area(fullscreen);
         let current = self
             .space
             .element_location(&window)
-            .map(|loc| Rectangle::new(loc, window.geometry().size));
+            .map(|loc| Rectangle::new(loc, window_geometry(&window).size));
         if on {
             with_window_state(&window, |s| {
                 if s.restore.is_none() {
@@ -463,21 +530,11 @@ impl State {
         let Some(loc) = self.space.element_location(&window) else {
             return;
         };
-        let initial = Rectangle::new(loc, window.geometry().size);
+        let initial = Rectangle::new(loc, window_geometry(&window).size);
         let kind = match resize {
             None => GrabKind::Move,
             Some(edges) => {
-                with_window_state(&window, |s| {
-                    s.resize = Some(Resize {
-                        edges,
-                        initial,
-                        done: false,
-                    })
-                });
-                toplevel.with_pending_state(|s| {
-                    s.states.set(xdg_toplevel::State::Resizing);
-                });
-                toplevel.send_pending_configure();
+                self.begin_resize(&window, edges);
                 GrabKind::Resize {
                     edges,
                     last: initial.size,
@@ -504,7 +561,7 @@ impl State {
         }) else {
             return;
         };
-        let size = window.geometry().size;
+        let size = window_geometry(window).size;
         let Some(mut loc) = self.space.element_location(window) else {
             return;
         };
@@ -540,49 +597,6 @@ struct InteractiveGrab {
     kind: GrabKind,
 }
 
-impl InteractiveGrab {
-    fn resize_to(&mut self, delta: Point<f64, Logical>) {
-        let GrabKind::Resize { edges, last } = &mut self.kind else {
-            return;
-        };
-        let e = *edges as u32;
-        let (left, right) = (
-            xdg_toplevel::ResizeEdge::Left as u32,
-            xdg_toplevel::ResizeEdge::Right as u32,
-        );
-        let (top, bottom) = (
-            xdg_toplevel::ResizeEdge::Top as u32,
-            xdg_toplevel::ResizeEdge::Bottom as u32,
-        );
-        let mut w = self.initial.size.w;
-        let mut h = self.initial.size.h;
-        if e & left != 0 {
-            w -= delta.x as i32;
-        } else if e & right != 0 {
-            w += delta.x as i32;
-        }
-        if e & top != 0 {
-            h -= delta.y as i32;
-        } else if e & bottom != 0 {
-            h += delta.y as i32;
-        }
-        let Some(toplevel) = self.window.toplevel() else {
-            return;
-        };
-        let (min, max) = with_states(toplevel.wl_surface(), |states| {
-            let mut cached = states.cached_state.get::<SurfaceCachedState>();
-            let current = cached.current();
-            (current.min_size, current.max_size)
-        });
-        let clamp =
-            |v: i32, lo: i32, hi: i32| v.max(lo.max(1)).min(if hi == 0 { i32::MAX } else { hi });
-        *last = Size::from((clamp(w, min.w, max.w), clamp(h, min.h, max.h)));
-        let size = *last;
-        toplevel.with_pending_state(|s| s.size = Some(size));
-        toplevel.send_pending_configure();
-    }
-}
-
 impl PointerGrab<State> for InteractiveGrab {
     fn motion(
         &mut self,
@@ -594,14 +608,14 @@ impl PointerGrab<State> for InteractiveGrab {
         // No client has pointer focus during the grab.
         handle.motion(data, None, event);
         let delta = event.location - self.start_data.location;
-        match self.kind {
+        match &mut self.kind {
             GrabKind::Move => {
                 let loc = self.initial.loc.to_f64() + delta;
-                data.space
-                    .map_element(self.window.clone(), loc.to_i32_round(), false);
-                data.queue_redraw();
+                data.move_window(&self.window, loc.to_i32_round());
             }
-            GrabKind::Resize { .. } => self.resize_to(delta),
+            GrabKind::Resize { edges, last } => {
+                *last = data.resize_window(&self.window, *edges, self.initial, delta);
+            }
         }
     }
 
@@ -716,20 +730,240 @@ impl PointerGrab<State> for InteractiveGrab {
         &self.start_data
     }
 
-    fn unset(&mut self, _data: &mut State) {
+    fn unset(&mut self, data: &mut State) {
         if let GrabKind::Resize { last, .. } = self.kind {
-            with_window_state(&self.window, |s| {
-                if let Some(r) = s.resize.as_mut() {
-                    r.done = true;
+            data.end_resize(&self.window, last);
+        }
+    }
+}
+
+/// What is under a point of the output.
+#[derive(Debug, Clone)]
+pub enum Under {
+    /// The trusted bar.
+    Bar,
+    /// A client surface (window content or popup) that takes input there.
+    Surface {
+        /// Its window.
+        window: Window,
+        /// The surface.
+        surface: WlSurface,
+        /// The surface's origin, global.
+        origin: Point<f64, Logical>,
+        /// Its level.
+        level: LevelId,
+    },
+    /// Inside a window or popup, where no surface takes input (or on a popup's frame).
+    Inert {
+        /// The window.
+        window: Window,
+    },
+    /// A window's frame.
+    Frame {
+        /// The window.
+        window: Window,
+        /// Which part.
+        part: Part,
+    },
+    /// The background.
+    Nothing,
+}
+
+impl State {
+    /// What is at `pos`. Input only ever reaches a client inside the area its frame (or its
+    /// popup's frame) encloses, exactly where it is drawn.
+    pub fn under(&self, pos: Point<f64, Logical>) -> Under {
+        if pos.y < self.usable_area().loc.y as f64 {
+            return Under::Bar;
+        }
+        for window in self.space.elements().rev() {
+            let (Some(info), Some(layout), Some(toplevel)) = (
+                window_info(window),
+                crate::render::window_layout(&self.space, window),
+                window.toplevel(),
+            ) else {
+                continue;
+            };
+            for (popup, rect) in crate::render::mapped_popups(window, layout.content.loc)
+                .into_iter()
+                .rev()
+            {
+                let mut framed = rect;
+                framed.loc -= Point::from((POPUP_BORDER, POPUP_BORDER));
+                framed.size += Size::from((2 * POPUP_BORDER, 2 * POPUP_BORDER));
+                if rect.to_f64().contains(pos) {
+                    let render = rect.loc - crate::render::popup_geometry(&popup).loc;
+                    return match smithay::desktop::utils::under_from_surface_tree(
+                        popup.wl_surface(),
+                        pos,
+                        render,
+                        WindowSurfaceType::ALL,
+                    ) {
+                        Some((surface, origin)) => Under::Surface {
+                            window: window.clone(),
+                            surface,
+                            origin: origin.to_f64(),
+                            level: info.level,
+                        },
+                        None => Under::Inert {
+                            window: window.clone(),
+                        },
+                    };
                 }
-            });
-            if let Some(toplevel) = self.window.toplevel() {
-                toplevel.with_pending_state(|s| {
-                    s.states.unset(xdg_toplevel::State::Resizing);
-                    s.size = Some(last);
-                });
-                toplevel.send_pending_configure();
+                if framed.to_f64().contains(pos) {
+                    return Under::Inert {
+                        window: window.clone(),
+                    };
+                }
+            }
+            let state = toplevel.current_state().states;
+            let resizable = !state.contains(xdg_toplevel::State::Maximized)
+                && !state.contains(xdg_toplevel::State::Fullscreen);
+            match layout.hit(pos, resizable) {
+                None => continue,
+                Some(Part::Content) => {
+                    let render = layout.content.loc - window_geometry(window).loc;
+                    return match window.surface_under(
+                        pos - render.to_f64(),
+                        WindowSurfaceType::TOPLEVEL | WindowSurfaceType::SUBSURFACE,
+                    ) {
+                        Some((surface, origin)) => Under::Surface {
+                            window: window.clone(),
+                            surface,
+                            origin: (origin + render).to_f64(),
+                            level: info.level,
+                        },
+                        None => Under::Inert {
+                            window: window.clone(),
+                        },
+                    };
+                }
+                Some(part) => {
+                    return Under::Frame {
+                        window: window.clone(),
+                        part,
+                    };
+                }
             }
         }
+        Under::Nothing
+    }
+
+    /// Moves a window so its content is at `loc`, keeping its title bar reachable (below the
+    /// bar, and partly on the output).
+    pub fn move_window(&mut self, window: &Window, loc: Point<i32, Logical>) {
+        let area = self.usable_area();
+        let (_, eh) = FrameLayout::extra(false);
+        let min_y = area.loc.y + eh - crate::ui::BORDER;
+        let size = window_geometry(window).size;
+        let x = loc
+            .x
+            .clamp(area.loc.x - size.w + 64, area.loc.x + area.size.w - 64);
+        let y = loc
+            .y
+            .clamp(min_y, (area.loc.y + area.size.h - 16).max(min_y));
+        self.space.map_element(window.clone(), (x, y), false);
+        self.queue_redraw();
+    }
+
+    /// Begins an interactive resize of `window` from `edges`; returns its rectangle.
+    pub fn begin_resize(
+        &mut self,
+        window: &Window,
+        edges: xdg_toplevel::ResizeEdge,
+    ) -> Option<Rectangle<i32, Logical>> {
+        let loc = self.space.element_location(window)?;
+        let initial = Rectangle::new(loc, window_geometry(window).size);
+        with_window_state(window, |s| {
+            s.resize = Some(Resize {
+                edges,
+                initial,
+                done: false,
+            })
+        });
+        let toplevel = window.toplevel()?;
+        toplevel.with_pending_state(|s| {
+            s.states.set(xdg_toplevel::State::Resizing);
+        });
+        toplevel.send_pending_configure();
+        Some(initial)
+    }
+
+    /// Asks the client for the size a resize by `delta` from `initial` gives; returns it.
+    pub fn resize_window(
+        &mut self,
+        window: &Window,
+        edges: xdg_toplevel::ResizeEdge,
+        initial: Rectangle<i32, Logical>,
+        delta: Point<f64, Logical>,
+    ) -> Size<i32, Logical> {
+        let e = edges as u32;
+        let has = |edge: xdg_toplevel::ResizeEdge| e & edge as u32 != 0;
+        let mut w = initial.size.w;
+        let mut h = initial.size.h;
+        if has(xdg_toplevel::ResizeEdge::Left) {
+            w -= delta.x as i32;
+        } else if has(xdg_toplevel::ResizeEdge::Right) {
+            w += delta.x as i32;
+        }
+        if has(xdg_toplevel::ResizeEdge::Top) {
+            h -= delta.y as i32;
+        } else if has(xdg_toplevel::ResizeEdge::Bottom) {
+            h += delta.y as i32;
+        }
+        let Some(toplevel) = window.toplevel() else {
+            return initial.size;
+        };
+        let (min, max) = with_states(toplevel.wl_surface(), |states| {
+            let mut cached = states.cached_state.get::<SurfaceCachedState>();
+            let current = cached.current();
+            (current.min_size, current.max_size)
+        });
+        // Never smaller than what the frame needs to show its badge and buttons.
+        let clamp = |v: i32, lo: i32, hi: i32, floor: i32| {
+            v.max(lo.max(floor))
+                .min(if hi == 0 { i32::MAX } else { hi })
+        };
+        let size = Size::from((clamp(w, min.w, max.w, 120), clamp(h, min.h, max.h, 40)));
+        toplevel.with_pending_state(|s| s.size = Some(size));
+        toplevel.send_pending_configure();
+        size
+    }
+
+    /// Ends an interactive resize; the next commit places the window (see `toplevel_commit`).
+    pub fn end_resize(&mut self, window: &Window, last: Size<i32, Logical>) {
+        with_window_state(window, |s| {
+            if let Some(r) = s.resize.as_mut() {
+                r.done = true;
+            }
+        });
+        if let Some(toplevel) = window.toplevel() {
+            toplevel.with_pending_state(|s| {
+                s.states.unset(xdg_toplevel::State::Resizing);
+                s.size = Some(last);
+            });
+            toplevel.send_pending_configure();
+        }
+    }
+
+    /// Toggles the maximized state of a window (user action).
+    pub fn toggle_maximize(&mut self, window: &Window) {
+        let Some(toplevel) = window.toplevel().cloned() else {
+            return;
+        };
+        let on =
+            !toplevel.with_pending_state(|s| s.states.contains(xdg_toplevel::State::Maximized));
+        self.set_fill(&toplevel, false, on);
+    }
+
+    /// Toggles the fullscreen state of a window (user action: allowed whatever the level's
+    /// policy for client requests; the bar and the border stay visible).
+    pub fn toggle_fullscreen(&mut self, window: &Window) {
+        let Some(toplevel) = window.toplevel().cloned() else {
+            return;
+        };
+        let on =
+            !toplevel.with_pending_state(|s| s.states.contains(xdg_toplevel::State::Fullscreen));
+        self.set_fill(&toplevel, true, on);
     }
 }

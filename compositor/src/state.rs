@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cloison_config::{Color, Config};
-use smithay::desktop::{PopupManager, Space, Window, WindowSurfaceType};
+use smithay::desktop::{PopupManager, Space, Window};
 use smithay::input::keyboard::XkbConfig;
 use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatState};
@@ -20,7 +20,7 @@ use smithay::reexports::calloop::{LoopHandle, LoopSignal};
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
-use smithay::utils::{Clock, Logical, Monotonic, Point, Rectangle, Size, Transform};
+use smithay::utils::{Clock, Logical, Monotonic, Rectangle, Serial, Size, Transform};
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
 use smithay::wayland::cursor_shape::CursorShapeManagerState;
 use smithay::wayland::fractional_scale::FractionalScaleManagerState;
@@ -33,6 +33,7 @@ use smithay::wayland::shell::xdg::decoration::XdgDecorationState;
 use smithay::wayland::shm::ShmState;
 use smithay::wayland::single_pixel_buffer::SinglePixelBufferState;
 use smithay::wayland::viewporter::ViewporterState;
+use smithay::wayland::xdg_activation::XdgActivationState;
 
 use crate::backend::Backend;
 use crate::input::InputState;
@@ -54,6 +55,8 @@ pub struct ClientState {
     pub level_name: Arc<str>,
     /// The level's live client count, decremented when this client goes away.
     clients: Arc<AtomicUsize>,
+    /// Bit i set: `cloison_config::OPTIONAL_GLOBALS[i]` is offered to the level.
+    globals: u32,
 }
 
 impl ClientState {
@@ -64,7 +67,16 @@ impl ClientState {
             level: level.id,
             level_name: level.name.clone(),
             clients: level.clients.clone(),
+            globals: level.globals,
         }
+    }
+
+    /// Whether the client's level is offered the optional global `interface`.
+    pub fn offers(&self, interface: &str) -> bool {
+        cloison_config::OPTIONAL_GLOBALS
+            .iter()
+            .position(|g| *g == interface)
+            .is_some_and(|i| self.globals & (1 << i) != 0)
     }
 }
 
@@ -108,6 +120,12 @@ pub struct LevelState {
     pub cursor: CursorImageStatus,
     /// Connected clients.
     pub clients: Arc<AtomicUsize>,
+    /// Optional globals offered to the level (bit i: `cloison_config::OPTIONAL_GLOBALS[i]`).
+    pub globals: u32,
+    /// Serial at which the level last got the keyboard.
+    pub focus_serial: Option<Serial>,
+    /// The last user input delivered to the level's seat (key or button), and when.
+    pub last_input: Option<(Serial, Instant)>,
 }
 
 impl LevelState {
@@ -155,6 +173,10 @@ pub struct State {
     pub input: InputState,
     /// Redraw scheduling.
     pub frame_clock: FrameClock,
+    /// Trusted UI: font, bar.
+    pub ui: crate::ui::Ui,
+    /// The icon of a drag in progress, if any.
+    pub dnd_icon: Option<WlSurface>,
     /// The levels, indexed by [`LevelId`].
     pub levels: Vec<LevelState>,
 
@@ -184,6 +206,8 @@ pub struct State {
     pub cursor_shape_state: CursorShapeManagerState,
     /// wp_single_pixel_buffer.
     pub single_pixel_buffer_state: SinglePixelBufferState,
+    /// xdg-activation.
+    pub xdg_activation_state: XdgActivationState,
 }
 
 /// Errors that stop the compositor from starting.
@@ -203,9 +227,26 @@ pub enum StartError {
         /// xkb options.
         options: String,
     },
-    /// The frame timer could not be created.
-    #[error("cannot create the frame timer: {0}")]
+    /// A timer could not be created.
+    #[error("cannot create a timer: {0}")]
     Timer(std::io::Error),
+    /// Trusted UI could not be set up.
+    #[error("{0}")]
+    Ui(String),
+    /// A configured shortcut names a key xkbcommon does not know.
+    #[error(
+        "shortcut {action} = {chord:?} in {source_name}: unknown key {key:?}\n  fix: use an xkb key name such as q, Tab, Up, F1, Return"
+    )]
+    Shortcut {
+        /// Configuration name.
+        source_name: String,
+        /// The action.
+        action: String,
+        /// The chord.
+        chord: String,
+        /// The unknown key.
+        key: String,
+    },
 }
 
 impl State {
@@ -224,11 +265,17 @@ impl State {
 
         let compositor_state = CompositorState::new::<Self>(dh);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);
-        let xdg_decoration_state = XdgDecorationState::new::<Self>(dh);
+        let xdg_decoration_state = XdgDecorationState::new_with_filter::<Self, _>(dh, |client| {
+            crate::handlers::level_offers(client, "zxdg_decoration_manager_v1")
+        });
         let shm_state = ShmState::new::<Self>(dh, vec![]);
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         let data_device_state = DataDeviceState::new::<Self>(dh);
-        let primary_selection_state = PrimarySelectionState::new::<Self>(dh);
+        let primary_selection_state =
+            PrimarySelectionState::new_with_filter::<Self, _>(dh, |client| {
+                crate::handlers::level_offers(client, "zwp_primary_selection_device_manager_v1")
+            });
+        let xdg_activation_state = XdgActivationState::new::<Self>(dh);
         let viewporter_state = ViewporterState::new::<Self>(dh);
         let presentation_state = PresentationState::new::<Self>(dh, clock.id() as u32);
         let fractional_scale_state = FractionalScaleManagerState::new::<Self>(dh);
@@ -268,9 +315,24 @@ impl State {
                 seat,
                 cursor: CursorImageStatus::default_named(),
                 clients: Arc::new(AtomicUsize::new(0)),
+                globals: cloison_config::OPTIONAL_GLOBALS
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| level.protocols.offers(g))
+                    .fold(0, |mask, (i, _)| mask | (1 << i)),
+                focus_serial: None,
+                last_input: None,
             });
         }
-        let input = InputState::new(&xkb).ok_or_else(keymap_error)?;
+        let input = InputState::new(&xkb, &config.shortcuts).map_err(|e| match e {
+            crate::input::InputError::Keymap => keymap_error(),
+            crate::input::InputError::Shortcut(action, chord, key) => StartError::Shortcut {
+                source_name: config.source.clone(),
+                action,
+                chord,
+                key,
+            },
+        })?;
 
         let output = Output::new(
             backend.name().to_string(),
@@ -301,6 +363,10 @@ impl State {
             &loop_handle,
         )
         .map_err(StartError::Timer)?;
+        let ui = crate::ui::Ui {
+            font: crate::ui::font::Font::new().map_err(StartError::Ui)?,
+            bar: crate::ui::bar::Bar::new(&loop_handle).map_err(StartError::Timer)?,
+        };
 
         Ok(State {
             display_handle,
@@ -316,6 +382,8 @@ impl State {
             wm: WindowManager::default(),
             input,
             frame_clock,
+            ui,
+            dnd_icon: None,
             levels,
             compositor_state,
             xdg_shell_state,
@@ -330,6 +398,7 @@ impl State {
             fractional_scale_state,
             cursor_shape_state,
             single_pixel_buffer_state,
+            xdg_activation_state,
         })
     }
 
@@ -368,9 +437,25 @@ impl State {
             .unwrap_or_else(|| Rectangle::from_size((1920, 1080).into()))
     }
 
-    /// The area windows may use (the whole output until the trusted bar takes its strip).
+    /// The area windows (frames included) may use: the output below the trusted bar.
     pub fn usable_area(&self) -> Rectangle<i32, Logical> {
-        self.output_geometry()
+        let o = self.output_geometry();
+        let bar = crate::ui::BAR_HEIGHT.min(o.size.h);
+        Rectangle::new(
+            (o.loc.x, o.loc.y + bar).into(),
+            (o.size.w, o.size.h - bar).into(),
+        )
+    }
+
+    /// The content rectangle of a maximized (`fullscreen = false`) or fullscreen window: the
+    /// usable area minus the window's frame.
+    pub fn fill_area(&self, fullscreen: bool) -> Rectangle<i32, Logical> {
+        let area = self.usable_area();
+        let (ew, eh) = crate::ui::FrameLayout::extra(fullscreen);
+        Rectangle::new(
+            crate::ui::FrameLayout::content_loc(area.loc, fullscreen),
+            ((area.size.w - ew).max(1), (area.size.h - eh).max(1)).into(),
+        )
     }
 
     /// The window whose toplevel surface is `surface`.
@@ -381,19 +466,6 @@ impl State {
             .chain(self.wm.minimized.iter())
             .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
             .cloned()
-    }
-
-    /// The topmost surface under `pos`, with its origin in global coordinates and its level.
-    pub fn surface_under(
-        &self,
-        pos: Point<f64, Logical>,
-    ) -> Option<(WlSurface, Point<f64, Logical>, LevelId)> {
-        let (window, loc) = self.space.element_under(pos)?;
-        let info = window_info(window)?;
-        // `loc` is where the window's buffer is drawn (its geometry origin minus geometry.loc).
-        window
-            .surface_under(pos - loc.to_f64(), WindowSurfaceType::ALL)
-            .map(|(surface, p)| (surface, (p + loc).to_f64(), info.level))
     }
 }
 

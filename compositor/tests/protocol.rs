@@ -2,6 +2,7 @@
 
 mod fixture;
 
+use cloison_compositor::ui::{BAR_HEIGHT, BORDER, TITLE_HEIGHT};
 use cloison_ipc::InputEvent;
 use cloison_tests::client::Event;
 use fixture::{Fixture, H, W, pixel};
@@ -105,9 +106,15 @@ fn toplevel_configure_ack_and_map_centred() {
     assert_eq!(win.app_id, "app.one");
     assert_eq!(win.title, "hello");
     assert_eq!((win.geometry.width, win.geometry.height), (200, 100));
+    // The frame (border all round, title bar on top) is centred below the trusted bar.
+    let (ew, eh) = (2 * BORDER, 2 * BORDER + TITLE_HEIGHT);
+    let outer = (
+        (W - 200 - ew) / 2,
+        BAR_HEIGHT + (H - BAR_HEIGHT - 100 - eh) / 2,
+    );
     assert_eq!(
         (win.geometry.x, win.geometry.y),
-        ((W - 200) / 2, (H - 100) / 2),
+        (outer.0 + BORDER, outer.1 + BORDER + TITLE_HEIGHT),
         "centred"
     );
     assert!(win.focused, "first window takes focus");
@@ -118,7 +125,8 @@ fn toplevel_configure_ack_and_map_centred() {
     let two = f.window_by_app("app.two");
     assert_eq!(
         (two.geometry.x, two.geometry.y),
-        ((W - 200) / 2 + 32, (H - 100) / 2 + 32)
+        (win.geometry.x + 32, win.geometry.y + 32),
+        "cascaded"
     );
 }
 
@@ -174,7 +182,10 @@ fn popup_is_constrained_to_the_output() {
         .expect("popup configured");
     assert_eq!((pw, ph), (400, 400));
     let (gx, gy) = (parent.x + x, parent.y + y);
-    assert!(gx >= 0 && gy >= 0, "popup at {gx},{gy}");
+    assert!(
+        gx >= 0 && gy >= BAR_HEIGHT,
+        "popup at {gx},{gy} must stay below the bar"
+    );
     assert!(
         gx + pw <= W && gy + ph <= H,
         "popup {gx},{gy} {pw}x{ph} leaves the {W}x{H} output"
@@ -295,7 +306,7 @@ fn click_focuses_and_raises() {
     assert_eq!(f.status().windows.last().unwrap().app_id, "low-win");
 
     // Click on the background: nobody has the keyboard.
-    f.click_at(2.0, 2.0);
+    f.click_at(2.0, (H - 2) as f64);
     assert_eq!(f.status().focused_level, None);
 }
 
@@ -472,7 +483,11 @@ fn fullscreen_request_fills_the_output_when_the_level_allows_it() {
     f.clients[c].data.windows[w].toplevel.set_fullscreen(None);
     f.roundtrip(c);
     let (width, height, states) = last_toplevel_configure(&f, c);
-    assert_eq!((width, height), (W, H));
+    // Everything but the bar, inside the level's border.
+    assert_eq!(
+        (width, height),
+        (W - 2 * BORDER, H - BAR_HEIGHT - 2 * BORDER)
+    );
     assert!(
         states.contains(&FULLSCREEN),
         "fullscreen state set: {states:?}"

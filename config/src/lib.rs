@@ -51,6 +51,8 @@ pub struct Config {
     pub source: String,
     /// Keyboard layout given to every level's seat.
     pub keyboard: Keyboard,
+    /// Compositor shortcuts.
+    pub shortcuts: Shortcuts,
     /// The levels, in declaration order. At least two, names and colours unique.
     pub levels: Vec<Level>,
     /// The cross-level flow policy.
@@ -156,18 +158,193 @@ pub enum Restart {
     Always,
 }
 
+/// Globals every level gets: without them no client can show a window.
+pub const CORE_GLOBALS: [&str; 5] = [
+    "wl_compositor",
+    "wl_shm",
+    "xdg_wm_base",
+    "wl_seat",
+    "wl_output",
+];
+
+/// Globals a level may be offered (all of them by default); `[level.protocols] globals`
+/// narrows the list.
+pub const OPTIONAL_GLOBALS: [&str; 11] = [
+    "wl_subcompositor",
+    "zxdg_output_manager_v1",
+    "zxdg_decoration_manager_v1",
+    "wl_data_device_manager",
+    "zwp_primary_selection_device_manager_v1",
+    "wp_viewporter",
+    "wp_presentation",
+    "wp_fractional_scale_manager_v1",
+    "wp_cursor_shape_manager_v1",
+    "wp_single_pixel_buffer_manager_v1",
+    "xdg_activation_v1",
+];
+
+/// Protocols that are never offered to a level, whatever the configuration says: they would
+/// let a level see, capture or drive what belongs to another (or to trusted UI).
+pub const NEVER_OFFERED: [&str; 20] = [
+    "zwlr_screencopy_manager_v1",
+    "ext_image_copy_capture_manager_v1",
+    "ext_output_image_capture_source_manager_v1",
+    "zwlr_data_control_manager_v1",
+    "ext_data_control_manager_v1",
+    "zwp_virtual_keyboard_manager_v1",
+    "zwlr_virtual_pointer_manager_v1",
+    "zwlr_layer_shell_v1",
+    "ext_session_lock_manager_v1",
+    "ext_foreign_toplevel_list_v1",
+    "zwlr_foreign_toplevel_manager_v1",
+    "zwlr_output_manager_v1",
+    "zwlr_gamma_control_manager_v1",
+    "zwp_input_method_manager_v2",
+    "zwp_text_input_manager_v3",
+    "zwp_keyboard_shortcuts_inhibit_manager_v1",
+    "wp_security_context_manager_v1",
+    "zwlr_export_dmabuf_manager_v1",
+    "wp_drm_lease_device_v1",
+    "zxdg_exporter_v2",
+];
+
 /// Per-level protocol policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Protocols {
     /// Whether clients may make their windows fullscreen themselves.
     pub fullscreen: bool,
+    /// The optional globals offered to the level (see [`OPTIONAL_GLOBALS`]); the
+    /// [`CORE_GLOBALS`] are always offered.
+    pub globals: Vec<String>,
 }
 
 impl Default for Protocols {
     fn default() -> Self {
-        Self { fullscreen: true }
+        Self {
+            fullscreen: true,
+            globals: OPTIONAL_GLOBALS.iter().map(|g| g.to_string()).collect(),
+        }
     }
+}
+
+impl Protocols {
+    /// Whether the level is offered the global with this interface name.
+    pub fn offers(&self, interface: &str) -> bool {
+        CORE_GLOBALS.contains(&interface) || self.globals.iter().any(|g| g == interface)
+    }
+}
+
+/// Compositor shortcuts: chords of key names joined by `+` (`"super+q"`), or `"none"`.
+/// They are handled by the compositor and never delivered to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Shortcuts {
+    /// Focus the next window (most recently used first); hold the modifier to keep cycling.
+    pub cycle_windows: String,
+    /// Focus the previous window.
+    pub cycle_windows_backward: String,
+    /// Maximize or restore the focused window.
+    pub maximize: String,
+    /// Make the focused window fullscreen (the trusted bar stays visible), or restore it.
+    pub fullscreen: String,
+    /// Ask the focused window to close.
+    pub close: String,
+    /// Minimize the focused window (Alt+Tab brings it back).
+    pub minimize: String,
+}
+
+impl Default for Shortcuts {
+    fn default() -> Self {
+        Self {
+            cycle_windows: "alt+Tab".into(),
+            cycle_windows_backward: "alt+shift+Tab".into(),
+            maximize: "super+Up".into(),
+            fullscreen: "super+f".into(),
+            close: "super+q".into(),
+            minimize: "super+Down".into(),
+        }
+    }
+}
+
+impl Shortcuts {
+    /// (action name, chord) pairs, disabled ones left out.
+    pub fn bindings(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("cycle_windows", self.cycle_windows.as_str()),
+            (
+                "cycle_windows_backward",
+                self.cycle_windows_backward.as_str(),
+            ),
+            ("maximize", self.maximize.as_str()),
+            ("fullscreen", self.fullscreen.as_str()),
+            ("close", self.close.as_str()),
+            ("minimize", self.minimize.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, chord)| *chord != "none")
+        .collect()
+    }
+}
+
+/// A parsed chord: modifiers and one key name (an xkb keysym name, checked by the compositor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chord {
+    /// Ctrl held.
+    pub ctrl: bool,
+    /// Alt held.
+    pub alt: bool,
+    /// Shift held.
+    pub shift: bool,
+    /// Super (logo) held.
+    pub logo: bool,
+    /// The key.
+    pub key: String,
+}
+
+/// Parses `"ctrl+shift+c"`-style chords.
+pub fn parse_chord(chord: &str) -> Result<Chord, String> {
+    let mut parsed = Chord {
+        ctrl: false,
+        alt: false,
+        shift: false,
+        logo: false,
+        key: String::new(),
+    };
+    let parts: Vec<&str> = chord.split('+').map(str::trim).collect();
+    let Some((key, mods)) = parts.split_last() else {
+        return Err("an empty chord".into());
+    };
+    for m in mods {
+        let flag = match m.to_ascii_lowercase().as_str() {
+            "ctrl" | "control" => &mut parsed.ctrl,
+            "alt" => &mut parsed.alt,
+            "shift" => &mut parsed.shift,
+            "super" | "logo" | "win" => &mut parsed.logo,
+            other => {
+                return Err(format!(
+                    "unknown modifier {other:?} (use ctrl, alt, shift, super)"
+                ));
+            }
+        };
+        if *flag {
+            return Err(format!("modifier {m:?} given twice"));
+        }
+        *flag = true;
+    }
+    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "invalid key name {key:?} (use an xkb key name such as q, Tab, Up, F1)"
+        ));
+    }
+    if matches!(
+        key.to_ascii_lowercase().as_str(),
+        "ctrl" | "control" | "alt" | "shift" | "super" | "logo" | "win"
+    ) {
+        return Err("a shortcut needs a key besides its modifiers".into());
+    }
+    parsed.key = key.to_string();
+    Ok(parsed)
 }
 
 /// What the flow policy says about one kind of data between one ordered pair of levels.
@@ -433,6 +610,8 @@ fn fix_for_parse_error(message: &str) -> String {
 struct RawConfig {
     #[serde(default)]
     keyboard: Keyboard,
+    #[serde(default)]
+    shortcuts: RawShortcuts,
     #[serde(default, rename = "level")]
     levels: Vec<Spanned<RawLevel>>,
     #[serde(default)]
@@ -451,7 +630,18 @@ struct RawLevel {
     #[serde(default)]
     session: Vec<Spanned<RawApp>>,
     #[serde(default)]
-    protocols: Protocols,
+    protocols: Option<Spanned<Protocols>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawShortcuts {
+    cycle_windows: Option<Spanned<String>>,
+    cycle_windows_backward: Option<Spanned<String>>,
+    maximize: Option<Spanned<String>>,
+    fullscreen: Option<Spanned<String>>,
+    close: Option<Spanned<String>>,
+    minimize: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -622,6 +812,35 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
             });
         }
 
+        let protocols = match &level.protocols {
+            None => Protocols::default(),
+            Some(p) => {
+                let protocols = p.get_ref().clone();
+                for global in &protocols.globals {
+                    if CORE_GLOBALS.contains(&global.as_str()) {
+                        continue;
+                    }
+                    if NEVER_OFFERED.contains(&global.as_str()) {
+                        return Err(invalid(
+                            p.span(),
+                            format!(
+                                "{global} is never offered to a level: it would let a level capture, control or impersonate what is not its own"
+                            ),
+                            "remove it from globals",
+                        ));
+                    }
+                    if !OPTIONAL_GLOBALS.contains(&global.as_str()) {
+                        return Err(invalid(
+                            p.span(),
+                            format!("unknown global {global:?}"),
+                            format!("use names from: {}", OPTIONAL_GLOBALS.join(", ")),
+                        ));
+                    }
+                }
+                protocols
+            }
+        };
+
         spans.push((level.name.span(), level.color.span()));
         levels.push(Level {
             name: name.clone(),
@@ -630,7 +849,7 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
             rank: level.rank,
             network,
             session,
-            protocols: level.protocols.clone(),
+            protocols,
         });
     }
 
@@ -694,12 +913,70 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         });
     }
 
+    let shortcuts = validate_shortcuts(&raw.shortcuts)?;
+
     Ok(Config {
         source: file.to_string(),
         keyboard: raw.keyboard,
+        shortcuts,
         levels,
         policy: Policy { flows },
     })
+}
+
+fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
+    let mut shortcuts = Shortcuts::default();
+    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 6] = [
+        (
+            "cycle_windows",
+            &raw.cycle_windows,
+            &mut shortcuts.cycle_windows,
+        ),
+        (
+            "cycle_windows_backward",
+            &raw.cycle_windows_backward,
+            &mut shortcuts.cycle_windows_backward,
+        ),
+        ("maximize", &raw.maximize, &mut shortcuts.maximize),
+        ("fullscreen", &raw.fullscreen, &mut shortcuts.fullscreen),
+        ("close", &raw.close, &mut shortcuts.close),
+        ("minimize", &raw.minimize, &mut shortcuts.minimize),
+    ];
+    let mut seen: Vec<(Chord, &'static str, Option<Range<usize>>)> = Vec::new();
+    for (action, given, target) in fields {
+        if let Some(value) = given {
+            *target = value.get_ref().clone();
+        }
+        let span = given.as_ref().map(|v| v.span());
+        if target == "none" {
+            continue;
+        }
+        let parsed = parse_chord(target).map_err(|m| {
+            (
+                span.clone(),
+                format!("shortcut {action} = {target:?}: {m}"),
+                "write it like \"super+q\" or \"alt+shift+Tab\", or \"none\" to disable it"
+                    .to_string(),
+            )
+        })?;
+        let normalized = Chord {
+            key: parsed.key.to_ascii_lowercase(),
+            ..parsed
+        };
+        if let Some((_, other, _)) = seen.iter().find(|(c, _, _)| *c == normalized) {
+            return Err((
+                span.or_else(|| {
+                    seen.iter()
+                        .find(|(_, a, _)| a == other)
+                        .and_then(|s| s.2.clone())
+                }),
+                format!("shortcuts {other} and {action} are the same chord ({target:?})"),
+                "give each action its own chord".to_string(),
+            ));
+        }
+        seen.push((normalized, action, span));
+    }
+    Ok(shortcuts)
 }
 
 fn parse_network(value: &str) -> Result<Network, String> {

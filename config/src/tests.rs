@@ -300,3 +300,62 @@ fn the_documented_protocols_example_applies_to_the_level_above() {
     assert!(c.level("low").unwrap().protocols.fullscreen);
     assert!(!c.level("high").unwrap().protocols.fullscreen);
 }
+
+#[test]
+fn shortcuts_default_and_override() {
+    let c = parse(
+        &format!("[shortcuts]\nclose = \"ctrl+alt+w\"\nminimize = \"none\"\n{TWO}"),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.shortcuts.close, "ctrl+alt+w");
+    assert_eq!(c.shortcuts.maximize, "super+Up");
+    assert!(c.shortcuts.bindings().iter().all(|(a, _)| *a != "minimize"));
+    let chord = parse_chord("ctrl+shift+c").unwrap();
+    assert!(chord.ctrl && chord.shift && !chord.alt && !chord.logo);
+    assert_eq!(chord.key, "c");
+}
+
+#[test]
+fn bad_shortcuts_name_the_line() {
+    let e = err(&format!("[shortcuts]\nclose = \"hyper+q\"\n{TWO}"));
+    assert_eq!(e.line, 2, "{e}");
+    assert!(e.message.contains("unknown modifier \"hyper\""), "{e}");
+    let e = err(&format!("[shortcuts]\nclose = \"super+Up\"\n{TWO}"));
+    assert!(
+        e.message
+            .contains("shortcuts maximize and close are the same chord"),
+        "{e}"
+    );
+    assert_eq!(e.line, 2, "{e}");
+    let e = err(&format!("[shortcuts]\nclose = \"ctrl+shift\"\n{TWO}"));
+    assert!(e.message.contains("needs a key"), "{e}");
+    let e = err(&format!("[shortcuts]\nclsoe = \"super+x\"\n{TWO}"));
+    assert!(e.message.contains("unknown field `clsoe`"), "{e}");
+}
+
+#[test]
+fn globals_allow_list_is_checked() {
+    let with = |globals: &str| format!("{TWO}\n[level.protocols]\nglobals = [{globals}]\n");
+    let c = parse(&with("\"wp_viewporter\""), "t").unwrap();
+    let high = &c.level("high").unwrap().protocols;
+    assert!(high.offers("wp_viewporter"));
+    assert!(
+        high.offers("wl_compositor"),
+        "core globals are always offered"
+    );
+    assert!(!high.offers("wp_presentation"));
+    assert!(
+        c.level("low").unwrap().protocols.offers("wp_presentation"),
+        "default: all optional"
+    );
+    let e = err(&with("\"zwlr_screencopy_manager_v1\""));
+    assert!(e.message.contains("never offered to a level"), "{e}");
+    assert_eq!(e.line, 14, "points at the globals line: {e}");
+    let e = err(&with("\"wp_frobnicator\""));
+    assert!(
+        e.message.contains("unknown global \"wp_frobnicator\""),
+        "{e}"
+    );
+    assert!(e.fix.contains("wp_viewporter"), "{e}");
+}

@@ -10,12 +10,16 @@ use std::io::Write as _;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
+use anyhow::Context as _;
 use wayland_client::globals::GlobalListContents;
 use wayland_client::protocol::{
     wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm,
     wl_shm_pool, wl_subcompositor, wl_subsurface, wl_surface,
 };
 use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
+use wayland_protocols::wp::presentation_time::client::wp_presentation;
+use wayland_protocols::wp::viewporter::client::wp_viewporter;
+use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
 use wayland_protocols::xdg::shell::client::{
     xdg_popup, xdg_positioner, xdg_surface, xdg_toplevel, xdg_wm_base,
 };
@@ -82,6 +86,11 @@ pub enum Event {
         /// Window index.
         window: usize,
     },
+    /// An activation token arrived.
+    ActivationToken {
+        /// The token.
+        token: String,
+    },
     /// The compositor released a buffer.
     BufferRelease {
         /// Buffer index.
@@ -108,6 +117,8 @@ pub enum Event {
     },
     /// The pointer entered a surface.
     PointerEnter {
+        /// Serial (for set_cursor).
+        serial: u32,
         /// Window index.
         window: usize,
         /// Surface-local position.
@@ -196,6 +207,8 @@ pub struct ClientData {
     pub keyboard: Option<wl_keyboard::WlKeyboard>,
     /// The seat's pointer.
     pub pointer: Option<wl_pointer::WlPointer>,
+    /// xdg_activation_v1, if bound.
+    pub activation: Option<xdg_activation_v1::XdgActivationV1>,
     /// Windows by index.
     pub windows: Vec<Window>,
     /// Popups by index.
@@ -296,6 +309,9 @@ impl TestClient {
                 "xdg_wm_base" => {
                     self.data.wm_base = Some(self.registry.bind(name, version.min(5), &qh, ()))
                 }
+                "xdg_activation_v1" => {
+                    self.data.activation = Some(self.registry.bind(name, 1, &qh, ()))
+                }
                 "wl_seat" if self.data.seat.is_none() => {
                     self.data.seat = Some(self.registry.bind(name, version.min(7), &qh, ()))
                 }
@@ -308,6 +324,82 @@ impl TestClient {
     /// hidden globals cannot be bound).
     pub fn bind_raw_seat(&mut self, name: u32) -> wl_seat::WlSeat {
         self.registry.bind(name, 1, &self.qh(), ())
+    }
+
+    /// Binds a global by numeric name and interface name, whatever was announced (to test that
+    /// hidden globals cannot be bound). Only interfaces this client knows are supported.
+    pub fn bind_raw(&mut self, name: u32, interface: &str) {
+        let qh = self.qh();
+        match interface {
+            "wp_presentation" => {
+                let _: wp_presentation::WpPresentation = self.registry.bind(name, 1, &qh, ());
+            }
+            "wp_viewporter" => {
+                let _: wp_viewporter::WpViewporter = self.registry.bind(name, 1, &qh, ());
+            }
+            "xdg_activation_v1" => {
+                let _: xdg_activation_v1::XdgActivationV1 = self.registry.bind(name, 1, &qh, ());
+            }
+            "wl_seat" => {
+                let _: wl_seat::WlSeat = self.registry.bind(name, 1, &qh, ());
+            }
+            other => panic!("bind_raw does not know {other}"),
+        }
+    }
+
+    /// Asks for an activation token (with the last pointer button serial if `with_serial`),
+    /// then activates `window` with it once it arrives (call [`TestClient::use_token`]).
+    pub fn request_token(&mut self, window: usize, serial: Option<u32>) {
+        let qh = self.qh();
+        let Some(activation) = &self.data.activation else {
+            return;
+        };
+        let token = activation.get_activation_token(&qh, ());
+        if let (Some(serial), Some(seat)) = (serial, &self.data.seat) {
+            token.set_serial(serial, seat);
+        }
+        token.set_surface(&self.data.windows[window].surface);
+        token.commit();
+    }
+
+    /// Activates `window` with a token received earlier.
+    pub fn use_token(&mut self, window: usize, token: &str) {
+        if let Some(activation) = &self.data.activation {
+            activation.activate(token.to_string(), &self.data.windows[window].surface);
+        }
+    }
+
+    /// The last activation token received.
+    pub fn last_token(&self) -> Option<String> {
+        self.data.events.iter().rev().find_map(|e| match e {
+            Event::ActivationToken { token } => Some(token.clone()),
+            _ => None,
+        })
+    }
+
+    /// Sets the cursor to a `size`×`size` surface of colour `argb` (after a pointer enter).
+    pub fn set_cursor(&mut self, size: i32, argb: u32) -> anyhow::Result<()> {
+        let qh = self.qh();
+        let serial = self
+            .data
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::PointerEnter { serial, .. } => Some(*serial),
+                _ => None,
+            })
+            .context("no pointer enter yet")?;
+        let buffer = self.create_buffer(size, size, argb)?;
+        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
+        let surface = compositor.create_surface(&qh, SurfaceRole::Other);
+        surface.attach(Some(&self.data.buffers[buffer].buffer), 0, 0);
+        surface.damage_buffer(0, 0, size, size);
+        surface.commit();
+        if let Some(pointer) = &self.data.pointer {
+            pointer.set_cursor(serial, Some(&surface), 0, 0);
+        }
+        Ok(())
     }
 
     /// Creates the seat's keyboard and pointer.
@@ -849,8 +941,9 @@ impl Dispatch<wl_pointer::WlPointer, ()> for ClientData {
                 surface,
                 surface_x,
                 surface_y,
-                ..
+                serial,
             } => data.events.push(Event::PointerEnter {
+                serial,
                 window: window_of(&surface),
                 x: surface_x,
                 y: surface_y,
@@ -879,6 +972,21 @@ impl Dispatch<wl_pointer::WlPointer, ()> for ClientData {
     }
 }
 
+impl Dispatch<xdg_activation_token_v1::XdgActivationTokenV1, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &xdg_activation_token_v1::XdgActivationTokenV1,
+        event: xdg_activation_token_v1::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_activation_token_v1::Event::Done { token } = event {
+            data.events.push(Event::ActivationToken { token });
+        }
+    }
+}
+
 macro_rules! ignore_events {
     ($($iface:ty : $udata:ty),* $(,)?) => {$(
         impl Dispatch<$iface, $udata> for ClientData {
@@ -903,4 +1011,7 @@ ignore_events!(
     wl_shm_pool::WlShmPool: (),
     wl_surface::WlSurface: SurfaceRole,
     xdg_positioner::XdgPositioner: (),
+    xdg_activation_v1::XdgActivationV1: (),
+    wp_presentation::WpPresentation: (),
+    wp_viewporter::WpViewporter: (),
 );

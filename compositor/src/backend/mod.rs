@@ -48,11 +48,7 @@ impl Backend {
 /// (visibility) for frame-callback and presentation bookkeeping; `None` if rendering failed.
 pub fn render(state: &mut State) -> Option<(bool, RenderElementStates)> {
     let cursor = state.cursor_to_draw();
-    let scene = crate::render::Scene {
-        space: &state.space,
-        cursor,
-        default_cursor: &state.frame_clock.default_cursor,
-    };
+    let scene = crate::scene!(state, cursor);
     let result = match &mut state.backend {
         Backend::Headless(headless) => headless.render(&scene),
         #[cfg(feature = "winit")]
@@ -75,11 +71,7 @@ pub fn capture(state: &mut State) -> anyhow::Result<Capture> {
         Backend::Headless(headless) => headless.capture(),
         #[cfg(feature = "winit")]
         Backend::Winit(winit) => {
-            let scene = crate::render::Scene {
-                space: &state.space,
-                cursor: None,
-                default_cursor: &state.frame_clock.default_cursor,
-            };
+            let scene = crate::scene!(state, None);
             winit.capture(&scene)
         }
     }

@@ -1,13 +1,18 @@
 //! wl_compositor and wl_subcompositor: surface commits drive mapping, popups and redraws.
 
 use smithay::backend::renderer::utils::on_commit_buffer_handler;
-use smithay::delegate_compositor;
-use smithay::reexports::wayland_server::Client;
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+use smithay::reexports::wayland_server::protocol::wl_callback::WlCallback;
+use smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor;
+use smithay::reexports::wayland_server::protocol::wl_region::WlRegion;
+use smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor;
+use smithay::reexports::wayland_server::protocol::wl_subsurface::WlSubsurface;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{Client, delegate_dispatch, delegate_global_dispatch};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::compositor::{
-    CompositorClientState, CompositorHandler, CompositorState, get_parent, is_sync_subsurface,
+    CompositorClientState, CompositorHandler, CompositorState, RegionUserData, SubsurfaceUserData,
+    SurfaceUserData, get_parent, is_sync_subsurface,
 };
 
 use crate::state::{ClientState, State};
@@ -47,7 +52,14 @@ impl CompositorHandler for State {
         self.queue_redraw();
     }
 }
-delegate_compositor!(State);
+delegate_global_dispatch!(State: [WlCompositor: ()] => CompositorState);
+delegate_dispatch!(State: [WlCompositor: ()] => CompositorState);
+delegate_dispatch!(State: [WlSurface: SurfaceUserData] => CompositorState);
+delegate_dispatch!(State: [WlRegion: RegionUserData] => CompositorState);
+delegate_dispatch!(State: [WlCallback: ()] => CompositorState);
+super::level_filtered_global!(WlSubcompositor, (), CompositorState, "wl_subcompositor");
+delegate_dispatch!(State: [WlSubcompositor: ()] => CompositorState);
+delegate_dispatch!(State: [WlSubsurface: SubsurfaceUserData] => CompositorState);
 
 impl BufferHandler for State {
     fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}

@@ -1,10 +1,14 @@
-//! wl_data_device_manager. Selections live per seat, and each level has its own seat, so a
+//! wl_data_device_manager (optional, filtered per level). Selections live per seat, and each level has its own seat, so a
 //! level's clipboard is only ever offered to that level's clients.
 
-use smithay::delegate_data_device;
+use smithay::reexports::wayland_server::delegate_dispatch;
+use smithay::reexports::wayland_server::protocol::wl_data_device::WlDataDevice;
+use smithay::reexports::wayland_server::protocol::wl_data_device_manager::WlDataDeviceManager;
+use smithay::reexports::wayland_server::protocol::wl_data_source::WlDataSource;
 use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::selection::data_device::{
-    ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, ServerDndGrabHandler,
+    ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, DataDeviceUserData,
+    DataSourceUserData, ServerDndGrabHandler,
 };
 
 use crate::state::State;
@@ -19,7 +23,35 @@ impl DataDeviceHandler for State {
     }
 }
 
-impl ClientDndGrabHandler for State {}
+impl ClientDndGrabHandler for State {
+    fn started(
+        &mut self,
+        _source: Option<WlDataSource>,
+        icon: Option<smithay::reexports::wayland_server::protocol::wl_surface::WlSurface>,
+        _seat: smithay::input::Seat<Self>,
+    ) {
+        // Drawn at the pointer, below the bar, only if small (see render.rs).
+        self.dnd_icon = icon;
+    }
+
+    fn dropped(
+        &mut self,
+        _target: Option<smithay::reexports::wayland_server::protocol::wl_surface::WlSurface>,
+        _validated: bool,
+        _seat: smithay::input::Seat<Self>,
+    ) {
+        self.dnd_icon = None;
+        self.queue_redraw();
+    }
+}
 impl ServerDndGrabHandler for State {}
 
-delegate_data_device!(State);
+super::level_filtered_global!(
+    WlDataDeviceManager,
+    (),
+    DataDeviceState,
+    "wl_data_device_manager"
+);
+delegate_dispatch!(State: [WlDataDeviceManager: ()] => DataDeviceState);
+delegate_dispatch!(State: [WlDataDevice: DataDeviceUserData] => DataDeviceState);
+delegate_dispatch!(State: [WlDataSource: DataSourceUserData] => DataDeviceState);

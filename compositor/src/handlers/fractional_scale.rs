@@ -1,9 +1,13 @@
-//! wp_fractional_scale: every surface is told the output's scale.
+//! wp_fractional_scale (optional, filtered per level): every surface is told the output's scale.
 
-use smithay::delegate_fractional_scale;
+use smithay::reexports::wayland_protocols::wp::fractional_scale::v1::server::wp_fractional_scale_manager_v1::WpFractionalScaleManagerV1;
+use smithay::reexports::wayland_protocols::wp::fractional_scale::v1::server::wp_fractional_scale_v1::WpFractionalScaleV1;
+use smithay::reexports::wayland_server::{Weak, delegate_dispatch};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::wayland::compositor::with_states;
-use smithay::wayland::fractional_scale::{FractionalScaleHandler, with_fractional_scale};
+use smithay::wayland::fractional_scale::{
+    FractionalScaleHandler, FractionalScaleManagerState, with_fractional_scale,
+};
 
 use crate::state::State;
 
@@ -15,4 +19,11 @@ impl FractionalScaleHandler for State {
         });
     }
 }
-delegate_fractional_scale!(State);
+super::level_filtered_global!(
+    WpFractionalScaleManagerV1,
+    (),
+    FractionalScaleManagerState,
+    "wp_fractional_scale_manager_v1"
+);
+delegate_dispatch!(State: [WpFractionalScaleManagerV1: ()] => FractionalScaleManagerState);
+delegate_dispatch!(State: [WpFractionalScaleV1: Weak<WlSurface>] => FractionalScaleManagerState);

@@ -1,0 +1,286 @@
+//! The trusted bar: a strip across the top of the output, drawn above everything (fullscreen
+//! windows, popups, cursors). It shows which level has the keyboard, each level's state
+//! (windows, attention), the latest notification and the clock — all from trusted state; no
+//! client string ever reaches it.
+//!
+//! The image is re-rendered only when its content changes (compared each frame, cheaply); a
+//! timerfd wakes the compositor at the next minute (clock) or when a notification expires.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use cloison_config::Color;
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use smithay::backend::renderer::element::memory::MemoryRenderBuffer;
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
+
+use super::BAR_HEIGHT;
+use super::canvas::{Canvas, mix, text_on};
+use super::font::Font;
+use crate::state::State;
+
+/// How long a notification stays in the bar.
+pub const NOTIFICATION_TIME: Duration = Duration::from_secs(6);
+
+const BACKGROUND: Color = Color::rgb(0x11, 0x13, 0x18);
+const DIM: Color = Color::rgb(0xc8, 0xc8, 0xc8);
+const ATTENTION: Color = Color::rgb(0xff, 0xb3, 0x00);
+const PX: f32 = 14.0;
+
+/// One level as the bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelChip {
+    /// Label (configuration).
+    pub label: String,
+    /// Colour (configuration).
+    pub color: Color,
+    /// Mapped windows.
+    pub windows: usize,
+    /// Some window of the level wants attention.
+    pub attention: bool,
+}
+
+/// Everything the bar shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarContent {
+    /// Output width.
+    pub width: i32,
+    /// The level with the keyboard: (label, colour).
+    pub focused: Option<(String, Color)>,
+    /// Every level.
+    pub levels: Vec<LevelChip>,
+    /// The current notification.
+    pub notification: Option<String>,
+    /// `HH:MM`, local time.
+    pub clock: String,
+}
+
+/// The bar's state.
+pub struct Bar {
+    cache: RefCell<Option<(BarContent, MemoryRenderBuffer)>>,
+    /// The current notification and when it expires.
+    pub notification: Option<(String, Instant)>,
+    timer: Rc<TimerFd>,
+}
+
+impl Bar {
+    /// Creates the bar and its refresh timer.
+    pub fn new(loop_handle: &LoopHandle<'static, State>) -> std::io::Result<Bar> {
+        let timer = Rc::new(
+            TimerFd::new(
+                ClockId::CLOCK_MONOTONIC,
+                TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)?,
+        );
+        loop_handle
+            .insert_source(
+                Generic::new(timer.clone(), Interest::READ, Mode::Level),
+                |_, timer, state| {
+                    let _ = timer.wait();
+                    state.ui.bar.expire();
+                    state.ui.bar.arm();
+                    state.queue_redraw();
+                    Ok(PostAction::Continue)
+                },
+            )
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let bar = Bar {
+            cache: RefCell::new(None),
+            notification: None,
+            timer,
+        };
+        bar.arm();
+        Ok(bar)
+    }
+
+    /// Drops an expired notification.
+    fn expire(&mut self) {
+        if self
+            .notification
+            .as_ref()
+            .is_some_and(|(_, until)| *until <= Instant::now())
+        {
+            self.notification = None;
+        }
+    }
+
+    /// Arms the timer for the next minute boundary or the notification's expiry.
+    pub fn arm(&self) {
+        let now_secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let to_minute = Duration::from_secs(60)
+            - Duration::from_nanos((now_secs.as_nanos() % 60_000_000_000) as u64);
+        let mut wait = to_minute;
+        if let Some((_, until)) = &self.notification {
+            wait = wait.min(until.saturating_duration_since(Instant::now()));
+        }
+        let wait = wait.max(Duration::from_millis(1));
+        if let Err(err) = self.timer.set(
+            Expiration::OneShot(TimeSpec::from_duration(wait)),
+            TimerSetTimeFlags::empty(),
+        ) {
+            tracing::error!("cannot arm the bar timer: {err}");
+        }
+    }
+
+    /// Shows `text` for [`NOTIFICATION_TIME`].
+    pub fn notify(&mut self, text: String) {
+        tracing::info!(notification = %text);
+        self.notification = Some((text, Instant::now() + NOTIFICATION_TIME));
+        self.arm();
+    }
+
+    /// The bar image for `content`, re-rendered only if it changed.
+    pub fn buffer(&self, content: BarContent, font: &Font) -> MemoryRenderBuffer {
+        let mut cache = self.cache.borrow_mut();
+        if let Some((cached, buffer)) = cache.as_ref()
+            && *cached == content
+        {
+            return buffer.clone();
+        }
+        let buffer = draw_bar(font, &content).into_buffer();
+        *cache = Some((content, buffer.clone()));
+        buffer
+    }
+}
+
+/// Local time as `HH:MM`.
+pub fn clock() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as libc::time_t)
+        .unwrap_or(0);
+    // SAFETY: `tm` is a plain C struct for which all-zero is valid; localtime_r only writes it
+    // and reads `now`, both valid for the call, and is thread-safe (unlike localtime).
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        tm
+    };
+    format!("{:02}:{:02}", tm.tm_hour, tm.tm_min)
+}
+
+/// Draws the bar.
+pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
+    let h = BAR_HEIGHT;
+    let mut canvas = Canvas::new(content.width, h, BACKGROUND);
+    let baseline = (h + font.ascent(PX)) / 2 - 1;
+    let right_limit = content.width - font.measure(&content.clock, PX) - 16;
+
+    // Who has the keyboard: the level's label on its colour, large and first.
+    let (label, color) = match &content.focused {
+        Some((label, color)) => (format!("⌨ {label}"), *color),
+        None => ("⌨ no focus".to_string(), Color::rgb(0x50, 0x50, 0x50)),
+    };
+    let chip_w = font.measure(&label, PX) + 20;
+    canvas.fill(0, 0, chip_w, h, color);
+    let ink = text_on(color);
+    font.draw(&mut canvas, &label, (10, baseline), PX, ink, chip_w);
+    font.draw(&mut canvas, &label, (11, baseline), PX, ink, chip_w);
+
+    // Each level: colour square, label, window count, attention marker.
+    let mut x = chip_w + 14;
+    for level in &content.levels {
+        canvas.fill(x, (h - 12) / 2, 12, 12, level.color);
+        x += 18;
+        x = font.draw(
+            &mut canvas,
+            &level.label,
+            (x, baseline),
+            PX,
+            DIM,
+            right_limit,
+        );
+        x = font.draw(
+            &mut canvas,
+            &format!(" {}", level.windows),
+            (x, baseline),
+            PX,
+            mix(DIM, BACKGROUND, 0.4),
+            right_limit,
+        );
+        if level.attention {
+            x += 6;
+            canvas.fill(x, 5, 18, h - 10, ATTENTION);
+            font.draw(
+                &mut canvas,
+                "!",
+                (x + 6, baseline),
+                PX,
+                Color::rgb(0, 0, 0),
+                x + 18,
+            );
+            x += 18;
+        }
+        x += 18;
+    }
+
+    if let Some(text) = &content.notification {
+        font.draw(
+            &mut canvas,
+            text,
+            (x + 10, baseline),
+            PX,
+            Color::rgb(0xff, 0xff, 0xff),
+            right_limit,
+        );
+    }
+    font.draw(
+        &mut canvas,
+        &content.clock,
+        (
+            content.width - font.measure(&content.clock, PX) - 10,
+            baseline,
+        ),
+        PX,
+        DIM,
+        content.width,
+    );
+    canvas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_focused_level_chip_is_its_colour() {
+        let font = Font::new().unwrap();
+        let red = Color::rgb(0xc6, 0x28, 0x28);
+        let content = BarContent {
+            width: 800,
+            focused: Some(("HIGH".into(), red)),
+            levels: vec![LevelChip {
+                label: "HIGH".into(),
+                color: red,
+                windows: 1,
+                attention: true,
+            }],
+            notification: Some("hello".into()),
+            clock: "12:34".into(),
+        };
+        let canvas = draw_bar(&font, &content);
+        assert_eq!(canvas.pixel(1, 1), red);
+        assert_eq!(canvas.pixel(1, BAR_HEIGHT - 1), red);
+        let none = draw_bar(
+            &font,
+            &BarContent {
+                focused: None,
+                ..content.clone()
+            },
+        );
+        assert_eq!(none.pixel(1, 1), Color::rgb(0x50, 0x50, 0x50));
+    }
+
+    #[test]
+    fn clock_is_hh_mm() {
+        let c = clock();
+        assert_eq!(c.len(), 5);
+        assert_eq!(&c[2..3], ":");
+    }
+}
