@@ -39,7 +39,8 @@ fn summary(mut latencies: Vec<u64>, count: u64, seconds: f64) -> ClientResult {
 }
 
 /// Runs `mode` for `amount` (round trips, or seconds): `sync`; `full` or `small` damage in a
-/// 1920x1080 window (or the size the compositor configures), `-fs` variants fullscreen.
+/// 1920x1080 window (or the size the compositor configures), `-fs` variants fullscreen,
+/// `-800` variants in an 800x600 window.
 pub fn run(mode: &str, amount: u64) -> anyhow::Result<ClientResult> {
     let mut client = TestClient::connect_env().context("cannot connect (WAYLAND_DISPLAY)")?;
     client.roundtrip()?;
@@ -56,10 +57,15 @@ pub fn run(mode: &str, amount: u64) -> anyhow::Result<ClientResult> {
             }
             Ok(summary(latencies, amount, start.elapsed().as_secs_f64()))
         }
-        "full" | "small" | "full-fs" | "small-fs" => frames(
+        "full" | "small" | "full-fs" | "small-fs" | "full-800" | "small-800" => frames(
             &mut client,
             mode.starts_with("small"),
             mode.ends_with("-fs"),
+            if mode.ends_with("-800") {
+                (800, 600)
+            } else {
+                (1920, 1080)
+            },
             Duration::from_secs(amount),
         ),
         other => anyhow::bail!("unknown mode {other}"),
@@ -70,6 +76,7 @@ fn frames(
     client: &mut TestClient,
     small: bool,
     fullscreen: bool,
+    default_size: (i32, i32),
     duration: Duration,
 ) -> anyhow::Result<ClientResult> {
     let window = client.create_window("cloison-bench", "cloison-bench");
@@ -84,7 +91,7 @@ fn frames(
     }
     let (mut w, mut h) = client.data.windows[window].configured_size;
     if w <= 0 || h <= 0 {
-        (w, h) = (1920, 1080);
+        (w, h) = default_size;
     }
     let buffers: Vec<usize> = (0..3)
         .map(|i| client.create_buffer(w, h, 0xff20_3040 + i))

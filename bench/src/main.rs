@@ -43,9 +43,18 @@ enum What {
         /// Round trips per sync run.
         #[arg(long, default_value_t = 2000)]
         syncs: usize,
-        /// Only these peers (cloison, sway, weston).
-        #[arg(long, value_delimiter = ',', default_value = "cloison,sway,weston")]
+        /// Only these peers: cloison, sway, weston; cloison-desk (Cloison with ten framed windows
+        /// of two levels around the measured one) and desk-undecorated (the same, drawn by a
+        /// compositor built without frames and bar, given with --undecorated).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "cloison,sway,weston,cloison-desk,desk-undecorated"
+        )]
         peers: Vec<String>,
+        /// A compositor built with `--features bench-undecorated`, for desk-undecorated.
+        #[arg(long)]
+        undecorated: Option<std::path::PathBuf>,
     },
     /// Internal: run the benchmark client against WAYLAND_DISPLAY and print JSON.
     Client {
@@ -64,7 +73,14 @@ fn main() -> anyhow::Result<()> {
             seconds,
             syncs,
             peers,
-        } => peers::run_all(rounds, Duration::from_secs(seconds), syncs, &peers),
+            undecorated,
+        } => peers::run_all(
+            rounds,
+            Duration::from_secs(seconds),
+            syncs,
+            &peers,
+            undecorated.as_deref(),
+        ),
         What::Client { mode, amount } => {
             let result = client::run(&mode, amount).context("benchmark client failed")?;
             #[allow(clippy::disallowed_macros)]

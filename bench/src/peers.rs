@@ -58,7 +58,7 @@ fn wait_socket(find: impl Fn() -> Option<PathBuf>, what: &str) -> anyhow::Result
     }
 }
 
-fn start(name: &'static str) -> anyhow::Result<Peer> {
+fn start(name: &'static str, undecorated: Option<&Path>) -> anyhow::Result<Peer> {
     let runtime = tempfile::Builder::new()
         .prefix("cloison-bench-")
         .tempdir()?;
@@ -67,8 +67,14 @@ fn start(name: &'static str) -> anyhow::Result<Peer> {
     let mut command;
     let socket_find: Box<dyn Fn() -> Option<PathBuf>>;
     match name {
-        "cloison" => {
-            command = Command::new(bin_dir().join("cloison-compositor"));
+        "cloison" | "cloison-desk" | "desk-undecorated" => {
+            let binary = match name {
+                "desk-undecorated" => undecorated
+                    .context("desk-undecorated needs --undecorated PATH (a compositor built with --features bench-undecorated)")?
+                    .to_path_buf(),
+                _ => bin_dir().join("cloison-compositor"),
+            };
+            command = Command::new(binary);
             command.args(["--backend", "headless", "--size", "1920x1080"]);
             let socket = cloison_ipc::paths::level_wayland_socket(&dir, "low");
             socket_find = Box::new(move || socket.exists().then(|| socket.clone()));
@@ -185,6 +191,66 @@ fn run_client(peer: &Peer, mode: &str, amount: u64) -> anyhow::Result<ClientResu
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// Frame runs in an 800x600 window, for Cloison alone and with a busy desktop around it.
+const DESK_RUNS: [(&str, &str, &str, &str); 2] = [
+    (
+        "full-800",
+        "desk_full_cpu",
+        "desk_full_fps",
+        "desk_full_lat",
+    ),
+    (
+        "small-800",
+        "desk_small_cpu",
+        "desk_small_fps",
+        "desk_small_lat",
+    ),
+];
+
+/// Opens ten framed windows (five per level) around the middle of a Cloison output and waits
+/// until they are mapped; returns their processes.
+fn busy_desktop(peer: &Peer) -> anyhow::Result<Vec<Child>> {
+    let runtime = peer._runtime.path();
+    let mut children = Vec::new();
+    for i in 0..10 {
+        let level = if i % 2 == 0 { "low" } else { "high" };
+        let child = Command::new(bin_dir().join("cloison-test-client"))
+            .args([
+                "window",
+                "--size",
+                "400x300",
+                "--app-id",
+                &format!("desk-{i}"),
+                "--title",
+                &format!("Document {i}"),
+            ])
+            .env(
+                "WAYLAND_DISPLAY",
+                cloison_ipc::paths::level_wayland_socket(runtime, level),
+            )
+            .env("XDG_RUNTIME_DIR", runtime)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start cloison-test-client (build it with --bins)")?;
+        children.push(child);
+    }
+    let mut ctl = cloison_ipc::Client::connect(&cloison_ipc::paths::ctl_socket(runtime))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let cloison_ipc::Reply::Status(status) = ctl.request(&cloison_ipc::Request::Status)?
+            && status.windows.len() >= 10
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the busy desktop did not come up");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(children)
+}
+
 /// Frame runs: client mode and the metrics it fills (CPU per frame, fps, latency).
 const FRAME_RUNS: [(&str, &str, &str, &str); 4] = [
     ("full", "full_cpu", "full_fps", "full_lat"),
@@ -200,9 +266,15 @@ fn measure(
     name: &'static str,
     seconds: Duration,
     syncs: usize,
+    undecorated: Option<&Path>,
     results: &mut Results,
 ) -> anyhow::Result<()> {
-    let peer = start(name)?;
+    let peer = start(name, undecorated)?;
+    let desk = if name.contains("desk") {
+        busy_desktop(&peer)?
+    } else {
+        Vec::new()
+    };
     let mut put = |metric: &'static str, value: f64| {
         results
             .entry(name)
@@ -224,7 +296,12 @@ fn measure(
     put("sync_p50_us", sync.p50_us);
     put("sync_p99_us", sync.p99_us);
 
-    for (mode, cpu, fps, lat) in FRAME_RUNS {
+    let runs: Vec<_> = match name {
+        "cloison" => FRAME_RUNS.iter().chain(DESK_RUNS.iter()).collect(),
+        "cloison-desk" | "desk-undecorated" => DESK_RUNS.iter().collect(),
+        _ => FRAME_RUNS.iter().collect(),
+    };
+    for &(mode, cpu, fps, lat) in runs {
         let c0 = cpu_ns(peer.pid);
         let r = run_client(&peer, mode, seconds.as_secs())?;
         let c1 = cpu_ns(peer.pid);
@@ -233,6 +310,10 @@ fn measure(
         put(lat, r.p50_us / 1000.0);
     }
     drop(peer);
+    for mut child in desk {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     Ok(())
 }
 
@@ -255,6 +336,7 @@ pub fn run_all(
     seconds: Duration,
     syncs: usize,
     peers: &[String],
+    undecorated: Option<&Path>,
 ) -> anyhow::Result<()> {
     let names: Vec<&'static str> = peers
         .iter()
@@ -262,6 +344,8 @@ pub fn run_all(
             "cloison" => Ok("cloison"),
             "sway" => Ok("sway"),
             "weston" => Ok("weston"),
+            "cloison-desk" => Ok("cloison-desk"),
+            "desk-undecorated" => Ok("desk-undecorated"),
             other => Err(anyhow::anyhow!("unknown peer {other}")),
         })
         .collect::<anyhow::Result<_>>()?;
@@ -269,7 +353,7 @@ pub fn run_all(
     for round in 0..rounds {
         for name in &names {
             eprintln_progress(&format!("round {}/{rounds}: {name}", round + 1));
-            measure(name, seconds, syncs, &mut results)?;
+            measure(name, seconds, syncs, undecorated, &mut results)?;
         }
     }
     print_table(&names, &results, rounds, seconds, syncs);
@@ -309,6 +393,14 @@ fn print_table(
         ),
         ("full_fps", "frames per second, window, full damage"),
         ("fullfs_fps", "frames per second, fullscreen, full damage"),
+        (
+            "desk_full_cpu",
+            "CPU per frame, 800x600 window, full damage (ms)",
+        ),
+        (
+            "desk_small_cpu",
+            "CPU per frame, 800x600 window, 256x256 damage (ms)",
+        ),
         ("idle_cpu_ms_per_s", "idle CPU (ms per s)"),
         ("idle_rss_mb", "idle RSS (MB)"),
         ("idle_pss_mb", "idle PSS (MB)"),
@@ -324,8 +416,13 @@ fn print_table(
         rule.push_str("---:|");
     }
     let with_sway = names.contains(&"sway") && names.contains(&"cloison");
+    let with_desk = names.contains(&"cloison-desk") && names.contains(&"desk-undecorated");
     if with_sway {
         header.push_str(" cloison / sway |");
+        rule.push_str("---:|");
+    }
+    if with_desk {
+        header.push_str(" framed / undecorated desk |");
         rule.push_str("---:|");
     }
     println!("{header}\n{rule}");
@@ -346,6 +443,12 @@ fn print_table(
         if with_sway {
             match (value("cloison"), value("sway")) {
                 (Some(c), Some(s)) if s > 0.0 => row.push_str(&format!(" {:.2} |", c / s)),
+                _ => row.push_str(" – |"),
+            }
+        }
+        if with_desk {
+            match (value("cloison-desk"), value("desk-undecorated")) {
+                (Some(d), Some(c)) if c > 0.0 => row.push_str(&format!(" {:.2} |", d / c)),
                 _ => row.push_str(" – |"),
             }
         }

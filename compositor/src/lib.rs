@@ -178,8 +178,6 @@ fn main_loop(
                     .context("the event loop failed")?;
             }
         }
-        state.space.refresh();
-        state.popups.cleanup();
         if let Err(err) = display.flush_clients() {
             tracing::debug!("flush failed: {err}");
         }

@@ -20,7 +20,6 @@ use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::element::memory::{
     MemoryRenderBuffer, MemoryRenderBufferRenderElement,
 };
-use smithay::backend::renderer::element::solid::SolidColorRenderElement;
 use smithay::backend::renderer::element::surface::{
     WaylandSurfaceRenderElement, render_elements_from_surface_tree,
 };
@@ -49,7 +48,7 @@ use smithay::wayland::shell::xdg::XdgToplevelSurfaceData;
 
 use crate::state::{LevelState, State, window_info};
 use crate::ui::bar::{BarContent, LevelChip};
-use crate::ui::decorations::{TitleKey, popup_frame_elements, with_decoration};
+use crate::ui::decorations::{TitleState, popup_frame_elements, with_decoration};
 use crate::ui::{FrameLayout, MAX_CURSOR, Ui};
 
 render_elements! {
@@ -59,8 +58,10 @@ render_elements! {
     Surface = WaylandSurfaceRenderElement<R>,
     /// Client surfaces clipped to their window or popup.
     Clipped = CropRenderElement<WaylandSurfaceRenderElement<R>>,
-    /// Solid rectangles (frames).
-    Solid = SolidColorRenderElement,
+    /// Window frames (border and title bar).
+    Frame = crate::ui::decorations::FrameElement<R>,
+    /// Popup borders.
+    Ring = crate::ui::ring::RingElement,
     /// Compositor-drawn images (the bar, title bars, the default cursor).
     Memory = MemoryRenderBufferRenderElement<R>,
 }
@@ -194,23 +195,20 @@ pub fn mapped_popups(
 
 fn bar_content(scene: &Scene<'_>) -> BarContent {
     let focused_level = scene.focused.and_then(window_info).map(|i| i.level);
+    let mut windows = vec![0usize; scene.levels.len()];
+    let mut attention = vec![false; scene.levels.len()];
+    for info in scene.space.elements().filter_map(window_info) {
+        windows[info.level.0] += 1;
+        attention[info.level.0] |= scene.attention.contains(&info.id);
+    }
     let levels = scene
         .levels
         .iter()
-        .map(|level| {
-            let mine = || {
-                scene
-                    .space
-                    .elements()
-                    .filter_map(window_info)
-                    .filter(|i| i.level == level.id)
-            };
-            LevelChip {
-                label: level.label.clone(),
-                color: level.color,
-                windows: mine().count(),
-                attention: mine().any(|i| scene.attention.contains(&i.id)),
-            }
+        .map(|level| LevelChip {
+            label: level.label.clone(),
+            color: level.color,
+            windows: windows[level.id.0],
+            attention: attention[level.id.0],
         })
         .collect();
     BarContent {
@@ -223,7 +221,7 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
             .notification
             .as_ref()
             .map(|(text, _)| text.clone()),
-        clock: crate::ui::bar::clock(),
+        clock: scene.ui.bar.clock.clone(),
     }
 }
 
@@ -237,18 +235,21 @@ where
     let mut elements: Vec<OutputRenderElement<R>> = Vec::new();
 
     // The trusted bar, above everything.
-    let bar = scene.ui.bar.buffer(bar_content(scene), &scene.ui.font);
-    match MemoryRenderBufferRenderElement::from_buffer(
-        renderer,
-        (0.0, 0.0),
-        &bar,
-        None,
-        None,
-        None,
-        Kind::Unspecified,
-    ) {
-        Ok(element) => elements.push(OutputRenderElement::Memory(element)),
-        Err(err) => tracing::error!("cannot draw the trusted bar: {err:?}"),
+    let trusted_ui = !cfg!(feature = "bench-undecorated");
+    if trusted_ui {
+        let bar = scene.ui.bar.buffer(bar_content(scene), &scene.ui.font);
+        match MemoryRenderBufferRenderElement::from_buffer(
+            renderer,
+            (0.0, 0.0),
+            &bar,
+            None,
+            None,
+            None,
+            Kind::Unspecified,
+        ) {
+            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
+            Err(err) => tracing::error!("cannot draw the trusted bar: {err:?}"),
+        }
     }
 
     // The cursor and a drag icon, below the bar. Oversized client images are not drawn: the
@@ -338,29 +339,37 @@ where
                 .filter_map(|e| CropRenderElement::from_element(e, scale, clip(rect)))
                 .map(OutputRenderElement::Clipped),
             );
-            popup_frame_elements(popup.wl_surface(), rect, level.color, &mut elements);
+            if trusted_ui {
+                popup_frame_elements(popup.wl_surface(), rect, level.color, &mut elements);
+            }
         }
 
         // The frame.
-        let title_key = layout.title.map(|title| TitleKey {
-            width: title.size.w,
-            raw_title: with_states(surface, |states| {
-                states
-                    .data_map
-                    .get::<XdgToplevelSurfaceData>()
-                    .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
-                    .unwrap_or_default()
-            }),
-            focused: scene.focused == Some(window),
-            maximized: toplevel
-                .current_state()
-                .states
-                .contains(xdg_toplevel::State::Maximized),
-        });
-        with_decoration(window, level.color, |decoration| {
-            decoration.update(&layout, title_key, &level.label, &scene.ui.font);
-            decoration.elements(renderer, &layout, &mut elements);
-        });
+        if trusted_ui {
+            let title_state = layout.title.map(|title| TitleState {
+                width: title.size.w,
+                generation: 0,
+                focused: scene.focused == Some(window),
+                maximized: toplevel
+                    .current_state()
+                    .states
+                    .contains(xdg_toplevel::State::Maximized),
+            });
+            let read_title = || {
+                with_states(surface, |states| {
+                    states
+                        .data_map
+                        .get::<XdgToplevelSurfaceData>()
+                        .and_then(|d| d.lock().ok().and_then(|d| d.title.clone()))
+                        .unwrap_or_default()
+                })
+            };
+            let frame = with_decoration(window, level.color, |decoration| {
+                decoration.update(title_state, &level.label, &scene.ui.font, read_title);
+                decoration.element(renderer, &layout)
+            });
+            elements.push(OutputRenderElement::Frame(frame));
+        }
 
         // The client's surfaces, clipped to its geometry: nothing it draws (shadows,
         // subsurfaces outside the parent, viewport tricks) lands outside its frame.
@@ -468,6 +477,9 @@ impl State {
 
     /// Renders the output now and does the per-frame bookkeeping.
     pub fn redraw(&mut self) {
+        // Once per frame, not per request: output enter/leave for windows, dead popups.
+        self.space.refresh();
+        self.popups.cleanup();
         let outcome = crate::backend::render(self);
         let Some((rendered, states)) = outcome else {
             return;

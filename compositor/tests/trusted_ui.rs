@@ -331,16 +331,33 @@ fn titles_are_shown_sanitised() {
         maximized: false,
     };
     let expected = draw_title_bar(&font, &key, "LOW", Color::rgb(GREEN.0, GREEN.1, GREEN.2));
-    for y in 0..title.size.h {
-        for x in 0..title.size.w {
-            let e = expected.pixel(x, y);
-            assert_eq!(
-                pixel(&shot, title.loc.x + x, title.loc.y + y),
-                (e.r, e.g, e.b),
-                "title bar pixel {x},{y}"
-            );
-        }
-    }
+    let same = |shot: &cloison_compositor::backend::Capture,
+                expected: &cloison_compositor::ui::canvas::Canvas| {
+        (0..title.size.h).all(|y| {
+            (0..title.size.w).all(|x| {
+                let e = expected.pixel(x, y);
+                pixel(shot, title.loc.x + x, title.loc.y + y) == (e.r, e.g, e.b)
+            })
+        })
+    };
+    assert!(
+        same(&shot, &expected),
+        "the title bar shows the sanitised title"
+    );
+
+    // A later title change is shown too (sanitised as well).
+    f.clients[c].data.windows[w]
+        .toplevel
+        .set_title("new\u{2067}title".into());
+    f.roundtrip(c);
+    f.frame();
+    let shot = f.capture();
+    let key = TitleKey {
+        raw_title: "newtitle".into(),
+        ..key
+    };
+    let expected = draw_title_bar(&font, &key, "LOW", Color::rgb(GREEN.0, GREEN.1, GREEN.2));
+    assert!(same(&shot, &expected), "the new title is shown");
 }
 
 #[test]

@@ -151,7 +151,13 @@ impl XdgShellHandler for State {
         }
     }
 
-    fn title_changed(&mut self, _surface: ToplevelSurface) {
+    fn title_changed(&mut self, surface: ToplevelSurface) {
+        if let (Some(window), Some(level)) = (
+            self.window_for_surface(surface.wl_surface()),
+            self.surface_level(surface.wl_surface()),
+        ) {
+            crate::ui::decorations::title_changed(&window, self.level(level).color);
+        }
         self.queue_redraw();
     }
 }

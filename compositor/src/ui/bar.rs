@@ -61,6 +61,8 @@ pub struct BarContent {
 /// The bar's state.
 pub struct Bar {
     cache: RefCell<Option<(BarContent, MemoryRenderBuffer)>>,
+    /// The clock text, refreshed when the bar timer fires (each minute).
+    pub clock: String,
     /// The current notification and when it expires.
     pub notification: Option<(String, Instant)>,
     timer: Rc<TimerFd>,
@@ -90,6 +92,7 @@ impl Bar {
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let bar = Bar {
             cache: RefCell::new(None),
+            clock: clock(),
             notification: None,
             timer,
         };

@@ -5,7 +5,7 @@
 use cloison_config::Color;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::element::memory::MemoryRenderBuffer;
-use smithay::utils::{Buffer, Rectangle, Transform};
+use smithay::utils::Transform;
 
 /// Premultiplied ARGB8888 pixels (little-endian B, G, R, A bytes).
 pub struct Canvas {
@@ -83,16 +83,17 @@ impl Canvas {
         Color::rgb(self.pixels[i + 2], self.pixels[i + 1], self.pixels[i])
     }
 
-    /// The canvas as a render buffer (fully opaque).
+    /// The canvas as a render buffer. No opaque region is declared: trusted UI is drawn above
+    /// what it covers anyway, and every opaque rectangle costs the damage tracker work for each
+    /// element below it, every frame.
     pub fn into_buffer(self) -> MemoryRenderBuffer {
-        let opaque: Rectangle<i32, Buffer> = Rectangle::from_size((self.width, self.height).into());
         MemoryRenderBuffer::from_slice(
             &self.pixels,
             Fourcc::Argb8888,
             (self.width, self.height),
             1,
             Transform::Normal,
-            Some(vec![opaque]),
+            None,
         )
     }
 }

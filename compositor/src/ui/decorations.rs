@@ -1,27 +1,28 @@
 //! Window and popup frames: what they look like and the render elements that draw them.
 //!
-//! Each window keeps a [`Decoration`] in its user data: four solid border buffers (stable ids,
-//! so the damage tracker redraws them only when they move or resize) and the title bar image,
-//! re-rendered only when its width, title, focus or maximized state changes.
+//! Each window keeps a [`Decoration`] in its user data: its border ring (one element with a
+//! stable id, so the damage tracker redraws it only when it moves or resizes) and the title bar
+//! image, re-rendered only when its width, title, focus or maximized state changes.
 
 use std::cell::RefCell;
 use std::sync::Mutex;
 
 use cloison_config::Color;
-use smithay::backend::renderer::element::Kind;
 use smithay::backend::renderer::element::memory::{
     MemoryRenderBuffer, MemoryRenderBufferRenderElement,
 };
-use smithay::backend::renderer::element::solid::{SolidColorBuffer, SolidColorRenderElement};
+use smithay::backend::renderer::element::{Element, Id, Kind, RenderElement};
+use smithay::backend::renderer::utils::{CommitCounter, DamageSet};
 use smithay::backend::renderer::{ImportMem, Renderer};
 use smithay::desktop::Window;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::utils::{Logical, Rectangle, Scale};
+use smithay::utils::{Buffer, Logical, Physical, Point, Rectangle, Scale};
 use smithay::wayland::compositor::with_states;
 
 use super::canvas::{Canvas, mix, text_on};
 use super::font::Font;
-use super::{Button, FrameLayout, POPUP_BORDER, TITLE_HEIGHT};
+use super::ring::{RingElement, RingId};
+use super::{BORDER, Button, FrameLayout, POPUP_BORDER, TITLE_HEIGHT};
 
 /// Neutral dark the title bar's level tint is mixed with.
 const DARK: Color = Color::rgb(0x1a, 0x1a, 0x1a);
@@ -41,79 +42,238 @@ pub struct TitleKey {
     pub maximized: bool,
 }
 
+/// What decides whether the title bar image must be redrawn; cheap to compare every frame
+/// (the title itself is read only when its generation changed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TitleState {
+    /// Width in pixels.
+    pub width: i32,
+    /// Bumped each time the client sets its title (filled in by [`Decoration::update`]).
+    pub generation: u64,
+    /// Whether the window has keyboard focus.
+    pub focused: bool,
+    /// Whether it is maximized.
+    pub maximized: bool,
+}
+
 /// A window's frame.
 pub struct Decoration {
     color: Color,
-    borders: [SolidColorBuffer; 4],
-    title: Option<(TitleKey, MemoryRenderBuffer)>,
+    ring: RingId,
+    title: Option<(TitleState, MemoryRenderBuffer)>,
+    /// Identity of the frame element: the border ring's id, and a commit counter bumped when
+    /// the title bar image changes (the ring tracks its own size changes).
+    id: Id,
+    commit: CommitCounter,
+    ring_commit: Option<CommitCounter>,
+    /// Bumped each time the client sets its title.
+    pub title_generation: u64,
 }
 
 impl Decoration {
     fn new(color: Color) -> Decoration {
-        let solid = || SolidColorBuffer::new((1, 1), color.to_f32_rgba());
         Decoration {
             color,
-            borders: [solid(), solid(), solid(), solid()],
+            ring: RingId::default(),
             title: None,
+            id: Id::new(),
+            commit: CommitCounter::default(),
+            ring_commit: None,
+            title_generation: 0,
         }
     }
 
     /// Brings the frame up to date with the window's layout and title.
     pub fn update(
         &mut self,
-        layout: &FrameLayout,
-        key: Option<TitleKey>,
+        state: Option<TitleState>,
         label: &str,
         font: &Font,
+        title: impl FnOnce() -> String,
     ) {
-        for (buffer, rect) in self.borders.iter_mut().zip(layout.borders()) {
-            buffer.resize(rect.size);
-        }
-        match key {
-            None => self.title = None,
-            Some(key) => {
-                if self.title.as_ref().is_none_or(|(k, _)| *k != key) {
+        let state = state.map(|s| TitleState {
+            generation: self.title_generation,
+            ..s
+        });
+        match state {
+            None => {
+                if self.title.take().is_some() {
+                    self.commit.increment();
+                }
+            }
+            Some(state) => {
+                if self.title.as_ref().is_none_or(|(s, _)| *s != state) {
+                    let key = TitleKey {
+                        width: state.width,
+                        raw_title: title(),
+                        focused: state.focused,
+                        maximized: state.maximized,
+                    };
                     let canvas = draw_title_bar(font, &key, label, self.color);
-                    self.title = Some((key, canvas.into_buffer()));
+                    self.title = Some((state, canvas.into_buffer()));
+                    self.commit.increment();
                 }
             }
         }
     }
 
-    /// The frame's elements, front to back, for `layout`.
-    pub fn elements<R, E>(&self, renderer: &mut R, layout: &FrameLayout, out: &mut Vec<E>)
+    /// The frame as one render element for `layout` (title bar and border together: the
+    /// damage tracker's work grows with the number of elements, not with their area).
+    pub fn element<R>(&mut self, renderer: &mut R, layout: &FrameLayout) -> FrameElement<R>
     where
         R: Renderer + ImportMem,
         R::TextureId: Send + Clone + 'static,
-        E: From<MemoryRenderBufferRenderElement<R>> + From<SolidColorRenderElement>,
     {
-        let scale = Scale::from(1.0);
-        if let (Some((_, buffer)), Some(title)) = (&self.title, layout.title) {
-            match MemoryRenderBufferRenderElement::from_buffer(
+        let inner = Rectangle::new(
+            (layout.content.loc.x, layout.outer.loc.y + BORDER).into(),
+            (layout.content.size.w, layout.outer.size.h - 2 * BORDER).into(),
+        );
+        let ring = self
+            .ring
+            .element(inner, BORDER, self.color.to_f32_rgba().into());
+        // The ring bumps its own counter when it resizes; fold it into ours.
+        let ring_commit = Element::current_commit(&ring);
+        if self.ring_commit != Some(ring_commit) {
+            self.ring_commit = Some(ring_commit);
+            self.commit.increment();
+        }
+        let title = match (&self.title, layout.title) {
+            (Some((_, buffer)), Some(rect)) => match MemoryRenderBufferRenderElement::from_buffer(
                 renderer,
-                title.loc.to_f64().to_physical(scale),
+                rect.loc.to_f64().to_physical(1.0),
                 buffer,
                 None,
                 None,
                 None,
                 Kind::Unspecified,
             ) {
-                Ok(element) => out.push(element.into()),
-                Err(err) => tracing::warn!("cannot draw a title bar: {err:?}"),
+                Ok(element) => Some(element),
+                Err(err) => {
+                    tracing::warn!("cannot draw a title bar: {err:?}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        FrameElement {
+            id: self.id.clone(),
+            commit: self.commit,
+            outer: layout.outer.to_physical(1),
+            ring,
+            title,
+        }
+    }
+}
+
+/// A window's whole frame — border ring and title bar — as one render element.
+pub struct FrameElement<R: Renderer> {
+    id: Id,
+    commit: CommitCounter,
+    outer: Rectangle<i32, Physical>,
+    ring: RingElement,
+    title: Option<MemoryRenderBufferRenderElement<R>>,
+}
+
+impl<R: Renderer> FrameElement<R> {
+    /// The title bar's rectangle relative to the frame.
+    fn title_rect(&self) -> Option<Rectangle<i32, Physical>> {
+        let title = self.title.as_ref()?;
+        let g = title.geometry(Scale::from(1.0));
+        Some(Rectangle::new(g.loc - self.outer.loc, g.size))
+    }
+
+    /// The ring's rectangle relative to the frame.
+    fn ring_offset(&self) -> Point<i32, Physical> {
+        self.ring.geometry(Scale::from(1.0)).loc - self.outer.loc
+    }
+}
+
+impl<R: Renderer> Element for FrameElement<R> {
+    fn id(&self) -> &Id {
+        &self.id
+    }
+
+    fn current_commit(&self) -> CommitCounter {
+        self.commit
+    }
+
+    fn src(&self) -> Rectangle<f64, Buffer> {
+        Rectangle::from_size((self.outer.size.w as f64, self.outer.size.h as f64).into())
+    }
+
+    fn geometry(&self, _scale: Scale<f64>) -> Rectangle<i32, Physical> {
+        self.outer
+    }
+
+    fn damage_since(
+        &self,
+        scale: Scale<f64>,
+        commit: Option<CommitCounter>,
+    ) -> DamageSet<i32, Physical> {
+        if commit == Some(self.commit) {
+            return DamageSet::default();
+        }
+        let offset = self.ring_offset();
+        let mut damage: Vec<Rectangle<i32, Physical>> = self
+            .ring
+            .damage_since(scale, None)
+            .into_iter()
+            .map(|r| Rectangle::new(r.loc + offset, r.size))
+            .collect();
+        damage.extend(self.title_rect());
+        DamageSet::from_slice(&damage)
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Unspecified
+    }
+}
+
+impl<R> RenderElement<R> for FrameElement<R>
+where
+    R: Renderer + ImportMem,
+    R::TextureId: 'static,
+{
+    fn draw(
+        &self,
+        frame: &mut R::Frame<'_, '_>,
+        _src: Rectangle<f64, Buffer>,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        opaque_regions: &[Rectangle<i32, Physical>],
+    ) -> Result<(), R::Error> {
+        // Damage is relative to this element; hand each part its own share.
+        let part = |rect: Rectangle<i32, Physical>| -> Vec<Rectangle<i32, Physical>> {
+            damage
+                .iter()
+                .filter_map(|d| d.intersection(rect))
+                .map(|d| Rectangle::new(d.loc - rect.loc, d.size))
+                .collect()
+        };
+        let ring_rect = Rectangle::new(
+            self.ring_offset(),
+            self.ring.geometry(Scale::from(1.0)).size,
+        );
+        let ring_damage = part(ring_rect);
+        if !ring_damage.is_empty() {
+            let ring_dst = Rectangle::new(dst.loc + ring_rect.loc, ring_rect.size);
+            RenderElement::<R>::draw(
+                &self.ring,
+                frame,
+                self.ring.src(),
+                ring_dst,
+                &ring_damage,
+                opaque_regions,
+            )?;
+        }
+        if let (Some(title), Some(rect)) = (&self.title, self.title_rect()) {
+            let title_damage = part(rect);
+            if !title_damage.is_empty() {
+                let title_dst = Rectangle::new(dst.loc + rect.loc, rect.size);
+                title.draw(frame, title.src(), title_dst, &title_damage, &[])?;
             }
         }
-        for (buffer, rect) in self.borders.iter().zip(layout.borders()) {
-            out.push(
-                SolidColorRenderElement::from_buffer(
-                    buffer,
-                    rect.loc.to_physical(1),
-                    scale,
-                    1.0,
-                    Kind::Unspecified,
-                )
-                .into(),
-            );
-        }
+        Ok(())
     }
 }
 
@@ -124,11 +284,19 @@ pub fn with_decoration<T>(
     f: impl FnOnce(&mut Decoration) -> T,
 ) -> T {
     let data = window.user_data();
+    if let Some(cell) = data.get::<RefCell<Decoration>>() {
+        return f(&mut cell.borrow_mut());
+    }
     data.insert_if_missing(|| RefCell::new(Decoration::new(color)));
     match data.get::<RefCell<Decoration>>() {
         Some(cell) => f(&mut cell.borrow_mut()),
         None => f(&mut Decoration::new(color)),
     }
+}
+
+/// Records that the window's client set a new title: the title bar is redrawn next frame.
+pub fn title_changed(window: &Window, color: Color) {
+    with_decoration(window, color, |d| d.title_generation += 1);
 }
 
 /// Draws a title bar: level badge, sanitised title, buttons.
@@ -216,60 +384,28 @@ pub fn draw_title_bar(font: &Font, key: &TitleKey, label: &str, color: Color) ->
     canvas
 }
 
-/// The frame of one popup (stable buffers kept in the popup surface's data).
-struct PopupFrame {
-    borders: [SolidColorBuffer; 4],
-}
-
-/// Elements of the 2-px frame around a popup whose geometry (global) is `rect`.
+/// Elements of the 2-px frame around a popup whose geometry (global) is `rect`; its identity
+/// is kept in the popup surface's data.
 pub fn popup_frame_elements<E>(
     surface: &WlSurface,
     rect: Rectangle<i32, Logical>,
     color: Color,
     out: &mut Vec<E>,
 ) where
-    E: From<SolidColorRenderElement>,
+    E: From<RingElement>,
 {
-    let b = POPUP_BORDER;
-    let rects = [
-        Rectangle::new(
-            (rect.loc.x - b, rect.loc.y - b).into(),
-            (rect.size.w + 2 * b, b).into(),
-        ),
-        Rectangle::new(
-            (rect.loc.x - b, rect.loc.y + rect.size.h).into(),
-            (rect.size.w + 2 * b, b).into(),
-        ),
-        Rectangle::new((rect.loc.x - b, rect.loc.y).into(), (b, rect.size.h).into()),
-        Rectangle::new(
-            (rect.loc.x + rect.size.w, rect.loc.y).into(),
-            (b, rect.size.h).into(),
-        ),
-    ];
     with_states(surface, |states| {
-        states.data_map.insert_if_missing_threadsafe(|| {
-            let solid = || SolidColorBuffer::new((1, 1), color.to_f32_rgba());
-            Mutex::new(PopupFrame {
-                borders: [solid(), solid(), solid(), solid()],
-            })
-        });
-        let Some(frame) = states.data_map.get::<Mutex<PopupFrame>>() else {
+        states
+            .data_map
+            .insert_if_missing_threadsafe(|| Mutex::new(RingId::default()));
+        let Some(ring) = states.data_map.get::<Mutex<RingId>>() else {
             return;
         };
-        let Ok(mut frame) = frame.lock() else { return };
-        for (buffer, r) in frame.borders.iter_mut().zip(rects) {
-            buffer.resize(r.size);
-            out.push(
-                SolidColorRenderElement::from_buffer(
-                    buffer,
-                    r.loc.to_physical(1),
-                    1.0,
-                    1.0,
-                    Kind::Unspecified,
-                )
+        let Ok(mut ring) = ring.lock() else { return };
+        out.push(
+            ring.element(rect, POPUP_BORDER, color.to_f32_rgba().into())
                 .into(),
-            );
-        }
+        );
     });
 }
 

@@ -24,6 +24,7 @@ pub mod bar;
 pub mod canvas;
 pub mod decorations;
 pub mod font;
+pub mod ring;
 
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::ResizeEdge;
 use smithay::utils::{Logical, Point, Rectangle};
