@@ -254,7 +254,9 @@ impl State {
         self.wm.attention.push(info.id);
         // Trusted text only: the level's configured label, never the client's title.
         let label = self.level(info.level).label.clone();
-        self.ui.bar.notify(format!("{label}: a window wants your attention"));
+        self.ui
+            .bar
+            .notify(format!("{label}: a window wants your attention"));
         self.ui_changed();
     }
 
