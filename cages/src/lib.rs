@@ -1,1 +1,364 @@
-//! placeholder
+//! Cloison's cages: one sandbox per security level.
+//!
+//! A [`CagePlan`](plan::CagePlan) — plain, serde-able data built by the trusted launcher — is
+//! validated, then turned into a running cage by the `cloison-cage` helper binary:
+//!
+//! ```text
+//! launcher ──spawns──▶ cloison-cage (helper, outside)      plan on stdin, control socket fd 3
+//!                        │ prepare(): open host paths (O_PATH), compile seccomp
+//!                        │ clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWCGROUP[|NEWNET])
+//!                        │ write the child's uid/gid maps, then let it go
+//!                        └─▶ init (pid 1 inside)     build(): mounts, pivot_root, hostname, lo,
+//!                              │                     rlimits, umask, fds, no_new_privs, caps,
+//!                              │                     landlock, seccomp — then serves spawns
+//!                              └─▶ apps
+//! ```
+//!
+//! The helper stays as the cage's supervisor outside: it forwards SIGTERM/SIGINT/SIGHUP to init,
+//! exits with init's status, and dies with its parent (the launcher); init dies with the helper
+//! and takes the whole pid namespace with it. The helper is a separate, single-threaded program
+//! so that nothing runs between `clone` and the cage's confinement but plain system calls.
+//!
+//! Modules: [`plan`] (the plan and its validator), [`setup`] (the ordered build), [`seccomp`]
+//! (policies from `assets/seccomp/`), [`init`] (pid 1), [`sys`] (system-call wrappers whose
+//! errors name the call).
+
+pub mod init;
+pub mod plan;
+pub mod seccomp;
+pub mod setup;
+pub mod sys;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+pub use plan::CagePlan;
+
+/// Errors of cages.
+#[derive(Debug, thiserror::Error)]
+pub enum CageError {
+    /// The plan is invalid.
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    /// Preparing or building failed.
+    #[error(transparent)]
+    Setup(#[from] setup::SetupError),
+    /// The cage's init reported a failure while building the cage.
+    #[error("building cage {level:?} failed: {message}")]
+    Build {
+        /// Level name.
+        level: String,
+        /// What init reported.
+        message: String,
+    },
+    /// Anything else on the way.
+    #[error("cage {level:?}: {message}")]
+    Other {
+        /// Level name.
+        level: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Namespaces every cage gets (network only when the plan says `none`).
+fn clone_flags(plan: &CagePlan) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWUSER
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWCGROUP;
+    if plan.network == plan::Network::None {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    flags
+}
+
+/// The helper's work: builds the cage described by `plan` and supervises it until its init
+/// ends; returns the exit code to use. `control` is the launcher's channel to init.
+pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, CageError> {
+    let other = |message: String| CageError::Other {
+        level: plan.name.clone(),
+        message,
+    };
+    let caller = nix::unistd::geteuid().as_raw();
+    plan.validate(caller)?;
+    // Die with the launcher.
+    sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        "PR_SET_PDEATHSIG",
+    )
+    .map_err(setup::SetupError::from)?;
+    // Join an administrator's network namespace (only root may, checked by validate()).
+    if let plan::Network::Netns(name) = &plan.network {
+        let path = Path::new("/run/netns").join(name);
+        let ns = std::fs::File::open(&path)
+            .map_err(|e| other(format!("cannot open {}: {e}", path.display())))?;
+        nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
+            .map_err(|e| other(format!("setns({}): {e}", path.display())))?;
+    }
+    // Fail early, with the helper's error, on what the cage would find missing.
+    check_paths(plan).map_err(other)?;
+    // Termination signals are forwarded to init; SIGCHLD tells us it ended.
+    let mut mask = SigSet::empty();
+    for sig in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
+        mask.add(sig);
+    }
+    mask.thread_block()
+        .map_err(|e| other(format!("sigprocmask: {e}")))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| other(format!("signalfd: {e}")))?;
+
+    let (go_r, go_w) = nix::unistd::pipe().map_err(|e| other(format!("pipe: {e}")))?;
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| other(format!("pipe2: {e}")))?;
+    let flags = clone_flags(plan).bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    // SAFETY: a fork-like clone (no new stack, no shared memory or files). This program is
+    // single-threaded, so the child may run arbitrary code: it builds the cage and never
+    // returns into the caller's frames (it exits).
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    if pid < 0 {
+        return Err(other(format!(
+            "clone({:?}): {}",
+            clone_flags(plan),
+            std::io::Error::last_os_error()
+        )));
+    }
+    if pid == 0 {
+        drop(go_w);
+        drop(err_r);
+        let code = child_main(plan, go_r, err_w, control);
+        std::process::exit(code);
+    }
+    let child = Pid::from_raw(pid as i32);
+    drop(go_r);
+    drop(err_w);
+    drop(control);
+
+    // Map the cage's user to its outside identity, then let init go.
+    write_maps(plan, child, caller).map_err(other)?;
+    let mut go = std::fs::File::from(go_w);
+    go.write_all(b"g")
+        .map_err(|e| other(format!("cannot start the cage: {e}")))?;
+    drop(go);
+
+    // Init closes its end of the error pipe once built (or writes why it failed).
+    let mut message = String::new();
+    let _ = std::fs::File::from(err_r).read_to_string(&mut message);
+    if !message.is_empty() {
+        let _ = waitpid(child, None);
+        return Err(CageError::Build {
+            level: plan.name.clone(),
+            message,
+        });
+    }
+
+    // Supervise: forward termination signals, end with init.
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            _ => {}
+        }
+        match signals.read_signal() {
+            Ok(Some(info)) if info.ssi_signo as i32 != libc::SIGCHLD => {
+                if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                    let _ = nix::sys::signal::kill(child, sig);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_paths(plan: &CagePlan) -> Result<(), String> {
+    if !plan.home.is_dir() {
+        return Err(format!(
+            "the level's home {} is not a directory",
+            plan.home.display()
+        ));
+    }
+    for bind in &plan.binds {
+        if let Err(e) = std::fs::metadata(&bind.source) {
+            return Err(format!("bind source {}: {e}", bind.source.display()));
+        }
+    }
+    Ok(())
+}
+
+fn write_maps(plan: &CagePlan, child: Pid, caller: u32) -> Result<(), String> {
+    let proc = format!("/proc/{child}");
+    let id = &plan.identity;
+    if caller != 0 {
+        // Unprivileged: setgroups must be denied before a gid map can be written.
+        std::fs::write(format!("{proc}/setgroups"), "deny")
+            .map_err(|e| format!("write {proc}/setgroups: {e}"))?;
+    }
+    std::fs::write(
+        format!("{proc}/uid_map"),
+        format!("{} {} 1\n", id.uid, id.outside_uid),
+    )
+    .map_err(|e| {
+        format!(
+            "write {proc}/uid_map ({} -> {}): {e}",
+            id.uid, id.outside_uid
+        )
+    })?;
+    std::fs::write(
+        format!("{proc}/gid_map"),
+        format!("{} {} 1\n", id.gid, id.outside_gid),
+    )
+    .map_err(|e| {
+        format!(
+            "write {proc}/gid_map ({} -> {}): {e}",
+            id.gid, id.outside_gid
+        )
+    })?;
+    Ok(())
+}
+
+/// The cage's first process: waits for its maps, builds the cage, becomes init.
+fn child_main(plan: &CagePlan, go: OwnedFd, err: OwnedFd, control: Option<OwnedFd>) -> i32 {
+    // Die if the helper dies (and, through it, the launcher).
+    if sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        "PR_SET_PDEATHSIG",
+    )
+    .is_err()
+    {
+        return 125;
+    }
+    let mut byte = [0u8; 1];
+    let mut go = std::fs::File::from(go);
+    if go.read_exact(&mut byte).is_err() {
+        return 125;
+    }
+    drop(go);
+    let mut keep = vec![err.as_raw_fd()];
+    if let Some(c) = &control {
+        keep.push(c.as_raw_fd());
+    }
+    let mut err = std::fs::File::from(err);
+    if let Err(e) = setup::prepare(plan).and_then(|prepared| setup::build(plan, prepared, &keep)) {
+        let _ = write!(err, "{e}");
+        return 125;
+    }
+    // Built: closing the error pipe tells the helper.
+    drop(err);
+    let control = control.map(UnixStream::from);
+    init::run(plan, control)
+}
+
+/// A running cage, seen from the launcher.
+pub struct Cage {
+    /// The helper process (the cage's supervisor outside).
+    pub helper: Child,
+    control: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Cage {
+    /// Starts a cage: runs `helper` (the `cloison-cage` binary) with the plan.
+    pub fn start(plan: &CagePlan, helper: &Path) -> Result<Cage, CageError> {
+        let other = |message: String| CageError::Other {
+            level: plan.name.clone(),
+            message,
+        };
+        plan.validate(nix::unistd::geteuid().as_raw())?;
+        let (ours, theirs) = UnixStream::pair().map_err(|e| other(format!("socketpair: {e}")))?;
+        let theirs_fd = theirs.as_raw_fd();
+        let mut command = Command::new(helper);
+        command
+            .arg("run")
+            .arg("--control-fd")
+            .arg("3")
+            .stdin(Stdio::piped());
+        // SAFETY: between fork and exec only dup2 is called, which is async-signal-safe; fd 3
+        // becomes the helper's end of the control socket (dup2 clears close-on-exec).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(theirs_fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| other(format!("cannot start {}: {e}", helper.display())))?;
+        drop(theirs);
+        let json = serde_json::to_vec(plan).map_err(|e| other(e.to_string()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(&json)
+                .map_err(|e| other(format!("cannot hand the plan over: {e}")))?;
+        }
+        let writer = ours.try_clone().map_err(|e| other(e.to_string()))?;
+        Ok(Cage {
+            helper: child,
+            control: BufReader::new(ours),
+            writer,
+        })
+    }
+
+    fn request(&mut self, request: &init::InitRequest) -> Result<init::InitReply, String> {
+        let mut line = serde_json::to_string(request).map_err(|e| e.to_string())?;
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .map_err(|e| format!("the cage's init is gone: {e}"))?;
+        let mut answer = String::new();
+        match self.control.read_line(&mut answer) {
+            Ok(0) | Err(_) => Err("the cage's init is gone".into()),
+            Ok(_) => serde_json::from_str(&answer).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Starts `argv` inside the cage; returns its pid inside the cage.
+    pub fn spawn(&mut self, argv: &[String]) -> Result<i32, String> {
+        match self.request(&init::InitRequest::Spawn {
+            argv: argv.to_vec(),
+        })? {
+            init::InitReply::Spawned { pid } => Ok(pid),
+            init::InitReply::Error(e) => Err(e),
+            other => Err(format!("unexpected answer {other:?}")),
+        }
+    }
+
+    /// Asks init to stop everything (SIGTERM, SIGKILL after a grace period).
+    pub fn stop(&mut self) -> Result<(), String> {
+        self.request(&init::InitRequest::Stop).map(drop)
+    }
+
+    /// Waits for the cage to end.
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.helper.wait()
+    }
+}
+
+/// Turns a raw descriptor number given on the command line into an owned one.
+///
+/// # Safety
+/// `fd` must be an open descriptor this process owns and nothing else will close.
+pub unsafe fn owned_fd(fd: i32) -> OwnedFd {
+    // SAFETY: guaranteed by the caller.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}

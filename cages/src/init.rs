@@ -1,0 +1,210 @@
+//! The cage's init: pid 1 of the cage's namespaces, confined like everything in the cage.
+//!
+//! It starts the plan's commands, reaps every process that ends (pid 1 inherits orphans),
+//! forwards termination signals to the whole cage, and serves spawn requests from the trusted
+//! launcher over a control socket the launcher holds (never reachable from inside: it is an
+//! inherited descriptor, not a path). Arguments travel as argv arrays and are never given to a
+//! shell.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::CagePlan;
+
+/// How long processes get between SIGTERM and SIGKILL when the cage stops.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// A request to a cage's init (one JSON object per line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitRequest {
+    /// Start a program in the cage.
+    Spawn {
+        /// Program and arguments.
+        argv: Vec<String>,
+    },
+    /// Stop everything and end the cage.
+    Stop,
+}
+
+/// An answer from a cage's init.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitReply {
+    /// Started, with its pid inside the cage.
+    Spawned {
+        /// pid in the cage's pid namespace.
+        pid: i32,
+    },
+    /// Stopping.
+    Stopping,
+    /// The request failed.
+    Error(String),
+}
+
+fn spawn(plan: &CagePlan, argv: &[String]) -> Result<i32, String> {
+    if argv.is_empty() || argv[0].is_empty() || argv.iter().any(|a| a.contains('\0')) {
+        return Err("an empty command or a NUL byte".into());
+    }
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .envs(plan.env.iter().cloned())
+        .current_dir("/home/user")
+        // Its own process group: a terminal's job control stays within its session.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", argv[0]))?;
+    // Reaped by the SIGCHLD loop, not through the handle.
+    Ok(child.id() as i32)
+}
+
+/// Runs init until the cage ends; returns its exit code.
+pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
+    let mut mask = SigSet::empty();
+    for sig in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
+        mask.add(sig);
+    }
+    if mask.thread_block().is_err() {
+        return 126;
+    }
+    let Ok(signals) = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+    else {
+        return 126;
+    };
+
+    let mut first: Option<i32> = None;
+    for (i, argv) in plan.run.iter().enumerate() {
+        match spawn(plan, argv) {
+            Ok(pid) if i == 0 => first = Some(pid),
+            Ok(_) => {}
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "cloison-cage[{}]: {e}", plan.name);
+                if i == 0 && plan.exit_with_first {
+                    return 127;
+                }
+            }
+        }
+    }
+
+    let mut control = control.and_then(|c| Some((BufReader::new(c.try_clone().ok()?), c)));
+    let mut exit_code = 0;
+    let mut stopping: Option<Instant> = None;
+    let mut killed = false;
+    loop {
+        // Reap everything that ended.
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    if Some(pid.as_raw()) == first && plan.exit_with_first {
+                        exit_code = code;
+                        stopping.get_or_insert_with(|| stop_all(Signal::SIGTERM));
+                    }
+                }
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    if Some(pid.as_raw()) == first && plan.exit_with_first {
+                        exit_code = 128 + sig as i32;
+                        stopping.get_or_insert_with(|| stop_all(Signal::SIGTERM));
+                    }
+                }
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) => {}
+                Err(nix::errno::Errno::ECHILD) => {
+                    // Nobody left: an ending cage ends; a cage with no commands and no control
+                    // channel has nothing to wait for either.
+                    if stopping.is_some() || (control.is_none() && !plan.run.is_empty()) {
+                        return exit_code;
+                    }
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if let Some(since) = stopping
+            && !killed
+            && since.elapsed() >= GRACE
+        {
+            stop_all(Signal::SIGKILL);
+            killed = true;
+        }
+
+        let timeout = if stopping.is_some() {
+            PollTimeout::from(100u16)
+        } else {
+            PollTimeout::NONE
+        };
+        let control_fd = control.as_ref().map(|(_, c)| c.as_fd());
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(fd) = control_fd {
+            fds.push(PollFd::new(fd, PollFlags::POLLIN));
+        }
+        if poll(&mut fds, timeout).is_err() {
+            continue;
+        }
+        let control_ready = fds
+            .get(1)
+            .and_then(|f| f.revents())
+            .is_some_and(|r| !r.is_empty());
+        drop(fds);
+
+        while let Ok(Some(info)) = signals.read_signal() {
+            let sig = info.ssi_signo as i32;
+            if sig != libc::SIGCHLD {
+                // Termination requested from outside: pass it on to the whole cage.
+                if let Ok(signal) = Signal::try_from(sig) {
+                    stopping.get_or_insert_with(|| stop_all(signal));
+                }
+            }
+        }
+
+        if control_ready && let Some((reader, writer)) = control.as_mut() {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => {
+                    // The launcher is gone: so is the cage.
+                    control = None;
+                    stopping.get_or_insert_with(|| stop_all(Signal::SIGTERM));
+                }
+                Ok(_) => {
+                    let reply = match serde_json::from_str::<InitRequest>(&line) {
+                        Ok(InitRequest::Spawn { argv }) => match spawn(plan, &argv) {
+                            Ok(pid) => InitReply::Spawned { pid },
+                            Err(e) => InitReply::Error(e),
+                        },
+                        Ok(InitRequest::Stop) => {
+                            stopping.get_or_insert_with(|| stop_all(Signal::SIGTERM));
+                            InitReply::Stopping
+                        }
+                        Err(e) => InitReply::Error(format!("bad request: {e}")),
+                    };
+                    let mut out = serde_json::to_string(&reply).unwrap_or_default();
+                    out.push('\n');
+                    let _ = writer.write_all(out.as_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// Sends `signal` to every process of the cage but init; returns when.
+fn stop_all(signal: Signal) -> Instant {
+    // In a pid namespace, kill(-1) reaches every process of the namespace except its init.
+    let _ = kill(Pid::from_raw(-1), signal);
+    Instant::now()
+}

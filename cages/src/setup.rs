@@ -1,0 +1,558 @@
+//! Building a cage, in order.
+//!
+//! [`prepare`] runs in the cage's first process (its init) as soon as it is in its own mount
+//! namespace, before anything is mounted: it opens (O_PATH) every host path the cage will see,
+//! so the cage is built from file descriptors taken once, not from paths looked up again while
+//! the tree changes, and compiles the seccomp filter. [`build`] then applies the plan step by
+//! step — each step one line of comment — ending with seccomp.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    ABI, Access, AccessFs, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope,
+};
+use nix::mount::{MntFlags, MsFlags, umount2};
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::stat::{Mode, umask};
+use nix::unistd::{Gid, Uid, chdir, pivot_root, sethostname, setresgid, setresuid};
+
+use crate::plan::{CagePlan, Network};
+use crate::seccomp::{self, CompiledPolicy};
+use crate::sys::{
+    self, SysError, bind_fd, check, do_mount, mkdir_all, open_path, symlink, touch, write_file,
+};
+
+/// Where the new root is assembled (in the cage's own mount namespace only).
+const NEW_ROOT: &str = "/tmp";
+
+/// Top-level host entries programs need: directories are bound read-only, symlinks (merged
+/// /usr) are recreated.
+const SYSTEM: [&str; 7] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// The curated `/etc`: what programs read, nothing that identifies or configures the host.
+const ETC: [&str; 27] = [
+    "fonts",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "alternatives",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "nsswitch.conf",
+    "localtime",
+    "timezone",
+    "locale.alias",
+    "default/locale",
+    "os-release",
+    "mime.types",
+    "xdg",
+    "gtk-3.0",
+    "gtk-4.0",
+    "inputrc",
+    "bash.bashrc",
+    "profile",
+    "profile.d",
+    "shells",
+    "protocols",
+    "services",
+    "terminfo",
+    "foot",
+];
+
+/// Device nodes bound from the host (read-write).
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// What the helper prepares before the cage exists.
+pub struct Prepared {
+    system: Vec<(String, SystemEntry)>,
+    etc: Vec<(String, OwnedFd, bool)>,
+    devices: Vec<(&'static str, OwnedFd)>,
+    home: OwnedFd,
+    binds: Vec<(PathBuf, OwnedFd, bool, bool)>,
+    resolv: Option<OwnedFd>,
+    passwd: String,
+    group: String,
+    hosts: String,
+    /// The compiled seccomp policy.
+    pub seccomp: CompiledPolicy,
+}
+
+enum SystemEntry {
+    Dir(OwnedFd),
+    Link(String),
+}
+
+/// Errors building a cage.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A system call failed.
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    /// Seccomp.
+    #[error(transparent)]
+    Seccomp(#[from] seccomp::SeccompError),
+    /// Landlock could not be enforced as the plan requires.
+    #[error("landlock: {0}")]
+    Landlock(String),
+    /// A path the plan names is missing or of the wrong kind.
+    #[error("{0}")]
+    Path(String),
+}
+
+fn is_dir(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Opens everything the cage will show from the host, compiles seccomp. Runs in the cage's
+/// first process (the handles must belong to its mount namespace to be bound there).
+pub fn prepare(plan: &CagePlan) -> Result<Prepared, SetupError> {
+    let mut system = Vec::new();
+    for name in SYSTEM {
+        let path = Path::new("/").join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path)
+                    .map_err(|e| SetupError::Path(format!("readlink {}: {e}", path.display())))?;
+                system.push((
+                    name.to_string(),
+                    SystemEntry::Link(target.to_string_lossy().into_owned()),
+                ));
+            }
+            Ok(meta) if meta.is_dir() => {
+                system.push((name.to_string(), SystemEntry::Dir(open_path(&path)?)))
+            }
+            _ => {}
+        }
+    }
+    let mut etc = Vec::new();
+    for name in ETC {
+        let path = Path::new("/etc").join(name);
+        if path.exists() {
+            etc.push((name.to_string(), open_path(&path)?, is_dir(&path)));
+        }
+    }
+    let devices = DEVICES
+        .iter()
+        .map(|name| Ok((*name, open_path(&Path::new("/dev").join(name))?)))
+        .collect::<Result<Vec<_>, SetupError>>()?;
+    if !is_dir(&plan.home) {
+        return Err(SetupError::Path(format!(
+            "the level's home {} is not a directory",
+            plan.home.display()
+        )));
+    }
+    let home = open_path(&plan.home)?;
+    let mut binds = Vec::new();
+    for bind in &plan.binds {
+        let meta = std::fs::metadata(&bind.source)
+            .map_err(|e| SetupError::Path(format!("bind source {}: {e}", bind.source.display())))?;
+        binds.push((
+            bind.target.clone(),
+            open_path(&bind.source)?,
+            meta.is_dir(),
+            bind.writable,
+        ));
+    }
+    let resolv = match plan.network {
+        Network::None => None,
+        _ => Path::new("/etc/resolv.conf")
+            .exists()
+            .then(|| open_path(Path::new("/etc/resolv.conf")))
+            .transpose()?,
+    };
+    let (uid, gid) = (plan.identity.uid, plan.identity.gid);
+    Ok(Prepared {
+        system,
+        etc,
+        devices,
+        home,
+        binds,
+        resolv,
+        passwd: format!(
+            "root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:{uid}:{gid}:{name} level:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+            name = plan.name
+        ),
+        group: format!("root:x:0:\nuser:x:{gid}:\nnogroup:x:65534:\n"),
+        hosts: format!(
+            "127.0.0.1\tlocalhost {name}\n::1\tlocalhost ip6-localhost {name}\n",
+            name = plan.name
+        ),
+        seccomp: seccomp::compile(&plan.seccomp.profile, plan.seccomp.errno_override)?,
+    })
+}
+
+/// Builds the cage around the calling process (the cage's init, pid 1 of its namespaces),
+/// after the helper wrote its uid/gid maps. Ends confined: no capabilities, no new privileges,
+/// landlock, seccomp. `keep` are the descriptors to keep open (control socket, error pipe).
+pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), SetupError> {
+    let root = Path::new(NEW_ROOT);
+    let inside = |p: &str| root.join(p.trim_start_matches('/'));
+    let (uid, gid) = (plan.identity.uid, plan.identity.gid);
+
+    // Become the cage's user (the only uid mapped), keeping our capabilities for the setup.
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
+    check(
+        setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid)),
+        || format!("setresgid({gid})"),
+    )?;
+    // Supplementary groups can only be dropped where setgroups is allowed (the root case).
+    let _ = nix::unistd::setgroups(&[]);
+    check(
+        setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid)),
+        || format!("setresuid({uid})"),
+    )?;
+    let (_, permitted) = sys::capget()?;
+    sys::capset(permitted, permitted, 0)?;
+    // No mount or unmount here ever propagates back to the host.
+    do_mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
+    // The new root: an empty tmpfs.
+    do_mount(
+        Some("tmpfs"),
+        root,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755"),
+    )?;
+    // System directories read-only; merged-/usr links recreated as links.
+    for (name, entry) in &prepared.system {
+        match entry {
+            SystemEntry::Dir(fd) => {
+                mkdir_all(&inside(name))?;
+                bind_fd(fd, &inside(name), false)?;
+            }
+            SystemEntry::Link(target) => symlink(target, &inside(name))?,
+        }
+    }
+    // A curated /etc, read-only, plus generated account files.
+    mkdir_all(&inside("etc"))?;
+    for (name, fd, dir) in &prepared.etc {
+        let target = inside("etc").join(name);
+        if *dir {
+            mkdir_all(&target)?
+        } else {
+            touch(&target)?
+        }
+        bind_fd(fd, &target, false)?;
+    }
+    if let Some(fd) = &prepared.resolv {
+        touch(&inside("etc/resolv.conf"))?;
+        bind_fd(fd, &inside("etc/resolv.conf"), false)?;
+    }
+    write_file(&inside("etc/passwd"), &prepared.passwd)?;
+    write_file(&inside("etc/group"), &prepared.group)?;
+    write_file(&inside("etc/hostname"), &format!("{}\n", plan.name))?;
+    write_file(&inside("etc/hosts"), &prepared.hosts)?;
+    // A minimal /dev: bound device nodes, a private pty instance, shm.
+    mkdir_all(&inside("dev"))?;
+    do_mount(
+        Some("tmpfs"),
+        &inside("dev"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=0755"),
+    )?;
+    for (name, fd) in &prepared.devices {
+        touch(&inside("dev").join(name))?;
+        sys::bind_device(fd, &inside("dev").join(name))?;
+    }
+    mkdir_all(&inside("dev/pts"))?;
+    do_mount(
+        Some("devpts"),
+        &inside("dev/pts"),
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=620"),
+    )?;
+    symlink("pts/ptmx", &inside("dev/ptmx"))?;
+    mkdir_all(&inside("dev/shm"))?;
+    do_mount(
+        Some("tmpfs"),
+        &inside("dev/shm"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+    )?;
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        symlink(target, &inside("dev").join(link))?;
+    }
+    // A /proc of the cage's own pid namespace.
+    mkdir_all(&inside("proc"))?;
+    do_mount(
+        Some("proc"),
+        &inside("proc"),
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )?;
+    // A private /tmp.
+    mkdir_all(&inside("tmp"))?;
+    do_mount(
+        Some("tmpfs"),
+        &inside("tmp"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+    )?;
+    // The level's home, read-write.
+    mkdir_all(&inside("home/user"))?;
+    bind_fd(&prepared.home, &inside("home/user"), true)?;
+    // The runtime directory, private to the cage's user.
+    let runtime = format!("run/user/{uid}");
+    mkdir_all(&inside(&runtime))?;
+    do_mount(
+        Some("tmpfs"),
+        &inside(&runtime),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(&format!("mode=0700,uid={uid},gid={gid}")),
+    )?;
+    // The plan's binds (the level's sockets, …).
+    for (target, fd, dir, writable) in &prepared.binds {
+        let t = inside(&target.to_string_lossy());
+        if *dir {
+            mkdir_all(&t)?
+        } else {
+            touch(&t)?
+        }
+        bind_fd(fd, &t, *writable)?;
+    }
+    // The host handles are no longer needed: close them (before closing strays below).
+    let Prepared {
+        system,
+        etc,
+        devices,
+        home,
+        binds,
+        resolv,
+        seccomp: policy,
+        ..
+    } = prepared;
+    drop((system, etc, devices, home, binds, resolv));
+    // Switch to the new root and detach the old one.
+    check(chdir(root), || format!("chdir({NEW_ROOT})"))?;
+    check(pivot_root(".", "."), || "pivot_root(., .)".into())?;
+    check(umount2(".", MntFlags::MNT_DETACH), || {
+        "umount2(old root, MNT_DETACH)".into()
+    })?;
+    check(chdir("/"), || "chdir(/)".into())?;
+    // The root itself becomes read-only.
+    do_mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        None,
+    )?;
+    check(chdir("/home/user"), || "chdir(/home/user)".into())?;
+    // The level's name as hostname.
+    check(sethostname(&plan.name), || {
+        format!("sethostname({})", plan.name)
+    })?;
+    // No network: only the loopback interface, up.
+    if plan.network == Network::None {
+        loopback_up()?;
+    }
+    // Resource limits from the plan.
+    for (resource, value, name) in [
+        (Resource::RLIMIT_NPROC, plan.rlimits.nproc, "RLIMIT_NPROC"),
+        (
+            Resource::RLIMIT_NOFILE,
+            plan.rlimits.nofile,
+            "RLIMIT_NOFILE",
+        ),
+        (Resource::RLIMIT_CORE, plan.rlimits.core, "RLIMIT_CORE"),
+    ] {
+        check(setrlimit(resource, value, value), || {
+            format!("setrlimit({name}, {value})")
+        })?;
+    }
+    // Private files by default.
+    umask(Mode::from_bits_truncate(0o077));
+    // Only the descriptors the plan passes stay open.
+    let mut kept: Vec<i32> = keep.to_vec();
+    kept.sort_unstable();
+    sys::close_all_except(3, &kept)?;
+    // No privilege can be gained by exec from here on.
+    sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS")?;
+    // Every capability dropped: bounding set, ambient set, then the thread's sets.
+    drop_capabilities()?;
+    // Landlock: exactly the cage's paths, and no reaching abstract sockets or processes outside.
+    landlock(plan)?;
+    // Seccomp, last: the level's system-call policy (inherited by every process of the cage).
+    seccomp::install(&policy)?;
+    Ok(())
+}
+
+fn loopback_up() -> Result<(), SetupError> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let sock = check(
+        socket(
+            AddressFamily::Inet,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        ),
+        || "socket(AF_INET, SOCK_DGRAM)".into(),
+    )?;
+    // SAFETY: ifreq is a plain C struct; all-zero is valid.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS reads the name and writes the flags union member of `req`, which is
+    // valid and live; the socket is open.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) };
+    check(nix::errno::Errno::result(r).map(drop), || {
+        "ioctl(SIOCGIFFLAGS, lo)".into()
+    })?;
+    // SAFETY: ifru_flags is the member SIOCGIFFLAGS filled.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above, SIOCSIFFLAGS reads `req`.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) };
+    check(nix::errno::Errno::result(r).map(drop), || {
+        "ioctl(SIOCSIFFLAGS, lo up)".into()
+    })?;
+    Ok(())
+}
+
+fn drop_capabilities() -> Result<(), SetupError> {
+    for cap in 0..64 {
+        // Capabilities past the kernel's last one give EINVAL: the loop just ends there.
+        if sys::prctl(libc::PR_CAPBSET_DROP, cap, "PR_CAPBSET_DROP").is_err() && cap > 40 {
+            break;
+        }
+    }
+    sys::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        "PR_CAP_AMBIENT_CLEAR_ALL",
+    )?;
+    sys::capset(0, 0, 0)?;
+    Ok(())
+}
+
+/// The Landlock ABI the kernel offers (0 if none).
+pub fn kernel_landlock_abi() -> i32 {
+    // SAFETY: landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) reads no memory
+    // and returns the ABI version.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    r.max(0) as i32
+}
+
+fn abi_of(version: u8) -> ABI {
+    match version {
+        1 => ABI::V1,
+        2 => ABI::V2,
+        3 => ABI::V3,
+        4 => ABI::V4,
+        5 => ABI::V5,
+        _ => ABI::V6,
+    }
+}
+
+fn landlock(plan: &CagePlan) -> Result<(), SetupError> {
+    let kernel = kernel_landlock_abi();
+    let wanted = plan.landlock.min_abi.min(6);
+    if kernel < wanted as i32 && !plan.landlock.best_effort {
+        return Err(SetupError::Landlock(format!(
+            "the kernel offers Landlock ABI {kernel}, the plan needs {wanted}; upgrade the kernel or set landlock = \"best-effort\""
+        )));
+    }
+    let abi = abi_of(wanted);
+    let level = if plan.landlock.best_effort {
+        CompatLevel::BestEffort
+    } else {
+        CompatLevel::HardRequirement
+    };
+    let read_exec = AccessFs::from_read(abi);
+    let all = AccessFs::from_all(abi);
+    let files_only = AccessFs::from_file(abi);
+    let rule = |path: &str,
+                access: landlock::BitFlags<AccessFs>|
+     -> Result<Option<PathBeneath<PathFd>>, SetupError> {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(None);
+        };
+        // Directory-only rights make no sense (and are refused) on a file.
+        let access = if meta.is_dir() {
+            access
+        } else {
+            access & files_only
+        };
+        let fd = PathFd::new(path).map_err(|e| SetupError::Landlock(format!("{path}: {e}")))?;
+        Ok(Some(PathBeneath::new(fd, access)))
+    };
+    let uid = plan.identity.uid;
+    let runtime = format!("/run/user/{uid}");
+    let mut rules = Vec::new();
+    // Programs and their data: read and execute.
+    for path in [
+        "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/dev/fd",
+    ] {
+        rules.extend(rule(path, read_exec)?);
+    }
+    // The user's places: everything.
+    for path in [
+        "/home/user",
+        "/tmp",
+        runtime.as_str(),
+        "/dev/shm",
+        "/dev/pts",
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+        "/dev/tty",
+    ] {
+        rules.extend(rule(path, all)?);
+    }
+    for bind in &plan.binds {
+        let target = bind.target.to_string_lossy();
+        let access = if bind.writable { all } else { read_exec };
+        rules.extend(rule(&target, access)?);
+    }
+    let mut ruleset = Ruleset::default().set_compatibility(level);
+    ruleset = ruleset
+        .handle_access(all)
+        .map_err(|e| SetupError::Landlock(e.to_string()))?;
+    if wanted >= 6 {
+        ruleset = ruleset
+            .scope(Scope::AbstractUnixSocket | Scope::Signal)
+            .map_err(|e| SetupError::Landlock(e.to_string()))?;
+    }
+    let created = ruleset
+        .create()
+        .map_err(|e| SetupError::Landlock(e.to_string()))?;
+    let created = created
+        .add_rules(rules.into_iter().map(Ok::<_, landlock::RulesetError>))
+        .map_err(|e| SetupError::Landlock(e.to_string()))?;
+    let status = created
+        .restrict_self()
+        .map_err(|e| SetupError::Landlock(e.to_string()))?;
+    if status.ruleset == RulesetStatus::NotEnforced && !plan.landlock.best_effort {
+        return Err(SetupError::Landlock("the ruleset is not enforced".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,809 @@
+//! The escape suite: each case runs inside a real cage (this very binary, bound read-only into
+//! the cage and run with `--inside CASE`), in its own process, and checks what a compromised
+//! app could try — bubblewrap/flatpak try-syscall style (a denied call fails with the policy's
+//! errno, an allowed one with EBADF/EFAULT/EINVAL) and firecracker jail-layout style (modes,
+//! owners, fds, rlimits, maps).
+//!
+//! Needs root (CI runs as root): the two levels must map to different outside uids.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cloison_cages::plan::{
+    Bind, CagePlan, Identity, LandlockPolicy, Network, Rlimits, SeccompPolicy,
+};
+
+/// errno the syscall case asks the filter to return, so "denied by the filter" is unambiguous.
+const TEST_ERRNO: i32 = 200;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--inside") {
+        std::process::exit(inside(&args[2..]));
+    }
+    // libtest-style arguments (filters, --test-threads…) are accepted and ignored but a filter.
+    let filter: Option<&String> = args.iter().skip(1).find(|a| !a.starts_with('-'));
+    outer(filter.map(String::as_str));
+}
+
+// ------------------------------------------------------------------------------------------
+// Outside: build cages, run cases.
+
+struct Env {
+    dir: tempfile::TempDir,
+    homes: [PathBuf; 2],
+}
+
+const LOW_UID: u32 = 100_000;
+const HIGH_UID: u32 = 200_000;
+
+fn env() -> Env {
+    let dir = tempfile::Builder::new()
+        .prefix("cloison-escape-")
+        .tempdir()
+        .unwrap();
+    // The helper's user must be able to reach the homes (root here).
+    let mut homes = [dir.path().join("low/home"), dir.path().join("high/home")];
+    for (home, uid) in homes.iter_mut().zip([LOW_UID, HIGH_UID]) {
+        std::fs::create_dir_all(&*home).unwrap();
+        nix::unistd::chown(
+            &*home,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(uid)),
+        )
+        .unwrap();
+        std::fs::set_permissions(&*home, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+    }
+    Env { dir, homes }
+}
+
+fn plan(env: &Env, level: usize, network: Network, args: &[&str]) -> CagePlan {
+    let exe = std::env::current_exe().unwrap();
+    let (name, uid) = [("low", LOW_UID), ("high", HIGH_UID)][level];
+    let mut argv = vec!["/opt/escape/escape".to_string(), "--inside".to_string()];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    CagePlan {
+        name: name.into(),
+        network,
+        identity: Identity {
+            uid: 1000,
+            gid: 1000,
+            outside_uid: uid,
+            outside_gid: uid,
+        },
+        home: env.homes[level].clone(),
+        binds: vec![Bind {
+            source: exe,
+            target: "/opt/escape/escape".into(),
+            writable: false,
+        }],
+        env: vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("HOME".into(), "/home/user".into()),
+        ],
+        rlimits: Rlimits {
+            nproc: 512,
+            nofile: 256,
+            core: 0,
+        },
+        landlock: LandlockPolicy {
+            min_abi: 6,
+            best_effort: false,
+        },
+        seccomp: SeccompPolicy {
+            profile: "level".into(),
+            errno_override: None,
+        },
+        run: vec![argv],
+        exit_with_first: true,
+    }
+}
+
+/// Runs a plan to completion; returns (exit code, stderr).
+fn run(plan: &CagePlan) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloison-cage"))
+        .arg("run")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&serde_json::to_vec(plan).unwrap())
+        .unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    (status.code().unwrap_or(-1), err)
+}
+
+fn outer(filter: Option<&str>) {
+    if !nix::unistd::geteuid().is_root() {
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!(
+                "the escape suite needs root (levels map to their own outside uids); CI runs it as root"
+            );
+        }
+        std::process::exit(1);
+    }
+    let env = env();
+    let other_home = env.homes[1].to_string_lossy().to_string();
+    let host_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host_listener.local_addr().unwrap().port().to_string();
+    let abstract_name = format!("cloison-escape-{}", std::process::id());
+    let abstract_listener = {
+        use std::os::linux::net::SocketAddrExt;
+        let addr =
+            std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap();
+        UnixListener::bind_addr(&addr).unwrap()
+    };
+    let outer_pid = std::process::id().to_string();
+
+    let mut cases: Vec<(&str, CagePlan)> = vec![
+        (
+            "layout",
+            plan(&env, 0, Network::None, &["layout", &other_home]),
+        ),
+        ("status", plan(&env, 0, Network::None, &["status"])),
+        ("fds", plan(&env, 0, Network::None, &["fds"])),
+        (
+            "rlimits",
+            plan(&env, 0, Network::None, &["rlimits", "512", "256", "0"]),
+        ),
+        (
+            "idmap-low",
+            plan(&env, 0, Network::None, &["idmap", &LOW_UID.to_string()]),
+        ),
+        (
+            "idmap-high",
+            plan(&env, 1, Network::None, &["idmap", &HIGH_UID.to_string()]),
+        ),
+        ("errnos", plan(&env, 0, Network::None, &["errnos"])),
+        ("int80-killed", plan(&env, 0, Network::None, &["int80"])),
+        ("x32-killed", plan(&env, 0, Network::None, &["x32"])),
+        (
+            "abstract-socket",
+            plan(&env, 0, Network::Host, &["abstract", &abstract_name]),
+        ),
+        (
+            "kill-outside",
+            plan(&env, 0, Network::None, &["kill", &outer_pid]),
+        ),
+        (
+            "network-none",
+            plan(&env, 0, Network::None, &["network-none", &host_port]),
+        ),
+        (
+            "network-host",
+            plan(&env, 0, Network::Host, &["network-host", &host_port]),
+        ),
+        ("landlock", plan(&env, 0, Network::None, &["landlock"])),
+        ("home-owner", plan(&env, 1, Network::None, &["write-home"])),
+    ];
+    let mut syscalls = plan(&env, 0, Network::None, &["syscalls"]);
+    syscalls.seccomp.errno_override = Some(TEST_ERRNO as u32);
+    cases.push(("syscalls", syscalls));
+
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    for (name, plan) in &cases {
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        ran += 1;
+        let (code, err) = run(plan);
+        let ok = code == 0;
+        #[allow(clippy::disallowed_macros)]
+        {
+            println!(
+                "test escape::{name} ... {}",
+                if ok { "ok" } else { "FAILED" }
+            );
+        }
+        if !ok {
+            failed.push(format!("{name} (exit {code}):\n{err}"));
+        }
+    }
+    // Checks outside the cages after they ran.
+    if filter.is_none_or(|f| "home-owner".contains(f)) {
+        let file = env.homes[1].join("written-by-high");
+        let owner = std::fs::metadata(&file).map(|m| (m.uid(), m.gid()));
+        let ok = owner.as_ref().is_ok_and(|&o| o == (HIGH_UID, HIGH_UID));
+        #[allow(clippy::disallowed_macros)]
+        {
+            println!(
+                "test escape::home-files-owned-by-the-levels-uid ... {}",
+                if ok { "ok" } else { "FAILED" }
+            );
+        }
+        if !ok {
+            failed.push(format!(
+                "a file high wrote is owned by {owner:?}, not {HIGH_UID}"
+            ));
+        }
+    }
+    drop((host_listener, abstract_listener, env.dir));
+    #[allow(clippy::disallowed_macros)]
+    {
+        println!(
+            "\ntest result: {}. {} passed; {} failed",
+            if failed.is_empty() { "ok" } else { "FAILED" },
+            ran - failed.len().min(ran),
+            failed.len()
+        );
+        for f in &failed {
+            eprintln!("---- {f}");
+        }
+    }
+    std::process::exit(if failed.is_empty() { 0 } else { 1 });
+}
+
+// ------------------------------------------------------------------------------------------
+// Inside a cage.
+
+/// Collects failures; exit code 1 if any.
+struct Checks(Vec<String>);
+
+impl Checks {
+    fn check(&mut self, ok: bool, what: impl Into<String>) {
+        if !ok {
+            self.0.push(what.into());
+        }
+    }
+    fn finish(self) -> i32 {
+        for f in &self.0 {
+            #[allow(clippy::disallowed_macros)]
+            {
+                eprintln!("FAIL: {f}");
+            }
+        }
+        i32::from(!self.0.is_empty())
+    }
+}
+
+fn errno_of(r: libc::c_long) -> i32 {
+    if r == -1 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// Calls a system call with raw arguments and returns its errno (0 on success).
+fn try_syscall(nr: libc::c_long, a: [libc::c_long; 6]) -> i32 {
+    // SAFETY: the arguments are chosen so that the calls fail or act only on this process; no
+    // pointer argument points to memory that the kernel would write (they are null or -1).
+    errno_of(unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) })
+}
+
+fn status_field(name: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+fn inside(args: &[String]) -> i32 {
+    let mut c = Checks(Vec::new());
+    let case = args.first().map(String::as_str).unwrap_or("");
+    match case {
+        "layout" => {
+            let other_home = &args[1];
+            c.check(
+                !Path::new(other_home).exists(),
+                format!("the other level's home {other_home} is visible"),
+            );
+            for hidden in [
+                "/root",
+                "/var",
+                "/sys",
+                "/srv",
+                "/mnt",
+                "/boot",
+                "/media",
+                "/opt/escape/../../root",
+                "/run/systemd",
+                "/run/cloison-other",
+                "/home/other",
+                "/etc/shadow",
+                "/etc/sudoers",
+                "/etc/ssh",
+            ] {
+                c.check(
+                    std::fs::symlink_metadata(hidden).is_err(),
+                    format!("{hidden} exists in the cage"),
+                );
+            }
+            let home = std::fs::metadata("/home/user");
+            c.check(
+                home.as_ref().is_ok_and(|m| m.is_dir() && m.uid() == 1000),
+                "/home/user is ours",
+            );
+            c.check(
+                std::fs::write("/home/user/probe", b"x").is_ok(),
+                "/home/user is writable",
+            );
+            c.check(
+                std::fs::write("/usr/probe", b"x").is_err(),
+                "/usr is read-only",
+            );
+            c.check(std::fs::write("/probe", b"x").is_err(), "/ is read-only");
+            c.check(
+                std::fs::write("/tmp/probe", b"x").is_ok(),
+                "/tmp is writable",
+            );
+            let runtime = std::fs::metadata("/run/user/1000");
+            c.check(
+                runtime
+                    .as_ref()
+                    .is_ok_and(|m| m.uid() == 1000 && m.mode() & 0o777 == 0o700),
+                "/run/user/1000 is private",
+            );
+            let pids: Vec<u32> = std::fs::read_dir("/proc")
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            c.check(pids.contains(&1), "/proc shows the cage's init as pid 1");
+            c.check(
+                pids.len() <= 3,
+                format!("/proc shows only the cage's processes, got {pids:?}"),
+            );
+            let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            c.check(
+                hostname.trim() == "low",
+                format!("hostname is the level's: {hostname:?}"),
+            );
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            c.check(
+                passwd.contains("user:x:1000:1000")
+                    && !passwd.contains("root:x:0:0:root:/root:/bin/bash"),
+                "generated passwd",
+            );
+            c.check(
+                !Path::new("/etc/resolv.conf").exists(),
+                "no resolv.conf without network",
+            );
+            for dev in [
+                "/dev/null",
+                "/dev/zero",
+                "/dev/urandom",
+                "/dev/pts/ptmx",
+                "/dev/shm",
+            ] {
+                c.check(Path::new(dev).exists(), format!("{dev} missing"));
+            }
+            c.check(
+                !Path::new("/dev/sda").exists()
+                    && !Path::new("/dev/mem").exists()
+                    && !Path::new("/dev/kmsg").exists(),
+                "host devices visible",
+            );
+            // SAFETY: umask only changes this process's mask; it is restored at once.
+            let mask = unsafe { libc::umask(0o022) };
+            c.check(mask == 0o077, format!("umask is 077, got {mask:o}"));
+        }
+        "status" => {
+            for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+                c.check(
+                    status_field(cap) == "0000000000000000",
+                    format!("{cap} = {}", status_field(cap)),
+                );
+            }
+            c.check(status_field("NoNewPrivs") == "1", "NoNewPrivs");
+            c.check(status_field("Seccomp") == "2", "Seccomp mode 2");
+        }
+        "fds" => {
+            let fds: Vec<String> = std::fs::read_dir("/proc/self/fd")
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            // 0, 1, 2 and the descriptor of the directory being read.
+            c.check(
+                fds.len() <= 4 && ["0", "1", "2"].iter().all(|f| fds.contains(&f.to_string())),
+                format!("open fds: {fds:?}"),
+            );
+        }
+        "rlimits" => {
+            for (resource, expected, name) in [
+                (libc::RLIMIT_NPROC, &args[1], "nproc"),
+                (libc::RLIMIT_NOFILE, &args[2], "nofile"),
+                (libc::RLIMIT_CORE, &args[3], "core"),
+            ] {
+                let mut r = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                // SAFETY: getrlimit writes into `r`, valid and live.
+                unsafe { libc::getrlimit(resource, &mut r) };
+                let expected: u64 = expected.parse().unwrap_or(u64::MAX);
+                c.check(
+                    r.rlim_cur == expected && r.rlim_max == expected,
+                    format!("{name}: {}/{} != {expected}", r.rlim_cur, r.rlim_max),
+                );
+            }
+        }
+        "idmap" => {
+            let outside = &args[1];
+            let uid_map = std::fs::read_to_string("/proc/self/uid_map").unwrap_or_default();
+            let gid_map = std::fs::read_to_string("/proc/self/gid_map").unwrap_or_default();
+            let fields = |m: &str| m.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+            c.check(
+                fields(&uid_map) == ["1000", outside.as_str(), "1"],
+                format!("uid_map {uid_map:?}"),
+            );
+            c.check(
+                fields(&gid_map) == ["1000", outside.as_str(), "1"],
+                format!("gid_map {gid_map:?}"),
+            );
+            // SAFETY: plain getters.
+            c.check(
+                unsafe { libc::getuid() == 1000 && libc::getgid() == 1000 },
+                "uid/gid 1000 inside",
+            );
+        }
+        "write-home" => {
+            c.check(
+                std::fs::write("/home/user/written-by-high", b"high").is_ok(),
+                "write in home",
+            );
+        }
+        "errnos" => {
+            // The production policy: EPERM for what is denied, ENOSYS for what libc falls back from.
+            c.check(
+                try_syscall(libc::SYS_ptrace, [libc::PTRACE_TRACEME as _, 0, 0, 0, 0, 0])
+                    == libc::EPERM,
+                "ptrace -> EPERM",
+            );
+            c.check(
+                try_syscall(libc::SYS_clone3, [0, 0, 0, 0, 0, 0]) == libc::ENOSYS,
+                "clone3 -> ENOSYS",
+            );
+            c.check(
+                try_syscall(libc::SYS_fsopen, [0, 0, 0, 0, 0, 0]) == libc::ENOSYS,
+                "fsopen -> ENOSYS",
+            );
+            c.check(
+                try_syscall(libc::SYS_open_tree, [-1, 0, 0, 0, 0, 0]) == libc::ENOSYS,
+                "open_tree -> ENOSYS",
+            );
+            c.check(
+                try_syscall(libc::SYS_mount, [0, 0, 0, 0, 0, 0]) == libc::EPERM,
+                "mount -> EPERM",
+            );
+            c.check(
+                try_syscall(libc::SYS_unshare, [libc::CLONE_NEWUSER as _, 0, 0, 0, 0, 0])
+                    == libc::EPERM,
+                "unshare -> EPERM",
+            );
+            // Things apps need still work: fork/exec through clone (no namespace flags).
+            let out = Command::new("/bin/sh").arg("-c").arg("echo ok").output();
+            c.check(
+                out.as_ref().is_ok_and(|o| o.stdout == b"ok\n"),
+                format!("running a program: {out:?}"),
+            );
+        }
+        "syscalls" => {
+            let denied: Vec<(&str, libc::c_long, [libc::c_long; 6])> = vec![
+                (
+                    "ptrace",
+                    libc::SYS_ptrace,
+                    [libc::PTRACE_ATTACH as _, 1, 0, 0, 0, 0],
+                ),
+                (
+                    "process_vm_readv",
+                    libc::SYS_process_vm_readv,
+                    [1, 0, 0, 0, 0, 0],
+                ),
+                (
+                    "process_vm_writev",
+                    libc::SYS_process_vm_writev,
+                    [1, 0, 0, 0, 0, 0],
+                ),
+                ("kexec_load", libc::SYS_kexec_load, [0, 0, 0, 0, 0, 0]),
+                (
+                    "kexec_file_load",
+                    libc::SYS_kexec_file_load,
+                    [-1, -1, 0, 0, 0, 0],
+                ),
+                ("init_module", libc::SYS_init_module, [0, 0, 0, 0, 0, 0]),
+                ("finit_module", libc::SYS_finit_module, [-1, 0, 0, 0, 0, 0]),
+                ("delete_module", libc::SYS_delete_module, [0, 0, 0, 0, 0, 0]),
+                ("bpf", libc::SYS_bpf, [0, 0, 0, 0, 0, 0]),
+                (
+                    "perf_event_open",
+                    libc::SYS_perf_event_open,
+                    [0, 0, -1, -1, 0, 0],
+                ),
+                ("userfaultfd", libc::SYS_userfaultfd, [0, 0, 0, 0, 0, 0]),
+                ("keyctl", libc::SYS_keyctl, [0, 0, 0, 0, 0, 0]),
+                ("add_key", libc::SYS_add_key, [0, 0, 0, 0, 0, 0]),
+                ("request_key", libc::SYS_request_key, [0, 0, 0, 0, 0, 0]),
+                ("mount", libc::SYS_mount, [0, 0, 0, 0, 0, 0]),
+                ("umount2", libc::SYS_umount2, [0, 0, 0, 0, 0, 0]),
+                ("pivot_root", libc::SYS_pivot_root, [0, 0, 0, 0, 0, 0]),
+                ("swapon", libc::SYS_swapon, [0, 0, 0, 0, 0, 0]),
+                ("swapoff", libc::SYS_swapoff, [0, 0, 0, 0, 0, 0]),
+                ("reboot", libc::SYS_reboot, [0, 0, 0, 0, 0, 0]),
+                ("acct", libc::SYS_acct, [0, 0, 0, 0, 0, 0]),
+                ("quotactl", libc::SYS_quotactl, [0, 0, 0, 0, 0, 0]),
+                ("settimeofday", libc::SYS_settimeofday, [0, 0, 0, 0, 0, 0]),
+                ("clock_settime", libc::SYS_clock_settime, [0, 0, 0, 0, 0, 0]),
+                ("adjtimex", libc::SYS_adjtimex, [0, 0, 0, 0, 0, 0]),
+                ("setns", libc::SYS_setns, [-1, 0, 0, 0, 0, 0]),
+                ("unshare", libc::SYS_unshare, [0, 0, 0, 0, 0, 0]),
+                (
+                    "clone NEWUSER",
+                    libc::SYS_clone,
+                    [libc::CLONE_NEWUSER as _, -1, 0, 0, 0, 0],
+                ),
+                (
+                    "clone NEWNS",
+                    libc::SYS_clone,
+                    [libc::CLONE_NEWNS as _, -1, 0, 0, 0, 0],
+                ),
+                (
+                    "clone NEWNET",
+                    libc::SYS_clone,
+                    [libc::CLONE_NEWNET as _, -1, 0, 0, 0, 0],
+                ),
+                (
+                    "io_uring_setup",
+                    libc::SYS_io_uring_setup,
+                    [0, 0, 0, 0, 0, 0],
+                ),
+                (
+                    "io_uring_enter",
+                    libc::SYS_io_uring_enter,
+                    [-1, 0, 0, 0, 0, 0],
+                ),
+                (
+                    "io_uring_register",
+                    libc::SYS_io_uring_register,
+                    [-1, 0, 0, 0, 0, 0],
+                ),
+                (
+                    "name_to_handle_at",
+                    libc::SYS_name_to_handle_at,
+                    [-1, 0, 0, 0, 0, 0],
+                ),
+                (
+                    "open_by_handle_at",
+                    libc::SYS_open_by_handle_at,
+                    [-1, 0, 0, 0, 0, 0],
+                ),
+                ("syslog", libc::SYS_syslog, [0, 0, 0, 0, 0, 0]),
+                (
+                    "personality(PER_BSD)",
+                    libc::SYS_personality,
+                    [6, 0, 0, 0, 0, 0],
+                ),
+                (
+                    "personality(ADDR_NO_RANDOMIZE)",
+                    libc::SYS_personality,
+                    [0x0040000, 0, 0, 0, 0, 0],
+                ),
+                ("ioctl TIOCSTI", libc::SYS_ioctl, [0, 0x5412, 0, 0, 0, 0]),
+                (
+                    "ioctl (1<<32)|TIOCSTI",
+                    libc::SYS_ioctl,
+                    [0, (1i64 << 32) | 0x5412, 0, 0, 0, 0],
+                ),
+                ("ioctl TIOCLINUX", libc::SYS_ioctl, [0, 0x541C, 0, 0, 0, 0]),
+                (
+                    "socket AF_NETLINK",
+                    libc::SYS_socket,
+                    [libc::AF_NETLINK as _, libc::SOCK_RAW as _, 9, 0, 0, 0],
+                ),
+                (
+                    "socket AF_PACKET",
+                    libc::SYS_socket,
+                    [libc::AF_PACKET as _, libc::SOCK_RAW as _, 0, 0, 0, 0],
+                ),
+                (
+                    "socket AF_UNSPEC",
+                    libc::SYS_socket,
+                    [0, libc::SOCK_STREAM as _, 0, 0, 0, 0],
+                ),
+                (
+                    "socket AF_BRIDGE",
+                    libc::SYS_socket,
+                    [7, libc::SOCK_STREAM as _, 0, 0, 0, 0],
+                ),
+                (
+                    "socketpair AF_NETLINK",
+                    libc::SYS_socketpair,
+                    [libc::AF_NETLINK as _, 0, 0, 0, 0, 0],
+                ),
+                ("iopl", libc::SYS_iopl, [3, 0, 0, 0, 0, 0]),
+                ("ioperm", libc::SYS_ioperm, [0, 1, 1, 0, 0, 0]),
+                ("pidfd_getfd", libc::SYS_pidfd_getfd, [-1, 0, 0, 0, 0, 0]),
+            ];
+            for (name, nr, a) in denied {
+                let e = try_syscall(nr, a);
+                c.check(
+                    e == TEST_ERRNO,
+                    format!("{name}: errno {e}, expected the filter's {TEST_ERRNO}"),
+                );
+            }
+            // clone3 and the new mount API: ENOSYS, so libc falls back to what the filter checks.
+            let enosys: Vec<(&str, libc::c_long, [libc::c_long; 6])> = vec![
+                ("clone3", libc::SYS_clone3, [0, 0, 0, 0, 0, 0]),
+                ("fsopen", libc::SYS_fsopen, [0, 0, 0, 0, 0, 0]),
+                ("fsconfig", libc::SYS_fsconfig, [-1, 0, 0, 0, 0, 0]),
+                ("fsmount", libc::SYS_fsmount, [-1, 0, 0, 0, 0, 0]),
+                ("fspick", libc::SYS_fspick, [-1, 0, 0, 0, 0, 0]),
+                ("open_tree", libc::SYS_open_tree, [-1, 0, 0, 0, 0, 0]),
+                ("move_mount", libc::SYS_move_mount, [-1, 0, -1, 0, 0, 0]),
+                (
+                    "mount_setattr",
+                    libc::SYS_mount_setattr,
+                    [-1, 0, 0, 0, 0, 0],
+                ),
+            ];
+            for (name, nr, a) in enosys {
+                let e = try_syscall(nr, a);
+                c.check(
+                    e == libc::ENOSYS,
+                    format!("{name}: errno {e}, expected ENOSYS"),
+                );
+            }
+            // Allowed neighbours fail with ordinary errors (not the filter's).
+            let allowed: Vec<(&str, libc::c_long, [libc::c_long; 6])> = vec![
+                (
+                    "ioctl TIOCGWINSZ",
+                    libc::SYS_ioctl,
+                    [-1, libc::TIOCGWINSZ as _, 0, 0, 0, 0],
+                ),
+                (
+                    "socket AF_UNIX",
+                    libc::SYS_socket,
+                    [libc::AF_UNIX as _, -1, 0, 0, 0, 0],
+                ),
+                (
+                    "socket AF_INET6",
+                    libc::SYS_socket,
+                    [libc::AF_INET6 as _, -1, 0, 0, 0, 0],
+                ),
+                (
+                    "personality query",
+                    libc::SYS_personality,
+                    [0xffff_ffff, 0, 0, 0, 0, 0],
+                ),
+                ("read", libc::SYS_read, [-1, 0, 0, 0, 0, 0]),
+                (
+                    "clone without namespaces (CLONE_SIGHAND alone: EINVAL)",
+                    libc::SYS_clone,
+                    [libc::CLONE_SIGHAND as _, 0, 0, 0, 0, 0],
+                ),
+            ];
+            for (name, nr, a) in allowed {
+                let e = try_syscall(nr, a);
+                c.check(e != TEST_ERRNO, format!("{name} was denied by the filter"));
+            }
+        }
+        "int80" => {
+            return killed_by_sigsys_running(|| {
+                // SAFETY: a 32-bit getpid (eax = 20) through the legacy interrupt gate; seccomp's
+                // architecture check must kill us before the kernel runs it.
+                unsafe { std::arch::asm!("int 0x80", inlateout("eax") 20 => _, options(nostack)) };
+            });
+        }
+        "x32" => {
+            return killed_by_sigsys_running(|| {
+                // An x32 getpid: x86_64 arch value with bit 30 set in the number.
+                try_syscall(0x4000_0000 | libc::SYS_getpid, [0; 6]);
+            });
+        }
+        "abstract" => {
+            use std::os::linux::net::SocketAddrExt;
+            let addr =
+                std::os::unix::net::SocketAddr::from_abstract_name(args[1].as_bytes()).unwrap();
+            let r = std::os::unix::net::UnixStream::connect_addr(&addr);
+            c.check(
+                r.is_err(),
+                "connected to an abstract socket outside the cage",
+            );
+            c.check(
+                r.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EPERM),
+                format!("landlock scoping: {r:?}"),
+            );
+        }
+        "kill" => {
+            let pid: i32 = args[1].parse().unwrap_or(0);
+            // SAFETY: signal 0 only checks for existence and permission.
+            let r = unsafe { libc::kill(pid, 0) };
+            c.check(r == -1, format!("the outside pid {pid} is reachable"));
+            // SAFETY: kill(-1, 0) probes every process we could signal.
+            c.check(
+                unsafe { libc::kill(1, 0) } == 0,
+                "init (pid 1) is ours to see",
+            );
+        }
+        "network-none" => {
+            let dev = std::fs::read_to_string("/proc/net/dev").unwrap_or_default();
+            let ifaces: Vec<&str> = dev
+                .lines()
+                .skip(2)
+                .filter_map(|l| l.split(':').next())
+                .map(str::trim)
+                .collect();
+            c.check(ifaces == ["lo"], format!("interfaces: {ifaces:?}"));
+            let r = std::net::TcpStream::connect(format!("127.0.0.1:{}", args[1]));
+            c.check(r.is_err(), "reached a TCP listener on the host's loopback");
+        }
+        "network-host" => {
+            let r = std::net::TcpStream::connect(format!("127.0.0.1:{}", args[1]));
+            c.check(r.is_ok(), format!("network = host reaches the host: {r:?}"));
+        }
+        "landlock" => {
+            // Outside the paths the cage is made of, Landlock says no, even where the mount
+            // would not (the cage's root directory itself).
+            let r = std::fs::read_dir("/");
+            c.check(
+                r.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EACCES),
+                format!("listing / : {r:?}"),
+            );
+            let r = std::fs::read_dir("/run");
+            c.check(r.is_err(), "listing /run");
+            c.check(std::fs::read_dir("/home/user").is_ok(), "listing home");
+        }
+        other => {
+            c.check(false, format!("unknown case {other}"));
+        }
+    }
+    c.finish()
+}
+
+/// Runs `f` in a forked child; success if the child was killed by SIGSYS.
+fn killed_by_sigsys_running(f: impl FnOnce()) -> i32 {
+    // SAFETY: fork in a single-threaded test process; the child only runs `f` and exits.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            f();
+            // Still alive: the call was not killed.
+            std::process::exit(0);
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => match nix::sys::wait::waitpid(child, None)
+        {
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGSYS, _)) => 0,
+            other => {
+                #[allow(clippy::disallowed_macros)]
+                {
+                    eprintln!("FAIL: expected death by SIGSYS, got {other:?}");
+                }
+                1
+            }
+        },
+        Err(e) => {
+            #[allow(clippy::disallowed_macros)]
+            {
+                eprintln!("FAIL: fork: {e}");
+            }
+            1
+        }
+    }
+}
