@@ -12,6 +12,7 @@
 //! runs are precise. Medians over rounds are reported, with ratios to sway. Numbers go to
 //! `docs/benchmarks.md` together with this command.
 
+mod cages;
 mod client;
 mod peers;
 
@@ -56,6 +57,15 @@ enum What {
         #[arg(long)]
         undecorated: Option<std::path::PathBuf>,
     },
+    /// Cage launch of /bin/true against bubblewrap, unshare and fork+exec.
+    Cages {
+        /// Interleaved runs per command (medians are reported).
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
+    /// Internal: the namespaces + Landlock + seccomp floor around /bin/true.
+    #[command(hide = true)]
+    Floor,
     /// Internal: run the benchmark client against WAYLAND_DISPLAY and print JSON.
     Client {
         /// sync, full or small.
@@ -81,6 +91,8 @@ fn main() -> anyhow::Result<()> {
             &peers,
             undecorated.as_deref(),
         ),
+        What::Cages { runs } => cages::run(runs),
+        What::Floor => cages::floor(),
         What::Client { mode, amount } => {
             let result = client::run(&mode, amount).context("benchmark client failed")?;
             #[allow(clippy::disallowed_macros)]

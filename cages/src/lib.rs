@@ -5,10 +5,12 @@
 //!
 //! ```text
 //! launcher ──spawns──▶ cloison-cage (helper, outside)      plan on stdin, control socket fd 3
-//!                        │ prepare(): open host paths (O_PATH), compile seccomp
+//!                        │ validate, check paths, refresh the level's /etc cache
 //!                        │ clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWCGROUP[|NEWNET])
 //!                        │ write the child's uid/gid maps, then let it go
-//!                        └─▶ init (pid 1 inside)     build(): mounts, pivot_root, hostname, lo,
+//!                        └─▶ init (pid 1 inside)     prepare(): open host paths (O_PATH),
+//!                              │                     compile seccomp (while maps are written)
+//!                              │                     build(): mounts, pivot_root, hostname, lo,
 //!                              │                     rlimits, umask, fds, no_new_privs, caps,
 //!                              │                     landlock, seccomp — then serves spawns
 //!                              └─▶ apps
@@ -111,6 +113,8 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
     }
     // Fail early, with the helper's error, on what the cage would find missing.
     check_paths(plan).map_err(other)?;
+    // The level's /etc, prepared once and kept up to date.
+    setup::ensure_etc_cache(plan)?;
     // Termination signals are forwarded to init; SIGCHLD tells us it ended.
     let mut mask = SigSet::empty();
     for sig in [
@@ -154,10 +158,8 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
 
     // Map the cage's user to its outside identity, then let init go.
     write_maps(plan, child, caller).map_err(other)?;
-    let mut go = std::fs::File::from(go_w);
-    go.write_all(b"g")
-        .map_err(|e| other(format!("cannot start the cage: {e}")))?;
-    drop(go);
+    // (If the child already failed, this write fails too: its message, read below, says why.)
+    let _ = std::fs::File::from(go_w).write_all(b"g");
 
     // Init closes its end of the error pipe once built (or writes why it failed).
     let mut message = String::new();
@@ -246,6 +248,16 @@ fn child_main(plan: &CagePlan, go: OwnedFd, err: OwnedFd, control: Option<OwnedF
     {
         return 125;
     }
+    let mut err = std::fs::File::from(err);
+    // Open the host paths and compile the policy while the helper writes our maps (opening
+    // depends on our outside identity only, which the maps do not change).
+    let prepared = match setup::prepare(plan) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            let _ = write!(err, "{e}");
+            return 125;
+        }
+    };
     let mut byte = [0u8; 1];
     let mut go = std::fs::File::from(go);
     if go.read_exact(&mut byte).is_err() {
@@ -256,8 +268,7 @@ fn child_main(plan: &CagePlan, go: OwnedFd, err: OwnedFd, control: Option<OwnedF
     if let Some(c) = &control {
         keep.push(c.as_raw_fd());
     }
-    let mut err = std::fs::File::from(err);
-    if let Err(e) = setup::prepare(plan).and_then(|prepared| setup::build(plan, prepared, &keep)) {
+    if let Err(e) = setup::build(plan, prepared, &keep) {
         let _ = write!(err, "{e}");
         return 125;
     }

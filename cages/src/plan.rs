@@ -115,6 +115,11 @@ pub struct CagePlan {
     pub identity: Identity,
     /// Host directory mounted read-write at `/home/user`.
     pub home: PathBuf,
+    /// Where the helper keeps this level's curated `/etc` between cage starts (a directory the
+    /// launcher owns, outside every cage). Without it, `/etc` is rebuilt in memory at each start
+    /// (slower: one file creation per entry).
+    #[serde(default)]
+    pub etc_cache: Option<PathBuf>,
     /// Further bind mounts (the level's sockets, test binaries…).
     #[serde(default)]
     pub binds: Vec<Bind>,
@@ -237,6 +242,15 @@ impl CagePlan {
             Network::None | Network::Host => {}
         }
 
+        if let Some(cache) = &self.etc_cache
+            && !is_normal_absolute(cache)
+        {
+            return Err(err(
+                "etc_cache",
+                format!("{cache:?} is not an absolute, normalised path"),
+                "use an absolute path without . or ..",
+            ));
+        }
         if !is_normal_absolute(&self.home) {
             return Err(err(
                 "home",
@@ -357,7 +371,7 @@ impl CagePlan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn plan() -> CagePlan {
@@ -371,6 +385,7 @@ mod tests {
                 outside_gid: 100_000,
             },
             home: "/var/lib/cloison/low/home".into(),
+            etc_cache: None,
             binds: vec![Bind {
                 source: "/run/user/0/cloison/levels/low/wayland-0".into(),
                 target: "/run/user/1000/wayland-0".into(),

@@ -46,6 +46,12 @@ impl CompiledPolicy {
     pub fn instructions(&self) -> usize {
         self.programs.iter().map(Vec::len).sum()
     }
+
+    /// The programs in installation order (for tools that install them themselves, e.g.
+    /// `bwrap --add-seccomp-fd` in the benchmark).
+    pub fn programs(&self) -> &[BpfProgram] {
+        &self.programs
+    }
 }
 
 /// Compiles `name` for this machine. `errno_override` (tests only) replaces the `main`

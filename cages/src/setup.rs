@@ -7,6 +7,7 @@
 //! step — each step one line of comment — ending with seccomp.
 
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
@@ -20,9 +21,7 @@ use nix::unistd::{Gid, Uid, chdir, pivot_root, sethostname, setresgid, setresuid
 
 use crate::plan::{CagePlan, Network};
 use crate::seccomp::{self, CompiledPolicy};
-use crate::sys::{
-    self, SysError, bind_fd, check, do_mount, mkdir_all, open_path, symlink, touch, write_file,
-};
+use crate::sys::{self, SysError, bind_fd, check, do_mount, mkdir_all, open_path, symlink, touch};
 
 /// Where the new root is assembled (in the cage's own mount namespace only).
 const NEW_ROOT: &str = "/tmp";
@@ -32,15 +31,15 @@ const NEW_ROOT: &str = "/tmp";
 const SYSTEM: [&str; 7] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
 /// The curated `/etc`: what programs read, nothing that identifies or configures the host.
-const ETC: [&str; 27] = [
+/// Directories are bound read-only, files copied. Each directory costs two mount calls at
+/// every cage start, so the list stays short (the dynamic loader needs only ld.so.cache).
+const ETC: [&str; 20] = [
     "fonts",
     "ssl",
-    "ca-certificates",
-    "ca-certificates.conf",
     "alternatives",
+    "xdg",
     "ld.so.cache",
     "ld.so.conf",
-    "ld.so.conf.d",
     "nsswitch.conf",
     "localtime",
     "timezone",
@@ -48,18 +47,13 @@ const ETC: [&str; 27] = [
     "default/locale",
     "os-release",
     "mime.types",
-    "xdg",
-    "gtk-3.0",
-    "gtk-4.0",
     "inputrc",
     "bash.bashrc",
     "profile",
-    "profile.d",
     "shells",
     "protocols",
     "services",
-    "terminfo",
-    "foot",
+    "ca-certificates.conf",
 ];
 
 /// Device nodes bound from the host (read-write).
@@ -68,16 +62,22 @@ const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 /// What the helper prepares before the cage exists.
 pub struct Prepared {
     system: Vec<(String, SystemEntry)>,
-    etc: Vec<(String, OwnedFd, bool)>,
+    /// Curated `/etc` directories, bound read-only.
+    etc: Vec<(String, OwnedFd)>,
+    /// Curated `/etc` files and generated ones: either a cached directory bound as `/etc`, or
+    /// contents written into the new root at each start.
+    etc_files: EtcFiles,
     devices: Vec<(&'static str, OwnedFd)>,
     home: OwnedFd,
     binds: Vec<(PathBuf, OwnedFd, bool, bool)>,
     resolv: Option<OwnedFd>,
-    passwd: String,
-    group: String,
-    hosts: String,
     /// The compiled seccomp policy.
     pub seccomp: CompiledPolicy,
+}
+
+enum EtcFiles {
+    Cached(OwnedFd),
+    Written(Vec<(String, Vec<u8>)>),
 }
 
 enum SystemEntry {
@@ -130,10 +130,14 @@ pub fn prepare(plan: &CagePlan) -> Result<Prepared, SetupError> {
     let mut etc = Vec::new();
     for name in ETC {
         let path = Path::new("/etc").join(name);
-        if path.exists() {
-            etc.push((name.to_string(), open_path(&path)?, is_dir(&path)));
+        if is_dir(&path) {
+            etc.push((name.to_string(), open_path(&path)?));
         }
     }
+    let etc_files = match &plan.etc_cache {
+        Some(cache) => EtcFiles::Cached(open_path(cache)?),
+        None => EtcFiles::Written(etc_contents(plan)),
+    };
     let devices = DEVICES
         .iter()
         .map(|name| Ok((*name, open_path(&Path::new("/dev").join(name))?)))
@@ -163,25 +167,128 @@ pub fn prepare(plan: &CagePlan) -> Result<Prepared, SetupError> {
             .then(|| open_path(Path::new("/etc/resolv.conf")))
             .transpose()?,
     };
-    let (uid, gid) = (plan.identity.uid, plan.identity.gid);
     Ok(Prepared {
         system,
         etc,
+        etc_files,
         devices,
         home,
         binds,
         resolv,
-        passwd: format!(
-            "root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:{uid}:{gid}:{name} level:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-            name = plan.name
-        ),
-        group: format!("root:x:0:\nuser:x:{gid}:\nnogroup:x:65534:\n"),
-        hosts: format!(
-            "127.0.0.1\tlocalhost {name}\n::1\tlocalhost ip6-localhost {name}\n",
-            name = plan.name
-        ),
         seccomp: seccomp::compile(&plan.seccomp.profile, plan.seccomp.errno_override)?,
     })
+}
+
+/// The files of the cage's `/etc`: curated host files and generated account files, as
+/// (relative path, contents). Directories in [`ETC`] are not included (they are bound).
+fn etc_contents(plan: &CagePlan) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = ETC
+        .iter()
+        .filter(|name| !is_dir(&Path::new("/etc").join(name)))
+        .filter_map(|name| {
+            Some((
+                name.to_string(),
+                std::fs::read(Path::new("/etc").join(name)).ok()?,
+            ))
+        })
+        .collect();
+    let (uid, gid, name) = (plan.identity.uid, plan.identity.gid, &plan.name);
+    files.push(("passwd".into(), format!("root:x:0:0:root:/root:/usr/sbin/nologin\nuser:x:{uid}:{gid}:{name} level:/home/user:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n").into_bytes()));
+    files.push((
+        "group".into(),
+        format!("root:x:0:\nuser:x:{gid}:\nnogroup:x:65534:\n").into_bytes(),
+    ));
+    files.push(("hostname".into(), format!("{name}\n").into_bytes()));
+    files.push((
+        "hosts".into(),
+        format!("127.0.0.1\tlocalhost {name}\n::1\tlocalhost ip6-localhost {name}\n").into_bytes(),
+    ));
+    files
+}
+
+/// A digest of what the cage's `/etc` is made of: host files' sizes and modification times,
+/// the bound directories, and the plan's identity. Cheap to compute (a `stat` per entry).
+fn etc_stamp(plan: &CagePlan) -> String {
+    let mut stamp = format!(
+        "v1 {} {} {} {}\n",
+        plan.name,
+        plan.identity.uid,
+        plan.identity.gid,
+        plan.network != Network::None
+    );
+    for name in ETC {
+        let path = Path::new("/etc").join(name);
+        match std::fs::metadata(&path) {
+            Ok(m) => {
+                use std::os::unix::fs::MetadataExt;
+                stamp.push_str(&format!(
+                    "{name} {} {} {}\n",
+                    m.is_dir(),
+                    m.size(),
+                    m.mtime_nsec() as i128 + m.mtime() as i128 * 1_000_000_000
+                ));
+            }
+            Err(_) => stamp.push_str(&format!("{name} -\n")),
+        }
+    }
+    stamp
+}
+
+/// Makes sure the plan's `/etc` cache is current, rebuilding it (atomically: written aside,
+/// then renamed into place) when a source changed. Runs in the helper, before the cage exists.
+pub fn ensure_etc_cache(plan: &CagePlan) -> Result<(), SetupError> {
+    let Some(cache) = &plan.etc_cache else {
+        return Ok(());
+    };
+    let stamp = etc_stamp(plan);
+    let stamp_path = cache.join(".cloison-stamp");
+    if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+        return Ok(());
+    }
+    let io = |what: String| move |e: std::io::Error| SetupError::Path(format!("{what}: {e}"));
+    let parent = cache
+        .parent()
+        .ok_or_else(|| SetupError::Path(format!("{} has no parent", cache.display())))?;
+    std::fs::create_dir_all(parent).map_err(io(format!("mkdir -p {}", parent.display())))?;
+    let fresh = parent.join(format!(".etc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&fresh);
+    std::fs::create_dir(&fresh).map_err(io(format!("mkdir {}", fresh.display())))?;
+    // Modes are set explicitly (the launcher's umask may be 077): the cage's user reads these.
+    let mkdir = |dir: &Path| -> Result<(), SetupError> {
+        std::fs::create_dir_all(dir).map_err(io(format!("mkdir -p {}", dir.display())))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(io(format!("chmod {}", dir.display())))
+    };
+    let write = |path: &Path, contents: &[u8]| -> Result<(), SetupError> {
+        std::fs::write(path, contents).map_err(io(format!("write {}", path.display())))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(io(format!("chmod {}", path.display())))
+    };
+    mkdir(&fresh)?;
+    for (name, contents) in etc_contents(plan) {
+        let path = fresh.join(&name);
+        if let Some(dir) = path.parent() {
+            mkdir(dir)?;
+        }
+        write(&path, &contents)?;
+    }
+    // Mount points for the bound directories exist in advance: the cache is bound read-only.
+    for name in ETC.iter().filter(|n| is_dir(&Path::new("/etc").join(n))) {
+        mkdir(&fresh.join(name))?;
+    }
+    mkdir(&fresh.join("default"))?;
+    if plan.network != Network::None {
+        // The mount point of the host's resolv.conf (bound over it at each start).
+        write(&fresh.join("resolv.conf"), b"")?;
+    }
+    write(&fresh.join(".cloison-stamp"), stamp.as_bytes())?;
+    let old = parent.join(format!(".etc-old-{}", std::process::id()));
+    if cache.exists() {
+        std::fs::rename(cache, &old).map_err(io(format!("rename {}", cache.display())))?;
+    }
+    std::fs::rename(&fresh, cache).map_err(io(format!("rename into {}", cache.display())))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
 }
 
 /// Builds the cage around the calling process (the cage's init, pid 1 of its namespaces),
@@ -232,25 +339,33 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
             SystemEntry::Link(target) => symlink(target, &inside(name))?,
         }
     }
-    // A curated /etc, read-only, plus generated account files.
+    // A curated /etc, read-only: cached files (or files written now), bound directories.
     mkdir_all(&inside("etc"))?;
-    for (name, fd, dir) in &prepared.etc {
+    match &prepared.etc_files {
+        EtcFiles::Cached(fd) => bind_fd(fd, &inside("etc"), false)?,
+        EtcFiles::Written(files) => {
+            for (name, contents) in files {
+                let target = inside("etc").join(name);
+                if let Some(parent) = target.parent() {
+                    mkdir_all(parent)?;
+                }
+                sys::write_bytes(&target, contents)?;
+            }
+        }
+    }
+    for (name, fd) in &prepared.etc {
         let target = inside("etc").join(name);
-        if *dir {
-            mkdir_all(&target)?
-        } else {
-            touch(&target)?
+        if matches!(prepared.etc_files, EtcFiles::Written(_)) {
+            mkdir_all(&target)?;
         }
         bind_fd(fd, &target, false)?;
     }
     if let Some(fd) = &prepared.resolv {
-        touch(&inside("etc/resolv.conf"))?;
+        if matches!(prepared.etc_files, EtcFiles::Written(_)) {
+            touch(&inside("etc/resolv.conf"))?;
+        }
         bind_fd(fd, &inside("etc/resolv.conf"), false)?;
     }
-    write_file(&inside("etc/passwd"), &prepared.passwd)?;
-    write_file(&inside("etc/group"), &prepared.group)?;
-    write_file(&inside("etc/hostname"), &format!("{}\n", plan.name))?;
-    write_file(&inside("etc/hosts"), &prepared.hosts)?;
     // A minimal /dev: bound device nodes, a private pty instance, shm.
     mkdir_all(&inside("dev"))?;
     do_mount(
@@ -334,6 +449,7 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
     let Prepared {
         system,
         etc,
+        etc_files,
         devices,
         home,
         binds,
@@ -341,7 +457,7 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
         seccomp: policy,
         ..
     } = prepared;
-    drop((system, etc, devices, home, binds, resolv));
+    drop((system, etc, etc_files, devices, home, binds, resolv));
     // Switch to the new root and detach the old one.
     check(chdir(root), || format!("chdir({NEW_ROOT})"))?;
     check(pivot_root(".", "."), || "pivot_root(., .)".into())?;
@@ -555,4 +671,49 @@ fn landlock(plan: &CagePlan) -> Result<(), SetupError> {
         return Err(SetupError::Landlock("the ruleset is not enforced".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn the_etc_cache_is_built_readable_reused_and_rebuilt_on_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = crate::plan::tests::plan();
+        plan.etc_cache = Some(dir.path().join("etc"));
+        // The launcher may run with umask 077 (no other test here depends on the mask).
+        let old = umask(Mode::from_bits_truncate(0o077));
+        ensure_etc_cache(&plan).unwrap();
+        umask(old);
+        let passwd = dir.path().join("etc/passwd");
+        let meta = std::fs::metadata(&passwd).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o644, "readable by the cage's user");
+        assert!(
+            std::fs::read_to_string(&passwd)
+                .unwrap()
+                .contains("user:x:1000:1000:low level:/home/user")
+        );
+        assert!(!dir.path().join("etc/resolv.conf").exists(), "no network");
+        // Unchanged sources: the cache is reused as is.
+        ensure_etc_cache(&plan).unwrap();
+        assert_eq!(std::fs::metadata(&passwd).unwrap().ino(), meta.ino());
+        // A different identity or network: rebuilt.
+        plan.identity.uid = 1001;
+        plan.network = Network::Host;
+        ensure_etc_cache(&plan).unwrap();
+        assert!(
+            std::fs::read_to_string(&passwd)
+                .unwrap()
+                .contains("user:x:1001:1000")
+        );
+        assert!(dir.path().join("etc/resolv.conf").exists());
+        // Nothing is left aside.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["etc"]);
+    }
 }

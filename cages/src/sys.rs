@@ -114,6 +114,11 @@ pub fn touch(path: &Path) -> SysResult<()> {
 
 /// Writes a file (creating it).
 pub fn write_file(path: &Path, contents: &str) -> SysResult<()> {
+    write_bytes(path, contents.as_bytes())
+}
+
+/// Writes bytes to a file (creating it).
+pub fn write_bytes(path: &Path, contents: &[u8]) -> SysResult<()> {
     std::fs::write(path, contents).map_err(|e| SysError {
         call: format!("write {}", path.display()),
         source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),

@@ -77,6 +77,7 @@ fn plan(env: &Env, level: usize, network: Network, args: &[&str]) -> CagePlan {
             outside_gid: uid,
         },
         home: env.homes[level].clone(),
+        etc_cache: Some(env.dir.path().join(name).join("etc")),
         binds: vec![Bind {
             source: exe,
             target: "/opt/escape/escape".into(),
@@ -158,6 +159,12 @@ fn outer(filter: Option<&str>) {
             "layout",
             plan(&env, 0, Network::None, &["layout", &other_home]),
         ),
+        ("layout-etc-written", {
+            // The same layout when /etc is written at each start instead of cached.
+            let mut p = plan(&env, 0, Network::None, &["layout", &other_home]);
+            p.etc_cache = None;
+            p
+        }),
         ("status", plan(&env, 0, Network::None, &["status"])),
         ("fds", plan(&env, 0, Network::None, &["fds"])),
         (
@@ -379,6 +386,15 @@ fn inside(args: &[String]) -> i32 {
                 passwd.contains("user:x:1000:1000")
                     && !passwd.contains("root:x:0:0:root:/root:/bin/bash"),
                 "generated passwd",
+            );
+            c.check(
+                std::fs::write("/etc/probe", b"x").is_err()
+                    && std::fs::write("/etc/passwd", b"x").is_err(),
+                "/etc is read-only",
+            );
+            c.check(
+                Path::new("/etc/fonts").is_dir() == Path::new("/etc/fonts/fonts.conf").exists(),
+                "/etc/fonts is bound whole",
             );
             c.check(
                 !Path::new("/etc/resolv.conf").exists(),
