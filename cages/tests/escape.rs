@@ -36,6 +36,8 @@ fn main() {
 struct Env {
     dir: tempfile::TempDir,
     homes: [PathBuf; 2],
+    /// Each level's "Wayland socket" (a listener outside, like the compositor's).
+    sockets: [(PathBuf, UnixListener); 2],
 }
 
 const LOW_UID: u32 = 100_000;
@@ -59,7 +61,19 @@ fn env() -> Env {
         std::fs::set_permissions(&*home, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .unwrap();
     }
-    Env { dir, homes }
+    let sockets = ["low", "high"].map(|level| {
+        let path = dir.path().join(level).join("wayland-0");
+        let listener = UnixListener::bind(&path).unwrap();
+        // Like the compositor's level sockets: connectable by the level's outside uid.
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .unwrap();
+        (path, listener)
+    });
+    Env {
+        dir,
+        homes,
+        sockets,
+    }
 }
 
 fn plan(env: &Env, level: usize, network: Network, args: &[&str]) -> CagePlan {
@@ -78,11 +92,18 @@ fn plan(env: &Env, level: usize, network: Network, args: &[&str]) -> CagePlan {
         },
         home: env.homes[level].clone(),
         etc_cache: Some(env.dir.path().join(name).join("etc")),
-        binds: vec![Bind {
-            source: exe,
-            target: "/opt/escape/escape".into(),
-            writable: false,
-        }],
+        binds: vec![
+            Bind {
+                source: exe,
+                target: "/opt/escape/escape".into(),
+                writable: false,
+            },
+            Bind {
+                source: env.sockets[level].0.clone(),
+                target: "/run/user/1000/wayland-0".into(),
+                writable: true,
+            },
+        ],
         env: vec![
             ("PATH".into(), "/usr/bin:/bin".into()),
             ("HOME".into(), "/home/user".into()),
@@ -143,6 +164,7 @@ fn outer(filter: Option<&str>) {
     }
     let env = env();
     let other_home = env.homes[1].to_string_lossy().to_string();
+    let other_socket = env.sockets[1].0.to_string_lossy().to_string();
     let host_listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let host_port = host_listener.local_addr().unwrap().port().to_string();
     let abstract_name = format!("cloison-escape-{}", std::process::id());
@@ -157,11 +179,21 @@ fn outer(filter: Option<&str>) {
     let mut cases: Vec<(&str, CagePlan)> = vec![
         (
             "layout",
-            plan(&env, 0, Network::None, &["layout", &other_home]),
+            plan(
+                &env,
+                0,
+                Network::None,
+                &["layout", &other_home, &other_socket],
+            ),
         ),
         ("layout-etc-written", {
             // The same layout when /etc is written at each start instead of cached.
-            let mut p = plan(&env, 0, Network::None, &["layout", &other_home]);
+            let mut p = plan(
+                &env,
+                0,
+                Network::None,
+                &["layout", &other_home, &other_socket],
+            );
             p.etc_cache = None;
             p
         }),
@@ -318,6 +350,38 @@ fn inside(args: &[String]) -> i32 {
                 !Path::new(other_home).exists(),
                 format!("the other level's home {other_home} is visible"),
             );
+            let other_socket = &args[2];
+            c.check(
+                !Path::new(other_socket).exists(),
+                format!("the other level's socket {other_socket} is visible"),
+            );
+            c.check(
+                std::os::unix::net::UnixStream::connect("/run/user/1000/wayland-0").is_ok(),
+                "the level's own socket is reachable at its fixed path",
+            );
+            let runtime: Vec<String> = std::fs::read_dir("/run/user/1000")
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            c.check(
+                runtime == ["wayland-0"],
+                format!("/run/user/1000 holds only the level's socket: {runtime:?}"),
+            );
+            for host_run in [
+                "/run/user/0",
+                "/run/dbus",
+                "/run/lock",
+                "/run/netns",
+                "/run/mount",
+            ] {
+                c.check(
+                    std::fs::symlink_metadata(host_run).is_err(),
+                    format!("{host_run} exists in the cage"),
+                );
+            }
             for hidden in [
                 "/root",
                 "/var",
