@@ -51,19 +51,39 @@ pub enum InitReply {
     Stopping,
     /// The request failed.
     Error(String),
+    /// Not an answer: a program init started (from the plan or a spawn request) ended. Sent
+    /// whenever it happens, between answers.
+    Exited {
+        /// Its pid in the cage's pid namespace.
+        pid: i32,
+        /// Its exit code, or 128 + the signal that killed it.
+        status: i32,
+    },
 }
 
 fn spawn(plan: &CagePlan, argv: &[String]) -> Result<i32, String> {
     if argv.is_empty() || argv[0].is_empty() || argv.iter().any(|a| a.contains('\0')) {
         return Err("an empty command or a NUL byte".into());
     }
-    let child = Command::new(&argv[0])
+    let mut command = Command::new(&argv[0]);
+    command
         .args(&argv[1..])
         .env_clear()
         .envs(plan.env.iter().cloned())
         .current_dir("/home/user")
         // Its own process group: a terminal's job control stays within its session.
-        .process_group(0)
+        .process_group(0);
+    // SAFETY: only sigprocmask between fork and exec (async-signal-safe). Init blocks the
+    // signals it reads through its signalfd; programs must start with none blocked, or
+    // SIGTERM would not end them (std's spawn keeps the mask).
+    unsafe {
+        command.pre_exec(|| {
+            SigSet::empty()
+                .thread_set_mask()
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = command
         .spawn()
         .map_err(|e| format!("cannot start {:?}: {e}", argv[0]))?;
     // Reaped by the SIGCHLD loop, not through the handle.
@@ -90,10 +110,16 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
     };
 
     let mut first: Option<i32> = None;
+    // Programs init started: their ends are reported to the launcher.
+    let mut started: Vec<i32> = Vec::new();
     for (i, argv) in plan.run.iter().enumerate() {
         match spawn(plan, argv) {
-            Ok(pid) if i == 0 => first = Some(pid),
-            Ok(_) => {}
+            Ok(pid) => {
+                started.push(pid);
+                if i == 0 {
+                    first = Some(pid);
+                }
+            }
             Err(e) => {
                 let _ = writeln!(std::io::stderr(), "cloison-cage[{}]: {e}", plan.name);
                 if i == 0 && plan.exit_with_first {
@@ -103,7 +129,13 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
         }
     }
 
-    let mut control = control.and_then(|c| Some((BufReader::new(c.try_clone().ok()?), c)));
+    // The passed descriptors were for the plan's commands only.
+    for &fd in &plan.pass_fds {
+        // SAFETY: F_SETFD on a descriptor number only changes its close-on-exec flag.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+
+    let mut control: Control = control.and_then(|c| Some((BufReader::new(c.try_clone().ok()?), c)));
     let mut exit_code = 0;
     let mut stopping: Option<Instant> = None;
     let mut killed = false;
@@ -112,14 +144,19 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => {
-                    if Some(pid.as_raw()) == first && plan.exit_with_first {
+                    if report_end(pid.as_raw(), code, &mut started, &mut control) == first
+                        && plan.exit_with_first
+                    {
                         exit_code = code;
                         stopping.get_or_insert_with(|| stop_all(Signal::SIGTERM));
                     }
                 }
                 Ok(WaitStatus::Signaled(pid, sig, _)) => {
-                    if Some(pid.as_raw()) == first && plan.exit_with_first {
-                        exit_code = 128 + sig as i32;
+                    let status = 128 + sig as i32;
+                    if report_end(pid.as_raw(), status, &mut started, &mut control) == first
+                        && plan.exit_with_first
+                    {
+                        exit_code = status;
                         stopping.get_or_insert_with(|| stop_all(Signal::SIGTERM));
                     }
                 }
@@ -184,7 +221,10 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
                 Ok(_) => {
                     let reply = match serde_json::from_str::<InitRequest>(&line) {
                         Ok(InitRequest::Spawn { argv }) => match spawn(plan, &argv) {
-                            Ok(pid) => InitReply::Spawned { pid },
+                            Ok(pid) => {
+                                started.push(pid);
+                                InitReply::Spawned { pid }
+                            }
                             Err(e) => InitReply::Error(e),
                         },
                         Ok(InitRequest::Stop) => {
@@ -193,13 +233,31 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
                         }
                         Err(e) => InitReply::Error(format!("bad request: {e}")),
                     };
-                    let mut out = serde_json::to_string(&reply).unwrap_or_default();
-                    out.push('\n');
-                    let _ = writer.write_all(out.as_bytes());
+                    send(writer, &reply);
                 }
             }
         }
     }
+}
+
+type Control = Option<(BufReader<UnixStream>, UnixStream)>;
+
+fn send(writer: &mut UnixStream, reply: &InitReply) {
+    let mut out = serde_json::to_string(reply).unwrap_or_default();
+    out.push('\n');
+    let _ = writer.write_all(out.as_bytes());
+}
+
+/// A process ended: if init started it, tells the launcher. Returns its pid (as `Some`) so the
+/// caller can compare it with the first command's.
+fn report_end(pid: i32, status: i32, started: &mut Vec<i32>, control: &mut Control) -> Option<i32> {
+    if let Some(i) = started.iter().position(|&p| p == pid) {
+        started.swap_remove(i);
+        if let Some((_, writer)) = control.as_mut() {
+            send(writer, &InitReply::Exited { pid, status });
+        }
+    }
+    Some(pid)
 }
 
 /// Sends `signal` to every process of the cage but init; returns when.

@@ -155,6 +155,12 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
     drop(go_r);
     drop(err_w);
     drop(control);
+    // The passed descriptors now live in the cage; the helper has no use for them.
+    for &fd in &plan.pass_fds {
+        // SAFETY: the launcher passed these descriptors for the cage; nothing in the helper
+        // uses or owns them.
+        drop(unsafe { owned_fd(fd) });
+    }
 
     // Map the cage's user to its outside identity, then let init go.
     write_maps(plan, child, caller).map_err(other)?;
@@ -268,6 +274,7 @@ fn child_main(plan: &CagePlan, go: OwnedFd, err: OwnedFd, control: Option<OwnedF
     if let Some(c) = &control {
         keep.push(c.as_raw_fd());
     }
+    keep.extend(&plan.pass_fds);
     if let Err(e) = setup::build(plan, prepared, &keep) {
         let _ = write!(err, "{e}");
         return 125;
@@ -284,30 +291,73 @@ pub struct Cage {
     pub helper: Child,
     control: BufReader<UnixStream>,
     writer: UnixStream,
+    events: Vec<(i32, i32)>,
+}
+
+/// What a cage gets from the launcher besides its plan.
+#[derive(Default)]
+pub struct CageIo {
+    /// Descriptors for the plan's `run` commands, each with the number it gets (the plan's
+    /// `pass_fds`, in the same order).
+    pub pass: Vec<(OwnedFd, i32)>,
+    /// Standard output and error of everything in the cage (default: the launcher's).
+    pub output: Option<OwnedFd>,
 }
 
 impl Cage {
     /// Starts a cage: runs `helper` (the `cloison-cage` binary) with the plan.
     pub fn start(plan: &CagePlan, helper: &Path) -> Result<Cage, CageError> {
+        Cage::start_with(plan, helper, CageIo::default())
+    }
+
+    /// Starts a cage with descriptors to pass and where its output goes.
+    pub fn start_with(plan: &CagePlan, helper: &Path, io: CageIo) -> Result<Cage, CageError> {
         let other = |message: String| CageError::Other {
             level: plan.name.clone(),
             message,
         };
         plan.validate(nix::unistd::geteuid().as_raw())?;
+        let targets: Vec<i32> = io.pass.iter().map(|(_, t)| *t).collect();
+        if targets != plan.pass_fds {
+            return Err(other(format!(
+                "descriptors passed as {targets:?}, the plan expects {:?}",
+                plan.pass_fds
+            )));
+        }
         let (ours, theirs) = UnixStream::pair().map_err(|e| other(format!("socketpair: {e}")))?;
-        let theirs_fd = theirs.as_raw_fd();
+        // (source, target): the control socket becomes 3, passed descriptors their numbers.
+        let mut moves: Vec<(i32, i32)> = vec![(theirs.as_raw_fd(), 3)];
+        moves.extend(io.pass.iter().map(|(fd, target)| (fd.as_raw_fd(), *target)));
         let mut command = Command::new(helper);
         command
             .arg("run")
             .arg("--control-fd")
             .arg("3")
             .stdin(Stdio::piped());
-        // SAFETY: between fork and exec only dup2 is called, which is async-signal-safe; fd 3
-        // becomes the helper's end of the control socket (dup2 clears close-on-exec).
+        if let Some(output) = io.output {
+            let copy = output.try_clone().map_err(|e| other(format!("dup: {e}")))?;
+            command
+                .stdout(Stdio::from(output))
+                .stderr(Stdio::from(copy));
+        }
+        // SAFETY: between fork and exec only fcntl and dup2 are called, which are
+        // async-signal-safe. Every source is first copied above 500 (close-on-exec), so that no
+        // target overwrites a source still to be moved; dup2 then clears close-on-exec on the
+        // targets.
         unsafe {
             command.pre_exec(move || {
-                if libc::dup2(theirs_fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                let mut high = Vec::with_capacity(moves.len());
+                for &(source, target) in &moves {
+                    let copy = libc::fcntl(source, libc::F_DUPFD_CLOEXEC, 500);
+                    if copy < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    high.push((copy, target));
+                }
+                for &(copy, target) in &high {
+                    if libc::dup2(copy, target) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
@@ -316,6 +366,7 @@ impl Cage {
             .spawn()
             .map_err(|e| other(format!("cannot start {}: {e}", helper.display())))?;
         drop(theirs);
+        drop(io.pass);
         let json = serde_json::to_vec(plan).map_err(|e| other(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
@@ -327,6 +378,7 @@ impl Cage {
             helper: child,
             control: BufReader::new(ours),
             writer,
+            events: Vec::new(),
         })
     }
 
@@ -336,10 +388,15 @@ impl Cage {
         self.writer
             .write_all(line.as_bytes())
             .map_err(|e| format!("the cage's init is gone: {e}"))?;
-        let mut answer = String::new();
-        match self.control.read_line(&mut answer) {
-            Ok(0) | Err(_) => Err("the cage's init is gone".into()),
-            Ok(_) => serde_json::from_str(&answer).map_err(|e| e.to_string()),
+        loop {
+            let mut answer = String::new();
+            match self.control.read_line(&mut answer) {
+                Ok(0) | Err(_) => return Err("the cage's init is gone".into()),
+                Ok(_) => match serde_json::from_str(&answer).map_err(|e| e.to_string())? {
+                    init::InitReply::Exited { pid, status } => self.events.push((pid, status)),
+                    reply => return Ok(reply),
+                },
+            }
         }
     }
 
@@ -357,6 +414,36 @@ impl Cage {
     /// Asks init to stop everything (SIGTERM, SIGKILL after a grace period).
     pub fn stop(&mut self) -> Result<(), String> {
         self.request(&init::InitRequest::Stop).map(drop)
+    }
+
+    /// Programs that ended while waiting for answers: (pid inside, status).
+    pub fn take_exits(&mut self) -> Vec<(i32, i32)> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Waits for the next end of a program init started (blocking); `None` once init is gone.
+    pub fn next_exit(&mut self) -> Option<(i32, i32)> {
+        if !self.events.is_empty() {
+            return Some(self.events.remove(0));
+        }
+        loop {
+            let mut line = String::new();
+            match self.control.read_line(&mut line) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {
+                    if let Ok(init::InitReply::Exited { pid, status }) = serde_json::from_str(&line)
+                    {
+                        return Some((pid, status));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Splits the cage for an event loop: the helper process, the channel's reading half (one
+    /// [`init::InitReply`] per line) and its writing half (one [`init::InitRequest`] per line).
+    pub fn into_parts(self) -> (Child, BufReader<UnixStream>, UnixStream) {
+        (self.helper, self.control, self.writer)
     }
 
     /// Waits for the cage to end.

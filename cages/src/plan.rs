@@ -138,9 +138,18 @@ pub struct CagePlan {
     /// When the first command exits, stop the cage and exit with its status.
     #[serde(default)]
     pub exit_with_first: bool,
+    /// Descriptors the helper inherits (numbers from [`FIRST_PASSED_FD`] up) that the `run`
+    /// commands inherit too, e.g. the listening sockets the launcher hands the compositor.
+    /// Programs started later by spawn requests do not get them.
+    #[serde(default)]
+    pub pass_fds: Vec<i32>,
 }
 
 /// Inside paths a plan's binds may not replace: the cage's own structure.
+/// Passed descriptors are numbered from here, clear of the helper's own (stdio, control 3,
+/// pipes and signalfd allocated from 4 up).
+pub const FIRST_PASSED_FD: i32 = 10;
+
 const RESERVED_TARGETS: [&str; 10] = [
     "/",
     "/usr",
@@ -323,6 +332,24 @@ impl CagePlan {
                 ));
             }
         }
+        let mut seen = Vec::new();
+        for (i, &fd) in self.pass_fds.iter().enumerate() {
+            if !(FIRST_PASSED_FD..1024).contains(&fd) || seen.contains(&fd) {
+                return Err(err(
+                    &format!("pass_fds[{i}]"),
+                    format!("descriptor {fd} is out of range or passed twice"),
+                    "pass each descriptor once, numbered from 10 to 1023",
+                ));
+            }
+            seen.push(fd);
+        }
+        if !self.pass_fds.is_empty() && self.run.is_empty() {
+            return Err(err(
+                "pass_fds",
+                "descriptors are passed but there is no command to take them".into(),
+                "add the command that uses them to run",
+            ));
+        }
         if self.exit_with_first && self.run.is_empty() {
             return Err(err(
                 "exit_with_first",
@@ -403,6 +430,7 @@ pub(crate) mod tests {
             },
             run: vec![vec!["foot".into()]],
             exit_with_first: false,
+            pass_fds: vec![],
         }
     }
 
@@ -421,6 +449,31 @@ pub(crate) mod tests {
 
     #[test]
     fn contradictory_or_unsafe_plans_are_rejected() {
+        rejects(
+            CagePlan {
+                pass_fds: vec![3],
+                ..plan()
+            },
+            0,
+            "out of range",
+        );
+        rejects(
+            CagePlan {
+                pass_fds: vec![10, 10],
+                ..plan()
+            },
+            0,
+            "passed twice",
+        );
+        rejects(
+            CagePlan {
+                pass_fds: vec![10],
+                run: vec![],
+                ..plan()
+            },
+            0,
+            "no command to take them",
+        );
         rejects(
             CagePlan {
                 identity: Identity {

@@ -1,9 +1,10 @@
 //! Seccomp policies: reviewed data in `assets/seccomp/<profile>.json` (seccompiler's JSON
 //! format, one comment per rule), compiled into the binaries and into BPF with seccompiler.
 //!
-//! A profile file holds two filters, installed together: `main` returns EPERM for what a level
-//! may not do; `enosys` returns ENOSYS for calls libc must fall back from (clone3, the new
-//! mount API). Before them comes a four-instruction guard that seccompiler cannot express:
+//! A profile file holds two filters, installed together. `main` is the policy: in `level`, a
+//! deny list (EPERM for what a level may not do); in `compositor`, an allow list (EPERM for
+//! anything not listed). `enosys` returns ENOSYS for calls libc must fall back from (clone3,
+//! the new mount API); it is installed last, so its answer wins over `main`'s for those calls. Before them comes a four-instruction guard that seccompiler cannot express:
 //! x32 system calls (numbers with bit 30 set, same architecture value as x86_64) would slip
 //! past a deny list, so they kill the process. seccompiler's own prologue kills any other
 //! architecture (32-bit `int 0x80` calls).
@@ -11,7 +12,13 @@
 use seccompiler::{BpfProgram, TargetArch, sock_filter};
 
 /// Compiled-in profiles: (name, JSON).
-pub const PROFILES: &[(&str, &str)] = &[("level", include_str!("../../assets/seccomp/level.json"))];
+pub const PROFILES: &[(&str, &str)] = &[
+    ("level", include_str!("../../assets/seccomp/level.json")),
+    (
+        "compositor",
+        include_str!("../../assets/seccomp/compositor.json"),
+    ),
+];
 
 /// The JSON of a profile.
 pub fn profile(name: &str) -> Option<&'static str> {
@@ -55,8 +62,8 @@ impl CompiledPolicy {
 }
 
 /// Compiles `name` for this machine. `errno_override` (tests only) replaces the `main`
-/// filter's errno with another, rules unchanged (`enosys` keeps ENOSYS: libc's fallbacks
-/// depend on it).
+/// filter's errno (whichever of its actions is one) with another, rules unchanged (`enosys`
+/// keeps ENOSYS: libc's fallbacks depend on it).
 pub fn compile(name: &str, errno_override: Option<u32>) -> Result<CompiledPolicy, SeccompError> {
     let json = profile(name).ok_or_else(|| SeccompError::Unknown(name.into()))?;
     let json = match errno_override {
@@ -65,7 +72,11 @@ pub fn compile(name: &str, errno_override: Option<u32>) -> Result<CompiledPolicy
             let mut value: serde_json::Value = serde_json::from_str(json)
                 .map_err(|e| SeccompError::Compile(name.into(), e.to_string()))?;
             if let Some(main) = value.get_mut("main") {
-                main["match_action"] = serde_json::json!({ "errno": errno });
+                for action in ["match_action", "mismatch_action"] {
+                    if main[action].get("errno").is_some() {
+                        main[action] = serde_json::json!({ "errno": errno });
+                    }
+                }
             }
             value.to_string()
         }
@@ -150,14 +161,24 @@ mod tests {
     }
 
     #[test]
+    fn the_compositor_profile_compiles() {
+        // Loaded once per session. At run time the kernel caches the verdict of every call
+        // whose rule checks no argument, so the length costs nothing on the hot path.
+        let policy = compile("compositor", None).unwrap();
+        assert!(policy.instructions() <= 800, "{}", policy.instructions());
+    }
+
+    #[test]
     fn every_rule_carries_a_comment() {
-        let value: serde_json::Value = serde_json::from_str(profile("level").unwrap()).unwrap();
-        for (name, filter) in value.as_object().unwrap() {
-            for rule in filter["filter"].as_array().unwrap() {
-                assert!(
-                    rule["comment"].as_str().is_some_and(|c| !c.is_empty()),
-                    "{name}: {rule}"
-                );
+        for (profile_name, json) in PROFILES {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            for (name, filter) in value.as_object().unwrap() {
+                for rule in filter["filter"].as_array().unwrap() {
+                    assert!(
+                        rule["comment"].as_str().is_some_and(|c| !c.is_empty()),
+                        "{profile_name}/{name}: {rule}"
+                    );
+                }
             }
         }
     }

@@ -123,6 +123,7 @@ fn plan(env: &Env, level: usize, network: Network, args: &[&str]) -> CagePlan {
         },
         run: vec![argv],
         exit_with_first: true,
+        pass_fds: vec![],
     }
 }
 
@@ -257,6 +258,20 @@ fn outer(filter: Option<&str>) {
             failed.push(format!("{name} (exit {code}):\n{err}"));
         }
     }
+    if filter.is_none_or(|f| "init-spawn-pass-fds-exits".contains(f)) {
+        ran += 1;
+        let result = init_case(&env);
+        #[allow(clippy::disallowed_macros)]
+        {
+            println!(
+                "test escape::init-spawn-pass-fds-exits ... {}",
+                if result.is_ok() { "ok" } else { "FAILED" }
+            );
+        }
+        if let Err(e) = result {
+            failed.push(format!("init-spawn-pass-fds-exits: {e}"));
+        }
+    }
     // Checks outside the cages after they ran.
     if filter.is_none_or(|f| "home-owner".contains(f)) {
         let file = env.homes[1].join("written-by-high");
@@ -289,6 +304,55 @@ fn outer(filter: Option<&str>) {
         }
     }
     std::process::exit(if failed.is_empty() { 0 } else { 1 });
+}
+
+/// The launcher's view of init: a passed descriptor reaches the plan's command only, spawn
+/// requests start programs, every end is reported with its status, stop ends the cage.
+fn init_case(env: &Env) -> Result<(), String> {
+    use cloison_cages::{Cage, CageIo};
+    let mut p = plan(env, 0, Network::None, &["passed-fd"]);
+    p.exit_with_first = false;
+    p.pass_fds = vec![10];
+    let (r, w) = nix::unistd::pipe().map_err(|e| e.to_string())?;
+    let io = CageIo {
+        pass: vec![(w, 10)],
+        output: None,
+    };
+    let mut cage = Cage::start_with(&p, Path::new(env!("CARGO_BIN_EXE_cloison-cage")), io)
+        .map_err(|e| e.to_string())?;
+    let mut got = [0u8; 6];
+    std::fs::File::from(r)
+        .read_exact(&mut got)
+        .map_err(|e| format!("reading what the command wrote: {e}"))?;
+    if &got != b"passed" {
+        return Err(format!("read {got:?}"));
+    }
+    let (_, status) = cage.next_exit().ok_or("init went away")?;
+    if status != 0 {
+        return Err(format!("the plan's command failed with {status}"));
+    }
+    let argv = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    let later = cage.spawn(&argv(&["/opt/escape/escape", "--inside", "no-passed-fd"]))?;
+    let (pid, status) = cage.next_exit().ok_or("init went away")?;
+    if (pid, status) != (later, 0) {
+        return Err(format!(
+            "a spawned program ended as {pid} with {status}, expected {later} with 0"
+        ));
+    }
+    if cage.spawn(&argv(&["/nonexistent"])).is_ok() {
+        return Err("spawning a missing program succeeded".into());
+    }
+    let sleeper = cage.spawn(&argv(&["/bin/sleep", "100"]))?;
+    cage.stop()?;
+    let (pid, status) = cage.next_exit().ok_or("init went away")?;
+    if (pid, status) != (sleeper, 128 + libc::SIGTERM) {
+        return Err(format!("stop ended {pid} with {status}"));
+    }
+    let end = cage.wait().map_err(|e| e.to_string())?;
+    if !end.success() {
+        return Err(format!("the helper ended with {end}"));
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -482,6 +546,16 @@ fn inside(args: &[String]) -> i32 {
             // SAFETY: umask only changes this process's mask; it is restored at once.
             let mask = unsafe { libc::umask(0o022) };
             c.check(mask == 0o077, format!("umask is 077, got {mask:o}"));
+        }
+        "passed-fd" => {
+            // SAFETY: writing a byte string to a descriptor number; a bad number fails cleanly.
+            let n = unsafe { libc::write(10, b"passed".as_ptr().cast(), 6) };
+            c.check(n == 6, "fd 10 was passed to the plan's command");
+        }
+        "no-passed-fd" => {
+            // SAFETY: F_GETFD only queries the descriptor's flags.
+            let r = unsafe { libc::fcntl(10, libc::F_GETFD) };
+            c.check(r < 0, "fd 10 reached a program started later");
         }
         "status" => {
             for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
