@@ -34,6 +34,14 @@ pub fn listen(state: &mut State, path: &Path) -> anyhow::Result<()> {
     let listener =
         UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    serve_listener(state, listener)?;
+    tracing::info!(socket = %path.display(), "control socket ready");
+    Ok(())
+}
+
+/// Serves a control socket the launcher created and handed over (its path is the launcher's
+/// business; in a cage the compositor could not even name it).
+pub fn serve_listener(state: &mut State, listener: UnixListener) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     state
         .loop_handle
@@ -58,7 +66,6 @@ pub fn listen(state: &mut State, path: &Path) -> anyhow::Result<()> {
             },
         )
         .map_err(|e| anyhow::anyhow!("cannot watch the control socket: {e}"))?;
-    tracing::info!(socket = %path.display(), "control socket ready");
     Ok(())
 }
 
@@ -127,6 +134,10 @@ impl State {
                 self.stop();
                 Response::Ok(Reply::Done)
             }
+            Request::Spawn { .. } | Request::RestartLevel { .. } => Response::Error(
+                "levels' cages are the launcher's: send this to the session's control socket (cloison run)"
+                    .into(),
+            ),
         }
     }
 
@@ -143,6 +154,7 @@ impl State {
                 color: l.color.to_string(),
                 socket: l.socket_path.clone(),
                 clients: l.client_count(),
+                cage: None,
             })
             .collect();
         let windows = self

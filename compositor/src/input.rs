@@ -98,6 +98,8 @@ pub enum Action {
     Close,
     /// Minimize the focused window.
     Minimize,
+    /// Open or close the launcher menu.
+    LauncherMenu,
 }
 
 /// A resolved shortcut: exact modifiers and the key's unshifted keysym.
@@ -163,6 +165,10 @@ pub struct InputState {
     pub frame_grab: Option<FrameGrab>,
     /// The last press on a title bar (window id, when), for double clicks.
     last_title_press: Option<(u64, Instant)>,
+    /// The launcher menu opens on a tap of Super alone (the configured `"super"`).
+    super_tap: bool,
+    /// A Super key is down and nothing else was pressed since: its release opens the menu.
+    super_armed: bool,
 }
 
 /// Two presses on a title bar closer than this are a double click.
@@ -191,6 +197,7 @@ impl InputState {
         )
         .ok_or(InputError::Keymap)?;
         let mut bindings = Vec::new();
+        let super_tap = shortcuts.launcher_menu == "super";
         for (name, chord) in shortcuts.bindings() {
             let action = match name {
                 "cycle_windows" => Action::CycleForward,
@@ -198,7 +205,9 @@ impl InputState {
                 "maximize" => Action::Maximize,
                 "fullscreen" => Action::Fullscreen,
                 "close" => Action::Close,
-                _ => Action::Minimize,
+                "minimize" => Action::Minimize,
+                "launcher_menu" if super_tap => continue,
+                _ => Action::LauncherMenu,
             };
             let parsed = cloison_config::parse_chord(chord).map_err(|_| {
                 InputError::Shortcut(name.to_string(), chord.to_string(), chord.to_string())
@@ -243,6 +252,8 @@ impl InputState {
             pointer_level: None,
             frame_grab: None,
             last_title_press: None,
+            super_tap,
+            super_armed: false,
         })
     }
 
@@ -311,19 +322,36 @@ impl State {
     fn handle_key(&mut self, keycode: u32, pressed: bool, time: u32) {
         let serial = SERIAL_COUNTER.next_serial();
         let xkb_keycode = xkb::Keycode::new(keycode);
+        let sym = self
+            .input
+            .keymap
+            .key_get_syms_by_level(xkb_keycode, 0, 0)
+            .first()
+            .copied();
+        let is_super =
+            matches!(sym, Some(s) if s == xkb::Keysym::Super_L || s == xkb::Keysym::Super_R);
+        // With the Super tap, Super belongs to the compositor: no client sees it.
+        let reserved = self.input.super_tap && is_super;
         let route = if pressed {
             let action = self.input.shortcut(keycode);
             self.input
                 .xkb
                 .update_key(xkb_keycode, xkb::KeyDirection::Down);
+            self.input.super_armed = reserved && self.input.pressed.is_empty();
+            let menu_open = self.ui.menu.open;
             let route = match (action, self.focused_level()) {
+                _ if reserved || menu_open => KeyRoute::Intercepted,
                 (Some(_), _) => KeyRoute::Intercepted,
                 (None, Some(level)) => KeyRoute::Level(level),
                 (None, None) => KeyRoute::Dropped,
             };
             // A repeated press (no release in between) keeps its first route.
             let route = *self.input.pressed.entry(keycode).or_insert(route);
-            if let Some(action) = action {
+            if menu_open {
+                if let Some(sym) = sym {
+                    self.menu_key(sym);
+                }
+            } else if let Some(action) = action {
                 self.run_action(action);
             }
             route
@@ -336,6 +364,9 @@ impl State {
                 .pressed
                 .remove(&keycode)
                 .unwrap_or(KeyRoute::Dropped);
+            if reserved && std::mem::take(&mut self.input.super_armed) {
+                self.toggle_menu();
+            }
             if self.wm.cycle.is_some() && !self.input.cycle_held() {
                 self.input.cycle_mods = None;
                 self.end_focus_cycle();
@@ -396,7 +427,60 @@ impl State {
                     self.minimize(&w);
                 }
             }
+            Action::LauncherMenu => self.toggle_menu(),
         }
+    }
+
+    /// Opens the launcher menu on the focused level's column, or closes it. Opening takes the
+    /// pointer from the clients (they see it leave) until the menu closes.
+    pub fn toggle_menu(&mut self) {
+        let level = self.focused_level().map_or(0, |l| l.0);
+        self.ui.menu.toggle(level);
+        if self.ui.menu.open {
+            self.release_pointer_from_clients();
+        }
+        self.queue_redraw();
+    }
+
+    fn release_pointer_from_clients(&mut self) {
+        if let Some(old) = self.input.pointer_level.take() {
+            let event = MotionEvent {
+                location: self.input.pointer,
+                serial: SERIAL_COUNTER.next_serial(),
+                time: self.now_ms(),
+            };
+            if let Some(pointer) = self.levels[old.0].seat.get_pointer() {
+                pointer.motion(self, None, &event);
+                pointer.frame(self);
+            }
+            self.levels[old.0].cursor = CursorImageStatus::default_named();
+        }
+    }
+
+    fn menu_key(&mut self, sym: xkb::Keysym) {
+        use crate::ui::menu::MenuKey;
+        let key = match sym {
+            xkb::Keysym::Up | xkb::Keysym::KP_Up => MenuKey::Up,
+            xkb::Keysym::Down | xkb::Keysym::KP_Down | xkb::Keysym::Tab => MenuKey::Down,
+            xkb::Keysym::Left | xkb::Keysym::KP_Left => MenuKey::Left,
+            xkb::Keysym::Right | xkb::Keysym::KP_Right => MenuKey::Right,
+            xkb::Keysym::Return | xkb::Keysym::KP_Enter => MenuKey::Enter,
+            xkb::Keysym::Escape => MenuKey::Escape,
+            _ => return,
+        };
+        let outcome = self.ui.menu.key(key);
+        self.menu_outcome(outcome);
+    }
+
+    fn menu_outcome(&mut self, outcome: crate::ui::menu::MenuOutcome) {
+        use crate::ui::menu::MenuOutcome;
+        if let MenuOutcome::Launch(level, app) = outcome
+            && let Some(level) = self.levels.get(level)
+        {
+            let level = level.name.to_string();
+            self.launch(level, app);
+        }
+        self.queue_redraw();
     }
 
     fn handle_pointer_motion(&mut self, pos: Point<f64, Logical>, time: u32) {
@@ -409,6 +493,10 @@ impl State {
         self.input.pointer_seen = true;
         self.queue_redraw();
 
+        // The menu is modal: no client follows the pointer while it is open.
+        if self.ui.menu.open {
+            return;
+        }
         if self.input.frame_grab.is_some() {
             self.frame_grab_motion(pos);
             return;
@@ -462,6 +550,24 @@ impl State {
 
     fn handle_pointer_button(&mut self, button: u32, pressed: bool, time: u32) {
         let serial = SERIAL_COUNTER.next_serial();
+        if self.ui.menu.open {
+            // A click on an entry starts it; anywhere else closes the menu. No client sees it.
+            if pressed {
+                let size = self.output_geometry().size;
+                let outcome = match self.ui.menu.hit(size, self.input.pointer) {
+                    Some((level, app)) => {
+                        self.ui.menu.open = false;
+                        crate::ui::menu::MenuOutcome::Launch(level, app)
+                    }
+                    None => {
+                        self.ui.menu.open = false;
+                        crate::ui::menu::MenuOutcome::Closed
+                    }
+                };
+                self.menu_outcome(outcome);
+            }
+            return;
+        }
         if self.input.frame_grab.is_some() {
             if !pressed {
                 self.end_frame_grab();
@@ -491,7 +597,15 @@ impl State {
                         self.focus_window(Some(&window));
                     }
                 }
-                Under::Bar => {}
+                Under::Bar => {
+                    if crate::ui::bar::menu_button_hit(
+                        self.output_geometry().size.w,
+                        self.input.pointer,
+                    ) {
+                        self.toggle_menu();
+                        return;
+                    }
+                }
                 Under::Nothing => self.focus_window(None),
             }
         }

@@ -9,6 +9,7 @@ pub mod ctl;
 pub mod handlers;
 pub mod input;
 pub mod keys;
+pub mod manager;
 pub mod render;
 pub mod shell;
 pub mod sockets;
@@ -61,6 +62,19 @@ pub struct Options {
     pub runtime_dir: PathBuf,
     /// Print a `ready` line on standard output once every socket listens.
     pub print_ready: bool,
+    /// Sockets handed over by the launcher; without them the compositor binds its own under
+    /// `runtime_dir`.
+    pub handed_over: Option<HandedOver>,
+}
+
+/// What the launcher hands the compositor (as inherited descriptors).
+pub struct HandedOver {
+    /// One listening Wayland socket per level: (level name, listener, host path for status).
+    pub levels: Vec<(String, std::os::unix::net::UnixListener, String)>,
+    /// The listening control socket (only the launcher connects to it).
+    pub ctl: std::os::unix::net::UnixListener,
+    /// The channel to the launcher.
+    pub manager: std::os::unix::net::UnixStream,
 }
 
 /// Runs the compositor until it is asked to stop (SIGTERM, SIGINT, `ctl quit`, the nested
@@ -96,9 +110,35 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         size,
     )?;
 
-    let sockets = sockets::listen_levels(&mut state, &options.runtime_dir)?;
+    let own_sockets = options.handed_over.is_none();
     let ctl_path = cloison_ipc::paths::ctl_socket(&options.runtime_dir);
-    ctl::listen(&mut state, &ctl_path)?;
+    let sockets = match options.handed_over {
+        None => {
+            let sockets = sockets::listen_levels(&mut state, &options.runtime_dir)?;
+            ctl::listen(&mut state, &ctl_path)?;
+            sockets.len()
+        }
+        Some(handed) => {
+            let count = handed.levels.len();
+            if count != state.levels.len() {
+                anyhow::bail!(
+                    "{count} level sockets were handed over for {} levels",
+                    state.levels.len()
+                );
+            }
+            let mut listeners = Vec::new();
+            for (name, listener, path) in handed.levels {
+                if let Some(level) = state.levels.iter_mut().find(|l| *l.name == name) {
+                    level.socket_path = path;
+                }
+                listeners.push((name, listener));
+            }
+            sockets::serve_level_listeners(&mut state, listeners)?;
+            ctl::serve_listener(&mut state, handed.ctl)?;
+            manager::connect(&mut state, handed.manager)?;
+            count
+        }
+    };
     watch_signals(&mut state)?;
 
     if options.print_ready {
@@ -112,7 +152,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         backend = state.backend.name(),
         width = size.w,
         height = size.h,
-        sockets = sockets.len(),
+        sockets,
         "compositor running"
     );
     state.queue_redraw();
@@ -122,8 +162,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let level_names: Vec<String> = state.levels.iter().map(|l| l.name.to_string()).collect();
     drop(state);
     drop(event_loop);
-    let _ = std::fs::remove_file(&ctl_path);
-    sockets::remove_level_dirs(&options.runtime_dir, &level_names);
+    if own_sockets {
+        let _ = std::fs::remove_file(&ctl_path);
+        sockets::remove_level_dirs(&options.runtime_dir, &level_names);
+    }
     tracing::info!("compositor stopped");
     result
 }

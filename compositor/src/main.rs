@@ -34,6 +34,58 @@ struct Cli {
     /// Debug logging.
     #[arg(long, short)]
     verbose: bool,
+    /// A listening Wayland socket handed over by the launcher, as LEVEL=FD=PATH (PATH: where
+    /// it is on the host, for status). One per level; used by `cloison run`.
+    #[arg(long = "level-fd", value_name = "LEVEL=FD=PATH")]
+    level_fds: Vec<String>,
+    /// The listening control socket handed over by the launcher.
+    #[arg(long, value_name = "FD", requires = "manager_fd")]
+    ctl_fd: Option<i32>,
+    /// The launcher's channel.
+    #[arg(long, value_name = "FD", requires = "ctl_fd")]
+    manager_fd: Option<i32>,
+}
+
+/// Takes ownership of a descriptor named on the command line, once.
+fn take_fd(fd: i32, taken: &mut Vec<i32>) -> anyhow::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd as _;
+    anyhow::ensure!(fd > 2, "descriptor {fd} is not one the launcher passes");
+    anyhow::ensure!(!taken.contains(&fd), "descriptor {fd} is named twice");
+    // Check it is open before owning it.
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+        .with_context(|| format!("descriptor {fd} is not open"))?;
+    taken.push(fd);
+    // SAFETY: the launcher passed this descriptor for us alone; it is open (checked above) and
+    // owned only once (checked against `taken`).
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+fn handed_over(cli: &Cli) -> anyhow::Result<Option<cloison_compositor::HandedOver>> {
+    let (Some(ctl), Some(manager)) = (cli.ctl_fd, cli.manager_fd) else {
+        anyhow::ensure!(
+            cli.level_fds.is_empty(),
+            "--level-fd needs --ctl-fd and --manager-fd"
+        );
+        return Ok(None);
+    };
+    let mut taken = Vec::new();
+    let mut levels = Vec::new();
+    for spec in &cli.level_fds {
+        let mut parts = spec.splitn(3, '=');
+        let (Some(name), Some(fd), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            anyhow::bail!("--level-fd {spec:?}: expected LEVEL=FD=PATH");
+        };
+        let fd: i32 = fd
+            .parse()
+            .with_context(|| format!("--level-fd {spec:?}: bad descriptor"))?;
+        let listener = std::os::unix::net::UnixListener::from(take_fd(fd, &mut taken)?);
+        levels.push((name.to_string(), listener, path.to_string()));
+    }
+    Ok(Some(cloison_compositor::HandedOver {
+        levels,
+        ctl: std::os::unix::net::UnixListener::from(take_fd(ctl, &mut taken)?),
+        manager: std::os::unix::net::UnixStream::from(take_fd(manager, &mut taken)?),
+    }))
 }
 
 fn parse_size(s: &str) -> Result<(i32, i32), String> {
@@ -75,13 +127,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         "winit" => BackendKind::Winit,
         _ => BackendKind::auto(),
     };
-    let runtime_dir = cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?;
+    let handed_over = handed_over(&cli)?;
+    let runtime_dir = match &handed_over {
+        // Nothing is created on disk: the runtime directory only names things.
+        Some(_) => std::env::var_os("XDG_RUNTIME_DIR")
+            .map(Into::into)
+            .unwrap_or_default(),
+        None => cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?,
+    };
     cloison_compositor::run(Options {
         config: Arc::new(config),
         backend,
         size: cli.size.into(),
         runtime_dir,
         print_ready: cli.print_ready,
+        handed_over,
     })
 }
 

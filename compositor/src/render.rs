@@ -209,6 +209,7 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
             color: level.color,
             windows: windows[level.id.0],
             attention: attention[level.id.0],
+            running: level.running,
         })
         .collect();
     BarContent {
@@ -307,6 +308,29 @@ where
                 Ok(element) => elements.push(OutputRenderElement::Memory(element)),
                 Err(err) => tracing::warn!("cannot draw the cursor: {err:?}"),
             },
+        }
+    }
+
+    // The launcher menu, above every window, below the cursor and the bar.
+    if trusted_ui && scene.ui.menu.open {
+        let levels: Vec<(String, cloison_config::Color)> = scene
+            .levels
+            .iter()
+            .map(|l| (l.label.clone(), l.color))
+            .collect();
+        let menu = scene.ui.menu.buffer(&levels, &scene.ui.font);
+        let at = scene.ui.menu.geometry(scene.output_size).loc;
+        match MemoryRenderBufferRenderElement::from_buffer(
+            renderer,
+            at.to_f64().to_physical(scale),
+            &menu,
+            None,
+            None,
+            None,
+            Kind::Unspecified,
+        ) {
+            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
+            Err(err) => tracing::error!("cannot draw the launcher menu: {err:?}"),
         }
     }
 

@@ -65,6 +65,45 @@ pub fn listen_levels(state: &mut State, runtime_dir: &Path) -> anyhow::Result<Ve
     Ok(paths)
 }
 
+/// Serves listening sockets the launcher created and handed over, one per level (in
+/// configuration order); `paths` are what status reports (the paths on the host).
+pub fn serve_level_listeners(
+    state: &mut State,
+    listeners: Vec<(String, std::os::unix::net::UnixListener)>,
+) -> anyhow::Result<()> {
+    for (name, listener) in listeners {
+        let Some(index) = state.levels.iter().position(|l| *l.name == name) else {
+            bail!("a socket was handed over for level {name:?}, which is not configured");
+        };
+        listener.set_nonblocking(true)?;
+        let source = Generic::new(listener, Interest::READ, Mode::Level);
+        let level = LevelId(index);
+        state
+            .loop_handle
+            .insert_source(source, move |_, listener, state| {
+                loop {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let data = Arc::new(ClientState::new(&state.levels[level.0]));
+                            if let Err(err) = state.display_handle.insert_client(stream, data) {
+                                tracing::warn!("cannot add a client: {err}");
+                            }
+                        }
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(err) => {
+                            tracing::warn!("accept failed: {err}");
+                            break;
+                        }
+                    }
+                }
+                Ok(PostAction::Continue)
+            })
+            .map_err(|e| anyhow::anyhow!("cannot watch a level socket: {e}"))?;
+        tracing::info!(level = %name, "listening on the socket the launcher handed over");
+    }
+    Ok(())
+}
+
 /// Removes the (empty) directories [`listen_levels`] created, once the sockets are gone.
 pub fn remove_level_dirs(runtime_dir: &Path, levels: &[String]) {
     for name in levels {

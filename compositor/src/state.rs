@@ -126,6 +126,8 @@ pub struct LevelState {
     pub focus_serial: Option<Serial>,
     /// The last user input delivered to the level's seat (key or button), and when.
     pub last_input: Option<(Serial, Instant)>,
+    /// Whether the level's cage runs (as the launcher reports; always, without a launcher).
+    pub running: bool,
 }
 
 impl LevelState {
@@ -175,6 +177,8 @@ pub struct State {
     pub frame_clock: FrameClock,
     /// Trusted UI: font, bar.
     pub ui: crate::ui::Ui,
+    /// The channel to the launcher.
+    pub manager: crate::manager::Manager,
     /// The icon of a drag in progress, if any.
     pub dnd_icon: Option<WlSurface>,
     /// The levels, indexed by [`LevelId`].
@@ -322,6 +326,7 @@ impl State {
                     .fold(0, |mask, (i, _)| mask | (1 << i)),
                 focus_serial: None,
                 last_input: None,
+                running: true,
             });
         }
         let input = InputState::new(&xkb, &config.shortcuts).map_err(|e| match e {
@@ -363,10 +368,19 @@ impl State {
             &loop_handle,
         )
         .map_err(StartError::Timer)?;
-        let ui = crate::ui::Ui {
+        let mut ui = crate::ui::Ui {
             font: crate::ui::font::Font::new().map_err(StartError::Ui)?,
             bar: crate::ui::bar::Bar::new(&loop_handle).map_err(StartError::Timer)?,
+            menu: crate::ui::menu::Menu::default(),
         };
+        // Until a launcher says otherwise, the menu lists the configured apps.
+        ui.menu.set_entries(
+            config
+                .levels
+                .iter()
+                .map(|l| l.apps.iter().map(|a| a.name.clone()).collect())
+                .collect(),
+        );
 
         Ok(State {
             display_handle,
@@ -383,6 +397,7 @@ impl State {
             input,
             frame_clock,
             ui,
+            manager: crate::manager::Manager::default(),
             dnd_icon: None,
             levels,
             compositor_state,

@@ -57,6 +57,32 @@ pub struct Config {
     pub levels: Vec<Level>,
     /// The cross-level flow policy.
     pub policy: Policy,
+    /// The compositor's own confinement.
+    pub compositor: CompositorConfig,
+}
+
+/// Default outside uid/gid of the compositor's cage (when the session runs as root).
+pub const DEFAULT_COMPOSITOR_UID: u32 = 1_900_000;
+/// Default outside uid/gid of the first level's cage; the next levels get 100000 more each.
+pub const DEFAULT_LEVEL_UID: u32 = 2_000_000;
+/// Outside uids below this are refused: they belong to system accounts and real users.
+pub const MIN_OUTSIDE_UID: u32 = 65_536;
+
+/// The compositor's confinement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CompositorConfig {
+    /// Outside uid and gid of the compositor's cage when the session runs as root (run as a
+    /// user, every cage maps to that user).
+    pub uid: u32,
+}
+
+impl Default for CompositorConfig {
+    fn default() -> Self {
+        Self {
+            uid: DEFAULT_COMPOSITOR_UID,
+        }
+    }
 }
 
 /// The xkb keymap (RMLVO names) and key repeat for all seats.
@@ -111,6 +137,38 @@ pub struct Level {
     pub session: Vec<SessionApp>,
     /// What the level's clients may ask of the compositor.
     pub protocols: Protocols,
+    /// Outside uid and gid of the level's cage when the session runs as root: files in the
+    /// level's home belong to it. Unique per level.
+    pub uid: u32,
+    /// Whether the level's cage may start on a kernel without the Landlock features it needs.
+    pub landlock: LandlockMode,
+    /// Apps listed for this level in the trusted launcher menu (before `.desktop` entries).
+    pub apps: Vec<MenuApp>,
+    /// Whether the launcher menu also lists the applications installed in
+    /// `/usr/share/applications` (as the level's cage sees them).
+    pub desktop_entries: bool,
+}
+
+/// What happens when the kernel lacks Landlock features a cage needs (ABI 6: abstract
+/// sockets and signals scoped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LandlockMode {
+    /// The cage refuses to start.
+    #[default]
+    Required,
+    /// The cage starts with what the kernel offers; the launcher says what is not enforced.
+    BestEffort,
+}
+
+/// An app in the launcher menu.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MenuApp {
+    /// What the menu shows.
+    pub name: String,
+    /// argv, never passed through a shell. Non-empty.
+    pub command: Vec<String>,
 }
 
 /// A level's network, applied by its cage.
@@ -252,6 +310,8 @@ pub struct Shortcuts {
     pub close: String,
     /// Minimize the focused window (Alt+Tab brings it back).
     pub minimize: String,
+    /// Open the trusted launcher menu. `"super"` alone means a tap of the Super key.
+    pub launcher_menu: String,
 }
 
 impl Default for Shortcuts {
@@ -263,6 +323,7 @@ impl Default for Shortcuts {
             fullscreen: "super+f".into(),
             close: "super+q".into(),
             minimize: "super+Down".into(),
+            launcher_menu: "super".into(),
         }
     }
 }
@@ -280,6 +341,7 @@ impl Shortcuts {
             ("fullscreen", self.fullscreen.as_str()),
             ("close", self.close.as_str()),
             ("minimize", self.minimize.as_str()),
+            ("launcher_menu", self.launcher_menu.as_str()),
         ]
         .into_iter()
         .filter(|(_, chord)| *chord != "none")
@@ -467,13 +529,25 @@ impl Config {
         out.push_str(&format!("{} levels:\n", self.levels.len()));
         for level in &self.levels {
             out.push_str(&format!(
-                "  {:<10} label {:<8} colour {}  rank {}  network {}  {} session app(s)\n",
+                "  {:<10} label {:<8} colour {}  rank {}  network {}  uid {}  {} session app(s), {} menu app(s){}{}\n",
                 level.name,
                 level.label,
                 level.color,
                 level.rank,
                 level.network,
-                level.session.len()
+                level.uid,
+                level.session.len(),
+                level.apps.len(),
+                if level.desktop_entries {
+                    " + installed applications"
+                } else {
+                    ""
+                },
+                if level.landlock == LandlockMode::BestEffort {
+                    ", landlock best-effort"
+                } else {
+                    ""
+                }
             ));
         }
         out.push_str("flow policy (clipboard / files):\n");
@@ -616,6 +690,8 @@ struct RawConfig {
     levels: Vec<Spanned<RawLevel>>,
     #[serde(default)]
     policy: RawPolicy,
+    #[serde(default)]
+    compositor: Option<Spanned<CompositorConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -631,6 +707,18 @@ struct RawLevel {
     session: Vec<Spanned<RawApp>>,
     #[serde(default)]
     protocols: Option<Spanned<Protocols>>,
+    #[serde(default)]
+    uid: Option<Spanned<u32>>,
+    #[serde(default)]
+    landlock: LandlockMode,
+    #[serde(default, rename = "app")]
+    apps: Vec<Spanned<MenuApp>>,
+    #[serde(default = "yes")]
+    desktop_entries: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize, Default)]
@@ -642,6 +730,7 @@ struct RawShortcuts {
     fullscreen: Option<Spanned<String>>,
     close: Option<Spanned<String>>,
     minimize: Option<Spanned<String>>,
+    launcher_menu: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -841,6 +930,65 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
             }
         };
 
+        let index = levels.len() as u32;
+        let uid = match &level.uid {
+            None => DEFAULT_LEVEL_UID + 100_000 * index,
+            Some(uid) => {
+                check_outside_uid(*uid.get_ref()).map_err(|m| {
+                    invalid(
+                        uid.span(),
+                        m,
+                        "give the level its own uid, e.g. uid = 2000000 (a range no account uses)",
+                    )
+                })?;
+                *uid.get_ref()
+            }
+        };
+        if let Some(other) = levels.iter().find(|l| l.uid == uid) {
+            return Err(invalid(
+                level
+                    .uid
+                    .as_ref()
+                    .map(|u| u.span())
+                    .unwrap_or(spanned.span()),
+                format!("uid {uid} is already level {:?}'s", other.name),
+                "give each level its own uid: the kernel separates the levels' files by it",
+            ));
+        }
+
+        let mut apps = Vec::new();
+        for app in &level.apps {
+            let a = app.get_ref();
+            if a.command.is_empty() || a.command[0].is_empty() {
+                return Err(invalid(
+                    app.span(),
+                    "a menu app has an empty command",
+                    "give the program and its arguments, e.g. command = [\"foot\"]",
+                ));
+            }
+            if a.command.iter().any(|arg| arg.contains('\0')) {
+                return Err(invalid(
+                    app.span(),
+                    "a menu app's command contains a NUL character",
+                    "remove the NUL character",
+                ));
+            }
+            if a.name.trim().is_empty()
+                || a.name.chars().count() > 64
+                || a.name.chars().any(|c| c.is_control() || is_invisible(c))
+            {
+                return Err(invalid(
+                    app.span(),
+                    format!("invalid menu app name {:?}", a.name),
+                    "use 1 to 64 visible characters, e.g. name = \"Terminal\"",
+                ));
+            }
+            apps.push(MenuApp {
+                name: a.name.trim().to_string(),
+                command: a.command.clone(),
+            });
+        }
+
         spans.push((level.name.span(), level.color.span()));
         levels.push(Level {
             name: name.clone(),
@@ -850,6 +998,10 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
             network,
             session,
             protocols,
+            uid,
+            landlock: level.landlock,
+            apps,
+            desktop_entries: level.desktop_entries,
         });
     }
 
@@ -915,18 +1067,44 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
 
     let shortcuts = validate_shortcuts(&raw.shortcuts)?;
 
+    let compositor = match &raw.compositor {
+        None => CompositorConfig::default(),
+        Some(c) => {
+            let compositor = c.get_ref().clone();
+            check_outside_uid(compositor.uid).map_err(|m| {
+                invalid(
+                    c.span(),
+                    m,
+                    "give the compositor its own uid, e.g. uid = 1900000",
+                )
+            })?;
+            compositor
+        }
+    };
+    if let Some(level) = levels.iter().find(|l| l.uid == compositor.uid) {
+        return Err((
+            raw.compositor.as_ref().map(|c| c.span()),
+            format!(
+                "the compositor's uid {} is also level {:?}'s",
+                compositor.uid, level.name
+            ),
+            "give the compositor a uid no level uses: it must not own any level's files".into(),
+        ));
+    }
+
     Ok(Config {
         source: file.to_string(),
         keyboard: raw.keyboard,
         shortcuts,
         levels,
         policy: Policy { flows },
+        compositor,
     })
 }
 
 fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
     let mut shortcuts = Shortcuts::default();
-    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 6] = [
+    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 7] = [
         (
             "cycle_windows",
             &raw.cycle_windows,
@@ -941,6 +1119,11 @@ fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
         ("fullscreen", &raw.fullscreen, &mut shortcuts.fullscreen),
         ("close", &raw.close, &mut shortcuts.close),
         ("minimize", &raw.minimize, &mut shortcuts.minimize),
+        (
+            "launcher_menu",
+            &raw.launcher_menu,
+            &mut shortcuts.launcher_menu,
+        ),
     ];
     let mut seen: Vec<(Chord, &'static str, Option<Range<usize>>)> = Vec::new();
     for (action, given, target) in fields {
@@ -949,6 +1132,11 @@ fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
         }
         let span = given.as_ref().map(|v| v.span());
         if target == "none" {
+            continue;
+        }
+        // The launcher menu may be a tap of Super alone (pressed and released, nothing else).
+        if action == "launcher_menu" && target.eq_ignore_ascii_case("super") {
+            *target = "super".into();
             continue;
         }
         let parsed = parse_chord(target).map_err(|m| {
@@ -977,6 +1165,16 @@ fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
         seen.push((normalized, action, span));
     }
     Ok(shortcuts)
+}
+
+fn check_outside_uid(uid: u32) -> Result<(), String> {
+    if !(MIN_OUTSIDE_UID..u32::MAX - 1).contains(&uid) {
+        return Err(format!(
+            "uid {uid} is not usable for a cage: it must be from {MIN_OUTSIDE_UID} to {}, outside the accounts' range",
+            u32::MAX - 2
+        ));
+    }
+    Ok(())
 }
 
 fn parse_network(value: &str) -> Result<Network, String> {

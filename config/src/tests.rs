@@ -359,3 +359,64 @@ fn globals_allow_list_is_checked() {
     );
     assert!(e.fix.contains("wp_viewporter"), "{e}");
 }
+
+#[test]
+fn cage_identities_default_apart_and_are_checked() {
+    let c = parse(TWO, "t").unwrap();
+    assert_eq!(c.level("low").unwrap().uid, DEFAULT_LEVEL_UID);
+    assert_eq!(c.level("high").unwrap().uid, DEFAULT_LEVEL_UID + 100_000);
+    assert_eq!(c.compositor.uid, DEFAULT_COMPOSITOR_UID);
+    assert_eq!(c.level("low").unwrap().landlock, LandlockMode::Required);
+
+    let same = TWO.replace("rank = 0", "rank = 0\nuid = 2100000");
+    let e = err(&same);
+    assert!(e.message.contains("already level \"low\""), "{e}");
+    assert_eq!(e.line, 9, "{e}");
+
+    let small = TWO.replace("rank = 0", "rank = 0\nuid = 1000");
+    let e = err(&small);
+    assert!(e.message.contains("uid 1000 is not usable"), "{e}");
+    assert_eq!(e.line, 7);
+
+    let clash = format!("[compositor]\nuid = 2000000\n{TWO}");
+    let e = err(&clash);
+    assert!(e.message.contains("compositor's uid 2000000"), "{e}");
+    assert!(e.fix.contains("no level uses"), "{e}");
+
+    let best = TWO.replace("rank = 1", "rank = 1\nlandlock = \"best-effort\"");
+    let c = parse(&best, "t").unwrap();
+    assert_eq!(c.level("high").unwrap().landlock, LandlockMode::BestEffort);
+    let e = err(&TWO.replace("rank = 1", "rank = 1\nlandlock = \"maybe\""));
+    assert!(e.message.contains("maybe"), "{e}");
+}
+
+#[test]
+fn menu_apps_and_the_menu_shortcut_are_checked() {
+    let apps =
+        format!("{TWO}\n[[level.app]]\nname = \"Files\"\ncommand = [\"foot\", \"-e\", \"mc\"]\n");
+    let c = parse(&apps, "t").unwrap();
+    assert_eq!(c.level("high").unwrap().apps[0].name, "Files");
+    assert!(c.level("high").unwrap().desktop_entries);
+    let e = err(&format!(
+        "{TWO}\n[[level.app]]\nname = \"X\"\ncommand = []\n"
+    ));
+    assert!(e.message.contains("empty command"), "{e}");
+    assert_eq!(e.line, 14);
+    let e = err(&format!(
+        "{TWO}\n[[level.app]]\nname = \"\\u202eevil\"\ncommand = [\"foot\"]\n"
+    ));
+    assert!(e.message.contains("invalid menu app name"), "{e}");
+
+    assert_eq!(Config::builtin().shortcuts.launcher_menu, "super");
+    let chord = parse(
+        &format!("[shortcuts]\nlauncher_menu = \"super+space\"\n{TWO}"),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(chord.shortcuts.launcher_menu, "super+space");
+    // A lone modifier is a tap only for the menu.
+    let e = err(&format!("[shortcuts]\nclose = \"super\"\n{TWO}"));
+    assert!(e.message.contains("needs a key"), "{e}");
+    let e = err(&format!("[shortcuts]\nlauncher_menu = \"super+q\"\n{TWO}"));
+    assert!(e.message.contains("same chord"), "{e}");
+}

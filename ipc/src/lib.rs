@@ -47,8 +47,31 @@ pub enum Request {
         /// What to inject.
         event: InputEvent,
     },
-    /// Stop the compositor (the session ends).
+    /// End the session (apps, cages, compositor).
     Quit,
+    /// Start a program in a level's cage (answered by the launcher).
+    Spawn {
+        /// The level.
+        level: String,
+        /// Program and arguments (never given to a shell).
+        argv: Vec<String>,
+    },
+    /// Stop a level's cage if it still runs, then build it again and start its session apps
+    /// (answered by the launcher).
+    RestartLevel {
+        /// The level.
+        level: String,
+    },
+}
+
+impl Request {
+    /// Whether the launcher answers this request itself (the others go to the compositor).
+    pub fn for_launcher(&self) -> bool {
+        matches!(
+            self,
+            Request::Quit | Request::Spawn { .. } | Request::RestartLevel { .. }
+        )
+    }
 }
 
 /// Input to inject.
@@ -147,6 +170,11 @@ pub enum Reply {
     Screenshot(Screenshot),
     /// The request was carried out.
     Done,
+    /// Answer to [`Request::Spawn`].
+    Spawned {
+        /// The program's pid inside its cage.
+        pid: i32,
+    },
 }
 
 /// The compositor's state as trusted UI sees it.
@@ -188,6 +216,37 @@ pub struct LevelStatus {
     pub socket: String,
     /// Clients currently connected through that socket.
     pub clients: usize,
+    /// The level's cage, when the session was started by `cloison run` (filled in by the
+    /// launcher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cage: Option<CageStatus>,
+}
+
+/// A level's cage as the launcher sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CageStatus {
+    /// `running`, `stopped` (its init ended; `restart-level` brings it back) or `stopping`.
+    pub state: String,
+    /// The cage's supervisor process (outside), while running.
+    pub helper_pid: Option<u32>,
+    /// The cage's init (pid 1 inside), as a pid outside, while running.
+    pub init_pid: Option<u32>,
+    /// Programs running that init started, with their pids inside.
+    pub apps: Vec<AppStatus>,
+    /// The network setting applied.
+    pub network: String,
+    /// What confinement is enforced, e.g. `landlock ABI 7 (filesystem, abstract sockets,
+    /// signals), seccomp level`.
+    pub enforced: String,
+}
+
+/// A program running in a cage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppStatus {
+    /// pid inside the cage.
+    pub pid: i32,
+    /// Its argv.
+    pub argv: Vec<String>,
 }
 
 /// One window.
@@ -259,12 +318,83 @@ pub mod paths {
         level_dir(runtime_dir, level).join("wayland-0")
     }
 
+    /// One level's manager socket (served by the launcher).
+    pub fn level_manager_socket(runtime_dir: &Path, level: &str) -> PathBuf {
+        level_dir(runtime_dir, level).join("manager.sock")
+    }
+
+    /// The compositor's private control socket, which only the launcher connects to.
+    pub fn compositor_ctl_socket(runtime_dir: &Path) -> PathBuf {
+        session_dir(runtime_dir)
+            .join("private")
+            .join("compositor-ctl.sock")
+    }
+
+    /// Inside a cage: where the level's Wayland socket is.
+    pub const CAGE_WAYLAND_SOCKET: &str = "/run/user/1000/wayland-0";
+    /// Inside a cage: where the level's manager socket is.
+    pub const CAGE_MANAGER_SOCKET: &str = "/run/cloison/manager.sock";
+
     /// `$XDG_RUNTIME_DIR`, which must be set.
     pub fn runtime_dir() -> Result<PathBuf, String> {
         match std::env::var_os("XDG_RUNTIME_DIR") {
             Some(dir) if !dir.is_empty() && Path::new(&dir).is_absolute() => Ok(dir.into()),
             _ => Err("XDG_RUNTIME_DIR is not set to an absolute path; log in through a session manager or export it (e.g. XDG_RUNTIME_DIR=/run/user/$(id -u))".into()),
         }
+    }
+}
+
+/// The private channel between the launcher and the compositor (a socket pair the launcher
+/// creates; the compositor gets its end as an inherited descriptor). One JSON object per line
+/// each way. The compositor never learns a command line: it names menu entries by position,
+/// and the launcher maps them back to the commands it listed.
+pub mod session {
+    use serde::{Deserialize, Serialize};
+
+    /// Launcher → compositor.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub enum ToCompositor {
+        /// What the launcher menu lists, per level (every configured level, in order).
+        Menu {
+            /// One list of entry names per level.
+            levels: Vec<MenuLevel>,
+        },
+        /// A message for the trusted bar.
+        Notify {
+            /// The text.
+            text: String,
+        },
+        /// A level's cage started or stopped.
+        LevelState {
+            /// The level.
+            level: String,
+            /// Whether its cage runs.
+            running: bool,
+        },
+    }
+
+    /// One level's menu entries.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct MenuLevel {
+        /// The level.
+        pub level: String,
+        /// Entry names, in menu order.
+        pub apps: Vec<String>,
+    }
+
+    /// Compositor → launcher.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+    pub enum ToLauncher {
+        /// The user chose entry `app` of `level`'s menu column.
+        Launch {
+            /// The level.
+            level: String,
+            /// Index in that level's list.
+            app: usize,
+        },
     }
 }
 

@@ -41,6 +41,8 @@ pub struct LevelChip {
     pub windows: usize,
     /// Some window of the level wants attention.
     pub attention: bool,
+    /// Whether the level's cage runs.
+    pub running: bool,
 }
 
 /// Everything the bar shows.
@@ -168,12 +170,32 @@ pub fn clock() -> String {
     format!("{:02}:{:02}", tm.tm_hour, tm.tm_min)
 }
 
+/// Width of the clock's area at the right end of the bar.
+const CLOCK_W: i32 = 64;
+/// Width of the launcher menu's button, left of the clock.
+pub const MENU_BUTTON_W: i32 = 72;
+
+/// Where the menu button is on a bar `width` pixels wide: (x, width).
+pub fn menu_button(width: i32) -> (i32, i32) {
+    (width - CLOCK_W - MENU_BUTTON_W, MENU_BUTTON_W)
+}
+
+/// Whether `pos` (output coordinates) is on the bar's menu button.
+pub fn menu_button_hit(
+    width: i32,
+    pos: smithay::utils::Point<f64, smithay::utils::Logical>,
+) -> bool {
+    let (x, w) = menu_button(width);
+    pos.y >= 0.0 && (pos.y as i32) < BAR_HEIGHT && (pos.x as i32) >= x && (pos.x as i32) < x + w
+}
+
 /// Draws the bar.
 pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
     let h = BAR_HEIGHT;
     let mut canvas = Canvas::new(content.width, h, BACKGROUND);
     let baseline = (h + font.ascent(PX)) / 2 - 1;
-    let right_limit = content.width - font.measure(&content.clock, PX) - 16;
+    let (button_x, button_w) = menu_button(content.width);
+    let right_limit = button_x - 8;
 
     // Who has the keyboard: the level's label on its colour, large and first.
     let (label, color) = match &content.focused {
@@ -199,12 +221,21 @@ pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
             DIM,
             right_limit,
         );
+        let count = if level.running {
+            format!(" {}", level.windows)
+        } else {
+            " stopped".to_string()
+        };
         x = font.draw(
             &mut canvas,
-            &format!(" {}", level.windows),
+            &count,
             (x, baseline),
             PX,
-            mix(DIM, BACKGROUND, 0.4),
+            if level.running {
+                mix(DIM, BACKGROUND, 0.4)
+            } else {
+                ATTENTION
+            },
             right_limit,
         );
         if level.attention {
@@ -233,6 +264,17 @@ pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
             right_limit,
         );
     }
+    // The launcher menu's button.
+    let button = mix(BACKGROUND, DIM, 0.18);
+    canvas.fill(button_x, 4, button_w, h - 8, button);
+    font.draw(
+        &mut canvas,
+        "≡ Apps",
+        (button_x + 10, baseline),
+        PX,
+        Color::rgb(0xff, 0xff, 0xff),
+        button_x + button_w,
+    );
     font.draw(
         &mut canvas,
         &content.clock,
@@ -263,6 +305,7 @@ mod tests {
                 color: red,
                 windows: 1,
                 attention: true,
+                running: true,
             }],
             notification: Some("hello".into()),
             clock: "12:34".into(),

@@ -24,6 +24,7 @@ pub mod bar;
 pub mod canvas;
 pub mod decorations;
 pub mod font;
+pub mod menu;
 pub mod ring;
 
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::ResizeEdge;
@@ -49,6 +50,8 @@ pub struct Ui {
     pub font: font::Font,
     /// The trusted bar.
     pub bar: bar::Bar,
+    /// The launcher menu.
+    pub menu: menu::Menu,
 }
 
 /// A title-bar button.
