@@ -136,6 +136,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             sockets::serve_level_listeners(&mut state, listeners)?;
             ctl::serve_listener(&mut state, handed.ctl)?;
             manager::connect(&mut state, handed.manager)?;
+            state.manager.send(cloison_ipc::session::ToLauncher::Ready);
             count
         }
     };

@@ -19,9 +19,12 @@ struct Cli {
     /// Configuration file (default: $XDG_CONFIG_HOME/cloison/cloison.toml, else built-in).
     #[arg(long, conflicts_with = "config_stdin")]
     config: Option<PathBuf>,
-    /// Read the validated configuration as JSON on standard input (used by `cloison run`).
-    #[arg(long)]
+    /// Read the validated configuration as JSON on standard input.
+    #[arg(long, conflicts_with = "config_fd")]
     config_stdin: bool,
+    /// Read the validated configuration as JSON from this descriptor (used by `cloison run`).
+    #[arg(long, value_name = "FD", conflicts_with = "config")]
+    config_fd: Option<i32>,
     /// Backend: auto (winit when WAYLAND_DISPLAY or DISPLAY is set), headless or winit.
     #[arg(long, default_value = "auto", value_parser = ["auto", "headless", "winit"])]
     backend: String,
@@ -118,6 +121,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .read_to_string(&mut json)
             .context("cannot read the configuration on stdin")?;
         serde_json::from_str(&json).context("invalid configuration on stdin")?
+    } else if let Some(fd) = cli.config_fd {
+        let mut json = String::new();
+        std::fs::File::from(take_fd(fd, &mut Vec::new())?)
+            .read_to_string(&mut json)
+            .context("cannot read the configuration")?;
+        serde_json::from_str(&json).context("invalid configuration from the launcher")?
     } else {
         let source = cloison_config::locate(cli.config.as_deref());
         cloison_config::load(&source)?

@@ -217,6 +217,11 @@ impl State {
         if focused_level.is_none() || focused_level == Some(info.level) {
             self.focus_window(Some(&window));
         } else {
+            // It opens just below the focused window: another level cannot cover what the
+            // user is working in.
+            if let Some(focused) = self.wm.focused.clone() {
+                self.space.raise_element(&focused, false);
+            }
             self.wm.focus_order.push(window.clone());
             self.demand_attention(&window);
         }

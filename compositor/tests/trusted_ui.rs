@@ -228,9 +228,9 @@ fn a_fullscreen_window_leaves_the_bar_visible_and_the_bar_names_its_level() {
     f.map_window(low, (200, 100), BLUE, "other");
     let c = f.add_client("high");
     let w = f.map_window(c, (200, 100), BLUE, "full");
-    // Give high the keyboard, then go fullscreen.
+    // Give high the keyboard (it opened below low's focused window), then go fullscreen.
     let g = f.window_by_app("full").geometry;
-    f.click_at((g.x + 5) as f64, (g.y + 5) as f64);
+    f.click_at((g.x + g.width - 5) as f64, (g.y + g.height - 5) as f64);
     f.clients[c].data.windows[w].toplevel.set_fullscreen(None);
     f.roundtrip(c);
     f.clients[c].draw(w, (200, 100), BLUE).unwrap();
@@ -567,9 +567,17 @@ fn the_bar_marks_a_window_of_another_level_that_opened_without_focus() {
         count(&with_mark, bar, amber) > 50,
         "attention marker in the bar"
     );
-    // Focusing it clears the mark.
+    // It opened below the focused window, which stays on top.
+    let order: Vec<String> = f
+        .status()
+        .windows
+        .iter()
+        .map(|w| w.app_id.clone())
+        .collect();
+    assert_eq!(order, ["l", "h"], "bottom to top");
+    // Focusing it (where high does not cover it) clears the mark.
     let g = f.window_by_app("l").geometry;
-    f.click_at((g.x + 5) as f64, (g.y + 5) as f64);
+    f.click_at((g.x + g.width - 5) as f64, (g.y + g.height - 5) as f64);
     f.frame();
     assert!(f.state.wm.attention.is_empty());
     assert_eq!(count(&f.capture(), bar, amber), 0);

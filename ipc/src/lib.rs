@@ -388,6 +388,8 @@ pub mod session {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(rename_all = "kebab-case", deny_unknown_fields)]
     pub enum ToLauncher {
+        /// Every socket is served: levels may connect.
+        Ready,
         /// The user chose entry `app` of `level`'s menu column.
         Launch {
             /// The level.

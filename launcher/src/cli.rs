@@ -19,7 +19,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Start the multilevel session: the compositor with one Wayland socket per level.
+    /// Start the multilevel session: the confined compositor, one cage per level, each level's
+    /// session apps.
     Run(RunArgs),
     /// Validate a configuration and print a summary.
     CheckConfig {
@@ -28,6 +29,27 @@ pub enum Command {
     },
     /// Control a running session through its trusted control socket.
     Ctl(CtlArgs),
+    /// Start a program inside a level's cage in the running session; prints its pid there.
+    Spawn(SpawnArgs),
+    /// Write the man pages (cloison.1 and one per subcommand) into a directory.
+    #[command(hide = true)]
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
+    },
+}
+
+/// Arguments of `cloison spawn`.
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// Control socket (default: $XDG_RUNTIME_DIR/cloison/ctl.sock).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// The level, e.g. high.
+    pub level: String,
+    /// The program and its arguments, run directly (never through a shell), after `--`.
+    #[arg(last = true, required = true, num_args = 1..)]
+    pub command: Vec<String>,
 }
 
 /// Arguments of `cloison run`.
@@ -82,8 +104,13 @@ pub enum CtlCommand {
         #[command(subcommand)]
         event: InputCommand,
     },
-    /// End the session.
+    /// End the session: stop every level's apps and cages, then the compositor.
     Quit,
+    /// Stop a level's cage if it runs, then start it again with its session apps.
+    RestartLevel {
+        /// The level.
+        level: String,
+    },
 }
 
 /// Injected input.
@@ -122,6 +149,15 @@ pub enum InputCommand {
     },
 }
 
+/// Writes `cloison.1` and a page per subcommand (`cloison-run.1`, …) into `dir`.
+pub fn write_man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory as _;
+    std::fs::create_dir_all(dir)?;
+    let command = Cli::command();
+    clap_mangen::generate_to(command, dir)?;
+    Ok(())
+}
+
 /// Parses `WIDTHxHEIGHT`.
 pub fn parse_size(s: &str) -> Result<(i32, i32), String> {
     let (w, h) = s
@@ -142,6 +178,23 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn man_pages_cover_every_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        write_man_pages(dir.path()).unwrap();
+        for page in [
+            "cloison.1",
+            "cloison-run.1",
+            "cloison-spawn.1",
+            "cloison-ctl.1",
+        ] {
+            let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+            assert!(text.contains(".TH"), "{page}");
+        }
+        let spawn = std::fs::read_to_string(dir.path().join("cloison-spawn.1")).unwrap();
+        assert!(spawn.contains("cage"), "{spawn}");
     }
 
     #[test]

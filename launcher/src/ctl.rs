@@ -7,20 +7,42 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use cloison_ipc::{Button, Client, InputEvent, Reply, Request};
 
-use crate::cli::{CtlArgs, CtlCommand, InputCommand};
+use crate::cli::{CtlArgs, CtlCommand, InputCommand, SpawnArgs};
 
-/// Runs one `cloison ctl` command.
-pub fn run(args: CtlArgs) -> anyhow::Result<()> {
-    let socket = match args.socket {
+fn socket(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(match given {
         Some(path) => path,
         None => cloison_ipc::paths::ctl_socket(
             &cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?,
         ),
-    };
+    })
+}
+
+/// Runs `cloison spawn`: prints the program's pid inside its cage.
+pub fn spawn(args: SpawnArgs) -> anyhow::Result<()> {
+    let mut client = Client::connect(&socket(args.socket)?)?;
+    match client.request(&Request::Spawn {
+        level: args.level.clone(),
+        argv: args.command,
+    })? {
+        Reply::Spawned { pid } => {
+            writeln!(std::io::stdout(), "{pid}")?;
+            Ok(())
+        }
+        other => bail!("unexpected reply: {other:?}"),
+    }
+}
+
+/// Runs one `cloison ctl` command.
+pub fn run(args: CtlArgs) -> anyhow::Result<()> {
+    let socket = socket(args.socket)?;
     let request = match &args.request {
         CtlCommand::Status => Request::Status,
         CtlCommand::Screenshot { .. } => Request::Screenshot,
         CtlCommand::Quit => Request::Quit,
+        CtlCommand::RestartLevel { level } => Request::RestartLevel {
+            level: level.clone(),
+        },
         CtlCommand::Input { event } => Request::Input {
             event: input_event(event)?,
         },

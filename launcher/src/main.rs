@@ -10,6 +10,8 @@ fn main() {
         Command::Run(args) => cloison_launcher::session::run(args, cli.verbose),
         Command::CheckConfig { file } => check_config(file),
         Command::Ctl(args) => cloison_launcher::ctl::run(args).map(|()| 0),
+        Command::Spawn(args) => cloison_launcher::ctl::spawn(args).map(|()| 0),
+        Command::Man { dir } => cloison_launcher::cli::write_man_pages(&dir).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::exit(code),
@@ -33,11 +35,24 @@ fn check_config(file: Option<std::path::PathBuf>) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// Logs go to stderr, or to journald when systemd started us with the journal as our output
+/// (`JOURNAL_STREAM` set); a line about one level carries `level=`.
 fn init_logging(verbose: bool) {
     use std::io::IsTerminal as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let default = if verbose { "debug" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if std::env::var_os("JOURNAL_STREAM").is_some()
+        && let Ok(journald) = tracing_journald::layer()
+    {
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(journald.with_syslog_identifier("cloison".into()))
+            .init();
+        return;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

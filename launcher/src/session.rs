@@ -1,41 +1,158 @@
 //! `cloison run`: the session supervisor.
 //!
-//! It validates the configuration, prepares the session's runtime directory (mode 0700),
-//! starts the compositor as a child process (handing it the validated configuration on its
-//! standard input), waits until every socket listens, tells the user where they are, and then
-//! supervises: SIGINT/SIGTERM/SIGHUP end the session cleanly (exit 0, sockets and runtime
-//! directory removed); an unexpected compositor exit ends it with an error.
+//! ```text
+//! cloison run                      this process: trusted, unconfined
+//!  ├─ cloison-cage "compositor" → init → cloison-compositor   (confined: no level's files,
+//!  │                                      no network, allow-list seccomp)
+//!  ├─ cloison-cage "low"  → init → the level's apps
+//!  └─ cloison-cage "high" → init → the level's apps
+//! ```
 //!
-//! Levels' apps and cages come with the cages issue; the supervisor is where they will live.
+//! Start-up: validate the configuration; create the session directory (0700) and, for each
+//! level, its Wayland socket and manager socket (owned by the level's outside uid, 0600) and
+//! its home; create the compositor's private control socket and a socket pair to talk to it;
+//! start the compositor's cage with those sockets as inherited descriptors and wait for its
+//! `ready`; send it the launcher menu; start each level's cage and its session apps through
+//! the cage's init (so their pids are known).
+//!
+//! Then one event loop (calloop) handles signals, the public control socket (served by a
+//! thread per connection: launcher requests come to the loop, the others are forwarded to the
+//! compositor), the compositor's channel (menu choices) and each cage's init (replies and
+//! program exits). A level whose init dies is reported and stays down until
+//! `cloison ctl restart-level`; nothing of it touches the other levels. If the compositor
+//! dies, the session ends (exit 1). SIGINT/SIGTERM/SIGHUP or `ctl quit` stop every level
+//! (SIGTERM, SIGKILL after a grace period), then the compositor, remove the session
+//! directory and exit 0.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Write as _};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::Child;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use cloison_config::Config;
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use calloop::channel::{Channel, Event as ChannelEvent, Sender};
+use calloop::generic::Generic;
+use calloop::signals::{Signal, Signals};
+use calloop::{EventLoop, Interest, LoopHandle, Mode, PostAction};
+use cloison_cages::init::{InitReply, InitRequest};
+use cloison_cages::plan::CagePlan;
+use cloison_cages::{Cage, CageIo};
+use cloison_config::{Config, Restart};
+use cloison_ipc::session::{MenuLevel, ToCompositor, ToLauncher};
+use cloison_ipc::{AppStatus, CageStatus, Reply, Request, Response, paths};
 
+use crate::apps::{self, MenuEntry};
 use crate::cli::{BackendArg, RunArgs};
+use crate::plans::{self, Ids, ParentDisplay, SessionPaths};
 
-/// How long the compositor may take to start listening.
+/// How long the compositor may take to start serving.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the compositor may take to stop after SIGTERM before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long cages get to stop (their init gives programs 3 s between SIGTERM and SIGKILL).
+const STOP_GRACE: Duration = Duration::from_secs(6);
+/// A session app restarted this many times within [`RESTART_WINDOW`] is not restarted again.
+const MAX_RESTARTS: usize = 5;
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
+/// How long a control request waits for the loop.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What threads tell the event loop.
+enum Event {
+    /// A line from a cage's init.
+    Init {
+        level: usize,
+        generation: u64,
+        reply: InitReply,
+    },
+    /// A message from the compositor.
+    Compositor(ToLauncher),
+    /// The compositor's channel closed.
+    CompositorGone,
+    /// A control request for the launcher.
+    Ctl {
+        request: Request,
+        reply: mpsc::Sender<Response>,
+    },
+    /// The cages' state, for a status reply.
+    Cages {
+        reply: mpsc::Sender<Vec<Option<CageStatus>>>,
+    },
+}
+
+/// A request sent to a cage's init, waiting for its answer.
+enum Pending {
+    Spawn {
+        argv: Vec<String>,
+        session: Option<usize>,
+        reply: Option<mpsc::Sender<Response>>,
+    },
+    Stop,
+}
+
+/// A program init started, as the launcher knows it.
+struct App {
+    argv: Vec<String>,
+    /// Index in the level's `session` list, for session apps.
+    session: Option<usize>,
+}
+
+struct RunningCage {
+    helper: Child,
+    writer: UnixStream,
+    pending: VecDeque<Pending>,
+    apps: BTreeMap<i32, App>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Stopping,
+    Stopped,
+}
+
+struct LevelRun {
+    plan: CagePlan,
+    enforced: String,
+    cage: Option<RunningCage>,
+    generation: u64,
+    phase: Phase,
+    /// Start again once stopped (`restart-level`), answering this.
+    restart: Option<Option<mpsc::Sender<Response>>>,
+    /// Recent automatic restarts of session apps: (session index, when).
+    restarts: Vec<(usize, Instant)>,
+}
+
+struct CompositorRun {
+    helper: Child,
+    channel: UnixStream,
+    ready: bool,
+    /// The cage's init channel: closing it would end the cage.
+    _init: (BufReader<UnixStream>, UnixStream),
+}
+
+/// The running session.
+struct Session {
+    config: Arc<Config>,
+    paths: SessionPaths,
+    helper: PathBuf,
+    events: Sender<Event>,
+    compositor: Option<CompositorRun>,
+    levels: Vec<LevelRun>,
+    menus: Vec<Vec<MenuEntry>>,
+    /// Set when the session must end, with its exit code.
+    outcome: Option<i32>,
+}
 
 /// Runs a session until it ends. Returns the process exit code.
 pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let source = cloison_config::locate(args.config.as_deref());
-    let config = cloison_config::load(&source)?;
-    let runtime_dir = cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?;
-    let session_dir = cloison_ipc::paths::session_dir(&runtime_dir);
-    prepare_private_dir(&session_dir)?;
-
+    let config = Arc::new(cloison_config::load(&source)?);
+    let paths = SessionPaths::from_env()?;
+    let ids = Ids::current();
     let backend = match args.backend {
         BackendArg::Auto => {
             let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
@@ -48,202 +165,946 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         BackendArg::Headless => "headless",
         BackendArg::Winit => "winit",
     };
+    let helper = sibling_binary("cloison-cage")?;
+    let compositor_binary = sibling_binary("cloison-compositor")?;
 
-    // Signals first, so none is lost while the compositor starts.
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGCHLD])
-        .context("cannot install signal handlers")?;
+    let ctl_path = paths::ctl_socket(&paths.runtime_dir);
+    if UnixStream::connect(&ctl_path).is_ok() {
+        bail!(
+            "a Cloison session already runs with XDG_RUNTIME_DIR={} (its control socket answers)",
+            paths.runtime_dir.display()
+        );
+    }
+    // Leftovers of a session that crashed go: nothing answers on them.
+    let _ = std::fs::remove_dir_all(&paths.session_dir);
+    plans::own_dir(&paths.session_dir, (ids.caller, ids.caller_gid), 0o700)?;
 
-    let mut child = spawn_compositor(&config, backend, args.size, verbose)?;
-    let ready = wait_ready(&mut child);
-    if let Err(err) = ready {
-        stop(&mut child);
-        cleanup(&session_dir);
+    // Signals are blocked and read through the loop from here on (threads started later
+    // inherit the mask), so none is lost while things start.
+    let mut event_loop: EventLoop<'static, Session> =
+        EventLoop::try_new().context("cannot create the event loop")?;
+    let handle = event_loop.handle();
+    let signals = Signals::new(&[
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ])
+    .context("cannot watch signals")?;
+    handle
+        .insert_source(signals, |event, _, session| match event.signal() {
+            Signal::SIGCHLD => session.reap(),
+            signal => {
+                tracing::info!(?signal, "ending the session");
+                session.outcome.get_or_insert(0);
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot watch signals: {e}"))?;
+    let (events, channel): (Sender<Event>, Channel<Event>) = calloop::channel::channel();
+    handle
+        .insert_source(channel, |event, _, session| {
+            if let ChannelEvent::Msg(event) = event {
+                session.handle(event);
+            }
+        })
+        .map_err(|e| anyhow::anyhow!("cannot watch the session's events: {e}"))?;
+
+    let mut session = Session {
+        config: config.clone(),
+        paths: paths.clone(),
+        helper,
+        events: events.clone(),
+        compositor: None,
+        levels: Vec::new(),
+        menus: Vec::new(),
+        outcome: None,
+    };
+    let result = session.start(
+        &handle,
+        &mut event_loop,
+        ids,
+        &compositor_binary,
+        backend,
+        args.size,
+        verbose,
+    );
+    if let Err(err) = result {
+        session.shutdown();
+        cleanup(&paths.session_dir);
         return Err(err);
     }
+    print_banner(&config, &paths, backend, args.size);
+    session.start_levels();
 
-    print_banner(&config, &runtime_dir, backend, args.size);
-
-    let code = supervise(&mut child, &mut signals);
-    cleanup(&session_dir);
+    while session.outcome.is_none() {
+        if let Err(err) = event_loop.dispatch(None, &mut session) {
+            tracing::error!("the event loop failed: {err}");
+            session.outcome = Some(1);
+        }
+    }
+    let code = session.outcome.unwrap_or(0);
+    session.shutdown();
+    drop(event_loop);
+    cleanup(&paths.session_dir);
     Ok(code)
 }
 
-/// Creates the session directory with mode 0700 and checks that it is ours.
-fn prepare_private_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let meta = std::fs::symlink_metadata(dir)?;
-    let uid = nix::unistd::geteuid().as_raw();
-    if !meta.is_dir() || meta.uid() != uid {
-        bail!(
-            "{} is not a directory owned by uid {uid}; remove it or set XDG_RUNTIME_DIR to your own runtime directory",
-            dir.display()
-        );
+/// A binary installed next to `cloison` (or in target/), else on PATH.
+fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .filter(|p| p.is_file());
+    if let Some(path) = beside {
+        return Ok(path);
     }
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| {
+            format!("cannot find {name} next to cloison or on PATH (is Cloison installed?)")
+        })
+}
+
+/// Binds a listening socket at `path`, owned by `owner` with mode 0600 (a stale file from a
+/// crashed session is replaced).
+fn listen(path: &Path, owner: (u32, u32)) -> anyhow::Result<UnixListener> {
+    let _ = std::fs::remove_file(path);
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    std::os::unix::fs::lchown(path, Some(owner.0), Some(owner.1))
+        .with_context(|| format!("cannot give {} to uid {}", path.display(), owner.0))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Logs what a cage's programs print, one line at a time, with the level's name.
+fn log_output(level: String, read: OwnedFd) {
+    let _ = std::thread::Builder::new()
+        .name(format!("output-{level}"))
+        .spawn(move || {
+            for line in BufReader::new(std::fs::File::from(read)).lines() {
+                match line {
+                    Ok(line) => tracing::info!(target: "cloison::cage", level = %level, "{line}"),
+                    Err(_) => break,
+                }
+            }
+        });
+}
+
+impl Session {
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        handle: &LoopHandle<'static, Session>,
+        event_loop: &mut EventLoop<'static, Session>,
+        ids: Ids,
+        compositor_binary: &Path,
+        backend: &str,
+        size: (i32, i32),
+        verbose: bool,
+    ) -> anyhow::Result<()> {
+        let config = self.config.clone();
+        let paths = self.paths.clone();
+        let caller = (ids.caller, ids.caller_gid);
+
+        // Per level: its directory of sockets, its sockets, its home, its plan.
+        plans::own_dir(&paths.session_dir.join("levels"), caller, 0o700)?;
+        let mut wayland = Vec::new();
+        for (index, level) in config.levels.iter().enumerate() {
+            let outside = ids.outside(level.uid);
+            plans::own_dir(
+                &paths::level_dir(&paths.runtime_dir, &level.name),
+                caller,
+                0o700,
+            )?;
+            let socket = paths::level_wayland_socket(&paths.runtime_dir, &level.name);
+            wayland.push((level.name.clone(), listen(&socket, outside)?, socket));
+            let manager = listen(
+                &paths::level_manager_socket(&paths.runtime_dir, &level.name),
+                outside,
+            )?;
+            serve_manager(handle, index, level.name.clone(), manager)?;
+            let home = paths.level_home(&level.name);
+            if let Some(parent) = home.parent() {
+                plans::own_dir(parent, caller, 0o700)?;
+            }
+            plans::own_dir(&home, outside, 0o700)?;
+            let plan = plans::level_plan(&paths, ids, level);
+            plan.validate(ids.caller)
+                .with_context(|| format!("level {}", level.name))?;
+            let enforced = plans::enforced(&plan);
+            tracing::info!(level = %level.name, uid = outside.0, "confinement: {enforced}");
+            self.levels.push(LevelRun {
+                plan,
+                enforced,
+                cage: None,
+                generation: 0,
+                phase: Phase::Stopped,
+                restart: None,
+                restarts: Vec::new(),
+            });
+            self.menus
+                .push(apps::menu(level, Path::new("/usr/share/applications")));
+        }
+
+        // The public control socket: this process serves it.
+        let ctl = listen(&paths::ctl_socket(&paths.runtime_dir), caller)?;
+        let private_ctl_path = paths::compositor_ctl_socket(&paths.runtime_dir);
+        plans::own_dir(
+            private_ctl_path.parent().unwrap_or(&paths.session_dir),
+            caller,
+            0o700,
+        )?;
+        serve_ctl(handle, ctl, private_ctl_path.clone())?;
+
+        // The compositor: its sockets and channel as descriptors, its configuration in a memfd.
+        let compositor_ids = ids.outside(config.compositor.uid);
+        let private_ctl = listen(&private_ctl_path, caller)?;
+        let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+        let config_fd = config_memfd(&config)?;
+        let home = paths.compositor_home();
+        if let Some(parent) = home.parent() {
+            plans::own_dir(parent, caller, 0o700)?;
+        }
+        plans::own_dir(&home, compositor_ids, 0o700)?;
+        let mut parent = ParentDisplay::from_env(&paths.runtime_dir);
+        if backend == "winit"
+            && let Some(auth) = parent.xauthority.take()
+            && auth.is_file()
+        {
+            // A copy the compositor's uid can read (the user's own file is theirs alone).
+            let dir = paths.compositor_private();
+            plans::own_dir(&dir, caller, 0o711)?;
+            let copy = dir.join("Xauthority");
+            std::fs::copy(&auth, &copy).context("cannot copy the X authority file")?;
+            std::os::unix::fs::lchown(&copy, Some(compositor_ids.0), Some(compositor_ids.1))?;
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600))?;
+            parent.xauthority = Some(copy);
+        }
+        let mut pass: Vec<(OwnedFd, i32)> = Vec::new();
+        let mut level_fds = Vec::new();
+        for (i, (name, listener, path)) in wayland.into_iter().enumerate() {
+            let fd = cloison_cages::plan::FIRST_PASSED_FD + i as i32;
+            level_fds.push((name, fd, path));
+            pass.push((OwnedFd::from(listener), fd));
+        }
+        let next = cloison_cages::plan::FIRST_PASSED_FD + level_fds.len() as i32;
+        let fds = plans::CompositorFds {
+            levels: level_fds,
+            ctl: next,
+            manager: next + 1,
+            config: next + 2,
+        };
+        pass.push((OwnedFd::from(private_ctl), fds.ctl));
+        pass.push((OwnedFd::from(theirs), fds.manager));
+        pass.push((config_fd, fds.config));
+        let plan = plans::compositor_plan(
+            &paths,
+            ids,
+            &config,
+            compositor_binary,
+            backend,
+            size,
+            verbose,
+            &parent,
+            &fds,
+        );
+        tracing::info!(
+            uid = compositor_ids.0,
+            "compositor confinement: {}",
+            plans::enforced(&plan)
+        );
+        let cage = Cage::start_with(&plan, &self.helper, CageIo { pass, output: None })
+            .context("cannot start the compositor's cage")?;
+        let (helper, init_reader, init_writer) = cage.into_parts();
+        read_compositor(ours.try_clone()?, self.events.clone());
+        ours.set_write_timeout(Some(Duration::from_secs(2)))?;
+        self.compositor = Some(CompositorRun {
+            helper,
+            channel: ours,
+            ready: false,
+            _init: (init_reader, init_writer),
+        });
+        let _ = handle;
+
+        // Wait for it to serve (or fail).
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !self.compositor.as_ref().is_some_and(|c| c.ready) {
+            if let Some(code) = self.outcome {
+                bail!(
+                    "the compositor failed to start{} (its messages are above)",
+                    if code == 0 { " (interrupted)" } else { "" }
+                );
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!(
+                    "the compositor did not start within {} s",
+                    READY_TIMEOUT.as_secs()
+                );
+            }
+            event_loop
+                .dispatch(Some(left.min(Duration::from_millis(200))), self)
+                .context("the event loop failed")?;
+        }
+        let menu = ToCompositor::Menu {
+            levels: config
+                .levels
+                .iter()
+                .zip(&self.menus)
+                .map(|(level, entries)| MenuLevel {
+                    level: level.name.clone(),
+                    apps: entries.iter().map(|e| e.name.clone()).collect(),
+                })
+                .collect(),
+        };
+        self.tell_compositor(&menu);
+        Ok(())
+    }
+
+    fn start_levels(&mut self) {
+        for index in 0..self.levels.len() {
+            self.start_level(index);
+        }
+    }
+
+    /// Builds a level's cage and starts its session apps.
+    fn start_level(&mut self, index: usize) {
+        let name = self.config.levels[index].name.clone();
+        let result = (|| -> anyhow::Result<()> {
+            let (read, write) = nix::unistd::pipe().context("pipe")?;
+            log_output(name.clone(), read);
+            let run = &mut self.levels[index];
+            let cage = Cage::start_with(
+                &run.plan,
+                &self.helper,
+                CageIo {
+                    pass: Vec::new(),
+                    output: Some(write),
+                },
+            )?;
+            let (helper, reader, writer) = cage.into_parts();
+            writer.set_write_timeout(Some(Duration::from_secs(1)))?;
+            run.generation += 1;
+            read_init(index, run.generation, reader, self.events.clone());
+            run.cage = Some(RunningCage {
+                helper,
+                writer,
+                pending: VecDeque::new(),
+                apps: BTreeMap::new(),
+            });
+            run.phase = Phase::Running;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                tracing::info!(level = %name, "cage started");
+                self.tell_compositor(&ToCompositor::LevelState {
+                    level: name.clone(),
+                    running: true,
+                });
+                let session: Vec<Vec<String>> = self.config.levels[index]
+                    .session
+                    .iter()
+                    .map(|a| a.command.clone())
+                    .collect();
+                for (i, argv) in session.into_iter().enumerate() {
+                    self.spawn(index, argv, Some(i), None);
+                }
+            }
+            Err(err) => {
+                tracing::error!(level = %name, "cannot start the level's cage: {err:#}");
+                self.notify(format!(
+                    "{} could not start (see the log)",
+                    self.label(index)
+                ));
+            }
+        }
+    }
+
+    fn label(&self, index: usize) -> String {
+        self.config.levels[index].label.clone()
+    }
+
+    /// Asks a level's init to start `argv`.
+    fn spawn(
+        &mut self,
+        index: usize,
+        argv: Vec<String>,
+        session: Option<usize>,
+        reply: Option<mpsc::Sender<Response>>,
+    ) {
+        let name = self.config.levels[index].name.clone();
+        let fail = |reply: Option<mpsc::Sender<Response>>, message: String| {
+            if let Some(reply) = reply {
+                let _ = reply.send(Response::Error(message));
+            }
+        };
+        if argv.is_empty() || argv[0].is_empty() {
+            return fail(reply, "an empty command".into());
+        }
+        let run = &mut self.levels[index];
+        let Some(cage) = run.cage.as_mut().filter(|_| run.phase == Phase::Running) else {
+            return fail(
+                reply,
+                format!(
+                    "level {name} is not running; start it with `cloison ctl restart-level {name}`"
+                ),
+            );
+        };
+        let mut line = match serde_json::to_string(&InitRequest::Spawn { argv: argv.clone() }) {
+            Ok(line) => line,
+            Err(err) => return fail(reply, err.to_string()),
+        };
+        line.push('\n');
+        if let Err(err) = cage.writer.write_all(line.as_bytes()) {
+            return fail(reply, format!("level {name}'s init does not answer: {err}"));
+        }
+        cage.pending.push_back(Pending::Spawn {
+            argv,
+            session,
+            reply,
+        });
+    }
+
+    /// Asks a level's init to stop everything; the cage ends when its programs have.
+    fn stop_level(&mut self, index: usize) {
+        let run = &mut self.levels[index];
+        let Some(cage) = run.cage.as_mut() else {
+            return;
+        };
+        run.phase = Phase::Stopping;
+        let mut line = serde_json::to_string(&InitRequest::Stop).unwrap_or_default();
+        line.push('\n');
+        if cage.writer.write_all(line.as_bytes()).is_ok() {
+            cage.pending.push_back(Pending::Stop);
+        } else {
+            // Init is gone or stuck: the helper goes, and the kernel takes the cage with it.
+            let _ = cage.helper.kill();
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Init {
+                level,
+                generation,
+                reply,
+            } => {
+                if self.levels[level].generation == generation {
+                    self.on_init(level, reply);
+                }
+            }
+            Event::Compositor(message) => match message {
+                ToLauncher::Ready => {
+                    if let Some(c) = self.compositor.as_mut() {
+                        c.ready = true;
+                    }
+                    tracing::info!("the compositor serves");
+                }
+                ToLauncher::Launch { level, app } => self.launch(&level, app),
+            },
+            Event::CompositorGone => {
+                if self.outcome.is_none() {
+                    self.compositor_died("its channel closed".into());
+                }
+            }
+            Event::Ctl { request, reply } => self.ctl(request, reply),
+            Event::Cages { reply } => {
+                let _ = reply.send(self.cages());
+            }
+        }
+    }
+
+    fn launch(&mut self, level: &str, app: usize) {
+        let Some(index) = self.config.levels.iter().position(|l| l.name == level) else {
+            tracing::warn!("the compositor asked to launch in unknown level {level:?}");
+            return;
+        };
+        let Some(entry) = self.menus[index].get(app).cloned() else {
+            tracing::warn!(
+                level,
+                app,
+                "the compositor asked for a menu entry that does not exist"
+            );
+            return;
+        };
+        tracing::info!(level, app = %entry.name, "starting from the menu");
+        let (reply, answer) = mpsc::channel();
+        self.spawn(index, entry.argv, None, Some(reply));
+        // A failure to send reaches the user through the bar.
+        if let Ok(Response::Error(message)) = answer.try_recv() {
+            self.notify(format!("cannot start {}: {message}", entry.name));
+        }
+    }
+
+    fn on_init(&mut self, index: usize, reply: InitReply) {
+        let name = self.config.levels[index].name.clone();
+        let label = self.label(index);
+        let Some(cage) = self.levels[index].cage.as_mut() else {
+            return;
+        };
+        match reply {
+            InitReply::Exited { pid, status } => {
+                let Some(app) = cage.apps.remove(&pid) else {
+                    return;
+                };
+                tracing::info!(level = %name, pid, status, argv = ?app.argv, "program ended");
+                if self.levels[index].phase != Phase::Running {
+                    return;
+                }
+                let Some(session) = app.session else {
+                    return;
+                };
+                let policy = self.config.levels[index].session[session].restart;
+                let restart = match policy {
+                    Restart::Never => false,
+                    Restart::OnFailure => status != 0,
+                    Restart::Always => true,
+                };
+                let program = app.argv[0].rsplit('/').next().unwrap_or("").to_string();
+                if !restart {
+                    self.notify(format!("{program} exited in {label} (status {status})"));
+                    return;
+                }
+                let now = Instant::now();
+                let restarts = &mut self.levels[index].restarts;
+                restarts.retain(|(_, at)| now.duration_since(*at) < RESTART_WINDOW);
+                if restarts.iter().filter(|(s, _)| *s == session).count() >= MAX_RESTARTS {
+                    self.notify(format!(
+                        "{program} keeps exiting in {label}: not restarted again"
+                    ));
+                    return;
+                }
+                restarts.push((session, now));
+                self.notify(format!("{program} exited in {label}: restarted"));
+                self.spawn(index, app.argv, Some(session), None);
+            }
+            InitReply::Spawned { pid } => match cage.pending.pop_front() {
+                Some(Pending::Spawn {
+                    argv,
+                    session,
+                    reply,
+                }) => {
+                    tracing::info!(level = %name, pid, argv = ?argv, "program started");
+                    cage.apps.insert(pid, App { argv, session });
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Response::Ok(Reply::Spawned { pid }));
+                    }
+                }
+                _ => tracing::warn!(level = %name, "init answered a request it was not sent"),
+            },
+            InitReply::Error(message) => match cage.pending.pop_front() {
+                Some(Pending::Spawn { argv, reply, .. }) => {
+                    tracing::warn!(level = %name, argv = ?argv, "cannot start: {message}");
+                    match reply {
+                        Some(reply) => {
+                            let _ = reply.send(Response::Error(message));
+                        }
+                        None => {
+                            let program = argv[0].rsplit('/').next().unwrap_or("").to_string();
+                            self.notify(format!("cannot start {program} in {label}"));
+                        }
+                    }
+                }
+                _ => tracing::warn!(level = %name, "init: {message}"),
+            },
+            InitReply::Stopping => {
+                let _ = cage.pending.pop_front();
+            }
+        }
+    }
+
+    /// SIGCHLD: see which cage (or the compositor) ended.
+    fn reap(&mut self) {
+        for index in 0..self.levels.len() {
+            let ended = match self.levels[index].cage.as_mut() {
+                Some(cage) => match cage.helper.try_wait() {
+                    Ok(Some(status)) => Some(status),
+                    _ => None,
+                },
+                None => None,
+            };
+            let Some(status) = ended else {
+                continue;
+            };
+            let name = self.config.levels[index].name.clone();
+            let run = &mut self.levels[index];
+            let was = run.phase;
+            if let Some(cage) = run.cage.take() {
+                // Whatever init had not answered will not be answered.
+                for pending in cage.pending {
+                    if let Pending::Spawn {
+                        reply: Some(reply), ..
+                    } = pending
+                    {
+                        let _ = reply.send(Response::Error(format!("level {name} stopped")));
+                    }
+                }
+            }
+            run.phase = Phase::Stopped;
+            self.tell_compositor(&ToCompositor::LevelState {
+                level: name.clone(),
+                running: false,
+            });
+            if was == Phase::Running {
+                tracing::error!(level = %name, %status, "the level's cage ended: restart it with `cloison ctl restart-level {name}`");
+                self.notify(format!(
+                    "{} stopped ({status}); cloison ctl restart-level {name}",
+                    self.label(index)
+                ));
+            } else {
+                tracing::info!(level = %name, %status, "cage stopped");
+            }
+            if let Some(reply) = self.levels[index].restart.take()
+                && self.outcome.is_none()
+            {
+                self.start_level(index);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Response::Ok(Reply::Done));
+                }
+            }
+        }
+        let compositor_ended = self
+            .compositor
+            .as_mut()
+            .and_then(|c| c.helper.try_wait().ok().flatten());
+        if let Some(status) = compositor_ended
+            && self.outcome.is_none()
+        {
+            self.compositor_died(status.to_string());
+        }
+    }
+
+    fn compositor_died(&mut self, why: String) {
+        #[allow(clippy::disallowed_macros)]
+        {
+            eprintln!("cloison: the compositor stopped unexpectedly ({why}); the session is over");
+        }
+        self.outcome = Some(1);
+    }
+
+    fn ctl(&mut self, request: Request, reply: mpsc::Sender<Response>) {
+        let level_index = |name: &str| self.config.levels.iter().position(|l| l.name == name);
+        match request {
+            Request::Quit => {
+                tracing::info!("quit requested on the control socket");
+                let _ = reply.send(Response::Ok(Reply::Done));
+                self.outcome.get_or_insert(0);
+            }
+            Request::Spawn { level, argv } => match level_index(&level) {
+                Some(index) => self.spawn(index, argv, None, Some(reply)),
+                None => {
+                    let _ = reply.send(Response::Error(format!("no level {level:?}")));
+                }
+            },
+            Request::RestartLevel { level } => match level_index(&level) {
+                Some(index) => {
+                    if self.levels[index].cage.is_some() {
+                        self.levels[index].restart = Some(Some(reply));
+                        if self.levels[index].phase == Phase::Running {
+                            self.stop_level(index);
+                        }
+                    } else {
+                        self.start_level(index);
+                        let _ = reply.send(Response::Ok(Reply::Done));
+                    }
+                }
+                None => {
+                    let _ = reply.send(Response::Error(format!("no level {level:?}")));
+                }
+            },
+            other => {
+                let _ = reply.send(Response::Error(format!(
+                    "{other:?} is the compositor's to answer"
+                )));
+            }
+        }
+    }
+
+    fn cages(&self) -> Vec<Option<CageStatus>> {
+        self.levels
+            .iter()
+            .zip(&self.config.levels)
+            .map(|(run, level)| {
+                let helper_pid = run.cage.as_ref().map(|c| c.helper.id());
+                Some(CageStatus {
+                    state: match run.phase {
+                        Phase::Running => "running",
+                        Phase::Stopping => "stopping",
+                        Phase::Stopped => "stopped",
+                    }
+                    .into(),
+                    helper_pid,
+                    init_pid: helper_pid.and_then(init_of),
+                    apps: run
+                        .cage
+                        .as_ref()
+                        .map(|c| {
+                            c.apps
+                                .iter()
+                                .map(|(pid, app)| AppStatus {
+                                    pid: *pid,
+                                    argv: app.argv.clone(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    network: level.network.to_string(),
+                    enforced: run.enforced.clone(),
+                })
+            })
+            .collect()
+    }
+
+    fn tell_compositor(&mut self, message: &ToCompositor) {
+        let Some(compositor) = self.compositor.as_mut() else {
+            return;
+        };
+        let mut line = serde_json::to_string(message).unwrap_or_default();
+        line.push('\n');
+        if let Err(err) = compositor.channel.write_all(line.as_bytes()) {
+            tracing::warn!("cannot reach the compositor: {err}");
+        }
+    }
+
+    fn notify(&mut self, text: String) {
+        tracing::info!(notification = %text);
+        self.tell_compositor(&ToCompositor::Notify { text });
+    }
+
+    /// Stops every level, then the compositor. Returns when all are gone (killing what does
+    /// not stop in time).
+    fn shutdown(&mut self) {
+        for index in 0..self.levels.len() {
+            self.stop_level(index);
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        loop {
+            let mut left = false;
+            for run in &mut self.levels {
+                if let Some(cage) = run.cage.as_mut() {
+                    match cage.helper.try_wait() {
+                        Ok(Some(_)) | Err(_) => run.cage = None,
+                        Ok(None) => left = true,
+                    }
+                }
+            }
+            if !left {
+                break;
+            }
+            if Instant::now() >= deadline {
+                for run in &mut self.levels {
+                    if let Some(mut cage) = run.cage.take() {
+                        tracing::warn!(level = %run.plan.name, "the cage did not stop in time; killing it");
+                        let _ = cage.helper.kill();
+                        let _ = cage.helper.wait();
+                    }
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if let Some(mut compositor) = self.compositor.take() {
+            let pid = nix::unistd::Pid::from_raw(compositor.helper.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + STOP_GRACE;
+            loop {
+                match compositor.helper.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) if Instant::now() >= deadline => {
+                        tracing::warn!("the compositor did not stop in time; killing it");
+                        let _ = compositor.helper.kill();
+                        let _ = compositor.helper.wait();
+                        break;
+                    }
+                    Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        }
+    }
+}
+
+/// The pid (outside) of a helper's only child: the cage's init.
+fn init_of(helper: u32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{helper}/task/{helper}/children"))
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The configuration as JSON in a sealed memory file, for the compositor to read.
+fn config_memfd(config: &Config) -> anyhow::Result<OwnedFd> {
+    use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
+    let fd =
+        memfd_create(c"cloison-config", MemFdCreateFlag::MFD_CLOEXEC).context("memfd_create")?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(&serde_json::to_vec(config)?)?;
+    std::io::Seek::rewind(&mut file)?;
+    Ok(OwnedFd::from(file))
+}
+
+/// Reads a cage's init, line by line, into the loop.
+fn read_init(level: usize, generation: u64, reader: BufReader<UnixStream>, events: Sender<Event>) {
+    let _ = std::thread::Builder::new()
+        .name(format!("init-{level}"))
+        .spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<InitReply>(&line) {
+                    Ok(reply) => {
+                        if events
+                            .send(Event::Init {
+                                level,
+                                generation,
+                                reply,
+                            })
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(err) => tracing::warn!(level, "bad line from init: {err}"),
+                }
+            }
+        });
+}
+
+/// Reads the compositor's channel into the loop.
+fn read_compositor(stream: UnixStream, events: Sender<Event>) {
+    let _ = std::thread::Builder::new()
+        .name("compositor".into())
+        .spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<ToLauncher>(&line) {
+                    Ok(message) => {
+                        if events.send(Event::Compositor(message)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(err) => tracing::warn!("bad message from the compositor: {err}"),
+                }
+            }
+            let _ = events.send(Event::CompositorGone);
+        });
+}
+
+/// Serves the public control socket: one thread per connection.
+fn serve_ctl(
+    handle: &LoopHandle<'static, Session>,
+    listener: UnixListener,
+    compositor: PathBuf,
+) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    handle
+        .insert_source(
+            Generic::new(listener, Interest::READ, Mode::Level),
+            move |_, listener, session| {
+                loop {
+                    match listener.accept() {
+                        Ok((stream, _)) => {
+                            let events = session.events.clone();
+                            let compositor = compositor.clone();
+                            let _ =
+                                std::thread::Builder::new()
+                                    .name("ctl".into())
+                                    .spawn(move || {
+                                        crate::control::serve(
+                                            stream,
+                                            events_fn(events),
+                                            &compositor,
+                                        )
+                                    });
+                        }
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(err) => {
+                            tracing::warn!("control accept failed: {err}");
+                            break;
+                        }
+                    }
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot watch the control socket: {e}"))?;
     Ok(())
 }
 
-/// The compositor binary: next to ours (installed or in target/), else on PATH.
-fn compositor_binary() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("cloison-compositor")))
-        .filter(|path| path.is_file())
-        .unwrap_or_else(|| PathBuf::from("cloison-compositor"))
+/// What a control connection's thread may ask of the loop.
+fn events_fn(events: Sender<Event>) -> crate::control::Loop {
+    let cages = events.clone();
+    crate::control::Loop {
+        request: Box::new(move |request| {
+            let (reply, answer) = mpsc::channel();
+            events
+                .send(Event::Ctl { request, reply })
+                .map_err(|_| "the session is ending".to_string())?;
+            answer
+                .recv_timeout(REQUEST_TIMEOUT)
+                .map_err(|_| "the session did not answer".to_string())
+        }),
+        cages: Box::new(move || {
+            let (reply, answer) = mpsc::channel();
+            cages.send(Event::Cages { reply }).ok()?;
+            answer.recv_timeout(REQUEST_TIMEOUT).ok()
+        }),
+    }
 }
 
-fn spawn_compositor(
-    config: &Config,
-    backend: &str,
-    size: (i32, i32),
-    verbose: bool,
-) -> anyhow::Result<Child> {
-    let binary = compositor_binary();
-    let mut command = Command::new(&binary);
-    command
-        .arg("--config-stdin")
-        .arg("--print-ready")
-        .arg("--backend")
-        .arg(backend)
-        .arg("--size")
-        .arg(format!("{}x{}", size.0, size.1))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if verbose {
-        command.arg("--verbose");
-    }
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("cannot start {} (is Cloison installed?)", binary.display()))?;
-    let json = serde_json::to_vec(config)?;
-    let mut stdin = child.stdin.take().context("no pipe to the compositor")?;
-    let written = stdin.write_all(&json);
-    drop(stdin);
-    if let Err(err) = written {
-        stop(&mut child);
-        return Err(err).context("cannot hand the configuration to the compositor");
-    }
-    Ok(child)
-}
-
-/// Waits for the compositor's `ready` line.
-fn wait_ready(child: &mut Child) -> anyhow::Result<()> {
-    let stdout = child.stdout.take().context("no pipe from the compositor")?;
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-        let _ = sender.send(result);
-    });
-    match receiver.recv_timeout(READY_TIMEOUT) {
-        Ok(Ok(line)) if line.trim() == "ready" => Ok(()),
-        Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-            let status = child.wait().ok();
-            bail!(
-                "the compositor failed to start{} (its messages are above)",
-                status.map(|s| format!(" ({s})")).unwrap_or_default()
-            )
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            bail!(
-                "the compositor did not start within {} s",
-                READY_TIMEOUT.as_secs()
-            )
-        }
-    }
+/// Serves a level's manager socket: the connection's level is the socket's, by construction.
+/// The clipboard and file-transfer protocols come with their issues; today it answers who
+/// the caller is.
+fn serve_manager(
+    handle: &LoopHandle<'static, Session>,
+    index: usize,
+    level: String,
+    listener: UnixListener,
+) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    handle
+        .insert_source(
+            Generic::new(listener, Interest::READ, Mode::Level),
+            move |_, listener, _| {
+                while let Ok((stream, _)) = listener.accept() {
+                    let level = level.clone();
+                    let _ = std::thread::Builder::new()
+                        .name(format!("manager-{index}"))
+                        .spawn(move || crate::control::serve_manager(stream, &level));
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot watch a manager socket: {e}"))?;
+    Ok(())
 }
 
 #[allow(clippy::disallowed_macros)]
-fn print_banner(config: &Config, runtime_dir: &Path, backend: &str, size: (i32, i32)) {
+fn print_banner(config: &Config, paths: &SessionPaths, backend: &str, size: (i32, i32)) {
     println!("Cloison session running ({backend}, {}x{})", size.0, size.1);
     for level in &config.levels {
         println!(
-            "  level {:<8} {:<8} WAYLAND_DISPLAY={}",
+            "  level {:<8} {:<8} WAYLAND_DISPLAY={}  home {}",
             level.name,
             format!("({})", level.label),
-            cloison_ipc::paths::level_wayland_socket(runtime_dir, &level.name).display()
+            paths::level_wayland_socket(&paths.runtime_dir, &level.name).display(),
+            paths.level_home(&level.name).display()
         );
     }
     println!(
-        "  control socket  {}  (cloison ctl status | screenshot FILE.png | quit)",
-        cloison_ipc::paths::ctl_socket(runtime_dir).display()
+        "  control socket  {}  (cloison ctl status | screenshot FILE.png | quit; cloison spawn LEVEL -- CMD)",
+        paths::ctl_socket(&paths.runtime_dir).display()
     );
     println!("Press Ctrl+C to end the session.");
     let _ = std::io::stdout().flush();
 }
 
-/// Waits for a signal or the compositor's exit; returns the session's exit code.
-fn supervise(child: &mut Child, signals: &mut signal_hook::iterator::Signals) -> i32 {
-    // The compositor may already have exited before SIGCHLD was being watched.
-    if let Some(code) = check_exit(child) {
-        return code;
-    }
-    for signal in signals.forever() {
-        match signal {
-            SIGCHLD => {
-                if let Some(code) = check_exit(child) {
-                    return code;
-                }
-            }
-            _ => {
-                tracing::info!(signal, "ending the session");
-                stop(child);
-                return 0;
-            }
-        }
-    }
-    0
-}
-
-/// If the compositor exited on its own: `ctl quit` (exit 0) ends the session normally,
-/// anything else is an error.
-fn check_exit(child: &mut Child) -> Option<i32> {
-    match child.try_wait() {
-        Ok(Some(status)) if status.success() => {
-            tracing::info!("the compositor exited; session over");
-            Some(0)
-        }
-        Ok(Some(status)) => {
-            report_crash(status);
-            Some(1)
-        }
-        Ok(None) => None,
-        Err(err) => {
-            tracing::error!("cannot check the compositor: {err}");
-            None
-        }
-    }
-}
-
-#[allow(clippy::disallowed_macros)]
-fn report_crash(status: ExitStatus) {
-    eprintln!("cloison: the compositor stopped unexpectedly ({status}); the session is over");
-}
-
-/// SIGTERM, then SIGKILL after the grace period.
-fn stop(child: &mut Child) {
-    let pid = Pid::from_raw(child.id() as i32);
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
-    }
-    let _ = kill(pid, Signal::SIGTERM);
-    let deadline = Instant::now() + STOP_GRACE;
-    while Instant::now() < deadline {
-        if matches!(child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    tracing::warn!(
-        "the compositor did not stop within {} s; killing it",
-        STOP_GRACE.as_secs()
-    );
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// Removes the session's runtime directory (sockets, lock files).
+/// Removes the session's runtime directory (sockets).
 fn cleanup(session_dir: &Path) {
     if let Err(err) = std::fs::remove_dir_all(session_dir)
         && err.kind() != std::io::ErrorKind::NotFound

@@ -96,6 +96,12 @@ impl Image {
     }
 }
 
+/// The built-in default without session apps.
+pub fn quiet_config() -> String {
+    include_str!("../../assets/cloison.toml")
+        .replace("[[level.session]]\ncommand = [\"foot\"]\n", "")
+}
+
 /// A running `cloison run` session.
 pub struct Session {
     child: Option<Child>,
@@ -109,25 +115,50 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts `cloison run --backend headless` with the given extra arguments.
+    /// Starts `cloison run --backend headless` with the given extra arguments, and a
+    /// configuration like the built-in default but with no session apps (tests add their own
+    /// clients).
     pub fn start(extra: &[&str]) -> anyhow::Result<Session> {
         Self::start_with(&["--backend", "headless"], extra, &[])
     }
 
-    /// Starts `cloison run` with `args`, `extra` and environment `env`.
+    /// Starts `cloison run --backend headless` with the real built-in default configuration
+    /// (a terminal in each level).
+    pub fn start_default(extra: &[&str]) -> anyhow::Result<Session> {
+        Self::start_full(&["--backend", "headless"], extra, &[], false)
+    }
+
+    /// Starts `cloison run` with `args`, `extra` and environment `env` (quiet configuration).
     pub fn start_with(
         args: &[&str],
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Session> {
+        Self::start_full(args, extra, env, true)
+    }
+
+    fn start_full(
+        args: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+        quiet: bool,
+    ) -> anyhow::Result<Session> {
         let runtime = tempfile::Builder::new().prefix("cloison-e2e-").tempdir()?;
         let config_home = runtime.path().join("config");
+        if quiet {
+            let dir = config_home.join("cloison");
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("cloison.toml"), quiet_config())?;
+        }
         let mut command = Command::new(our_binary("cloison"));
         command
             .arg("run")
             .args(args)
             .args(extra)
             .env("XDG_RUNTIME_DIR", runtime.path())
+            // Homes and caches of this session only.
+            .env("XDG_DATA_HOME", runtime.path().join("data"))
+            .env("XDG_CACHE_HOME", runtime.path().join("cache"))
             // Never pick up the developer's own configuration.
             .env("XDG_CONFIG_HOME", &config_home)
             .env_remove("WAYLAND_DISPLAY")
@@ -174,6 +205,34 @@ impl Session {
             ctl,
             children: Vec::new(),
         })
+    }
+
+    /// A level's home on the host.
+    pub fn home(&self, level: &str) -> PathBuf {
+        self.runtime
+            .path()
+            .join("data/cloison/levels")
+            .join(level)
+            .join("home")
+    }
+
+    /// `cloison` with this session's environment (for `cloison spawn`, `cloison ctl`).
+    pub fn cloison(&self) -> Command {
+        let mut command = Command::new(our_binary("cloison"));
+        command
+            .env("XDG_RUNTIME_DIR", self.runtime.path())
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// A control request.
+    pub fn request(&mut self, request: &Request) -> anyhow::Result<Reply> {
+        Ok(self.ctl.request(request)?)
+    }
+
+    /// The pid of `cloison run`.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// A level's Wayland socket.

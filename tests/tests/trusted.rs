@@ -169,40 +169,43 @@ fn real_terminals_sit_in_frames_of_their_level_colour_under_the_bar() {
         s.spawn(foot).unwrap();
         s.wait_window(level).unwrap();
     }
-    let status = s.status().unwrap();
-    // Wait until both terminals drew something.
-    wait_until("foot to draw", || {
-        let shot = s.screenshot().unwrap();
-        status
-            .windows
-            .iter()
-            .all(|w| shot.distinct_colours(w.geometry.x, w.geometry.y, 200, 40) > 2)
-    });
-    let shot = s.screenshot().unwrap();
-    // Windows are bottom to top: low then high; check each one's left and bottom borders and
-    // the left of its title bar, which the other window does not cover (cascade).
-    for w in &status.windows {
-        let colour = if w.level == "low" { GREEN } else { RED };
+    // Each terminal in turn: a click where the other does not cover it (the cascade's
+    // bottom-right) raises it and gives it the keyboard; then its whole frame is in its
+    // level's colour, its badge too, and the bar's first chip names its level.
+    for level in ["low", "high"] {
+        let w = s.wait_window(level).unwrap();
         let g = w.geometry;
+        s.input(InputEvent::PointerMove {
+            x: (g.x + g.width - 10) as f64,
+            y: (g.y + g.height - 10) as f64,
+        })
+        .unwrap();
+        s.input(InputEvent::Click {
+            button: cloison_ipc::Button::Left,
+        })
+        .unwrap();
+        s.wait_for("the click to focus it", |st| {
+            st.focused_level.as_deref() == Some(level)
+        })
+        .unwrap();
+        let colour = if level == "low" { GREEN } else { RED };
+        wait_until("foot to draw", || {
+            s.screenshot().unwrap().distinct_colours(g.x, g.y, 200, 40) > 2
+        });
+        let shot = s.screenshot().unwrap();
         assert!(g.y - TITLE - BORDER >= BAR, "below the bar");
         assert!(
             shot.all(g.x - BORDER, g.y, BORDER, 40, colour),
-            "{} left border",
-            w.level
+            "{level} left border"
         );
         assert!(
             shot.all(g.x - BORDER, g.y - TITLE - BORDER, 40, BORDER, colour),
-            "{} top border",
-            w.level
+            "{level} top border"
         );
         assert!(
             shot.all(g.x + 3, g.y - TITLE + 4, 5, 10, colour),
-            "{} badge",
-            w.level
+            "{level} badge"
         );
+        assert_eq!(shot.rgb(1, 1), colour, "the bar names {level}");
     }
-    // The bar: the focused level's chip.
-    let focused = status.focused_level.clone().unwrap();
-    let colour = if focused == "low" { GREEN } else { RED };
-    assert_eq!(shot.rgb(1, 1), colour);
 }

@@ -1,0 +1,480 @@
+//! Where a session keeps things, and the cage plans the launcher builds from the
+//! configuration: one per level, one for the compositor. Plans are made here only, from the
+//! validated configuration and the launcher's own paths — never from anything a cage says.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use cloison_cages::plan::{
+    Bind, CagePlan, Identity, LandlockPolicy, Network, Rlimits, SeccompPolicy,
+};
+use cloison_config::{Config, LandlockMode, Level};
+use cloison_ipc::paths;
+
+/// Inside every cage the user is this uid and gid.
+pub const INSIDE_ID: u32 = 1000;
+/// Landlock ABI a cage needs for everything it promises (scoped abstract sockets and signals).
+pub const LANDLOCK_ABI: u8 = 6;
+/// Where the compositor's binary is bound inside its cage.
+const COMPOSITOR_IN_CAGE: &str = "/opt/cloison/cloison-compositor";
+
+/// The session's directories.
+#[derive(Debug, Clone)]
+pub struct SessionPaths {
+    /// `$XDG_RUNTIME_DIR`.
+    pub runtime_dir: PathBuf,
+    /// `$XDG_RUNTIME_DIR/cloison` (0700): sockets.
+    pub session_dir: PathBuf,
+    /// `$XDG_DATA_HOME/cloison`: the levels' homes, the compositor's home.
+    pub data_dir: PathBuf,
+    /// `$XDG_CACHE_HOME/cloison`: each cage's `/etc`.
+    pub cache_dir: PathBuf,
+}
+
+impl SessionPaths {
+    /// From the environment (XDG base directories).
+    pub fn from_env() -> anyhow::Result<SessionPaths> {
+        let runtime_dir = paths::runtime_dir().map_err(anyhow::Error::msg)?;
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let xdg = |var: &str, fallback: &str| -> anyhow::Result<PathBuf> {
+            match std::env::var_os(var) {
+                Some(v) if Path::new(&v).is_absolute() => Ok(PathBuf::from(v)),
+                _ => home
+                    .as_ref()
+                    .map(|h| h.join(fallback))
+                    .with_context(|| format!("neither {var} nor HOME is set")),
+            }
+        };
+        Ok(SessionPaths {
+            session_dir: paths::session_dir(&runtime_dir),
+            runtime_dir,
+            data_dir: xdg("XDG_DATA_HOME", ".local/share")?.join("cloison"),
+            cache_dir: xdg("XDG_CACHE_HOME", ".cache")?.join("cloison"),
+        })
+    }
+
+    /// A level's home on the host.
+    pub fn level_home(&self, level: &str) -> PathBuf {
+        self.data_dir.join("levels").join(level).join("home")
+    }
+
+    /// The compositor's home on the host (Mesa's shader cache, nothing of any level).
+    pub fn compositor_home(&self) -> PathBuf {
+        self.data_dir.join("compositor").join("home")
+    }
+
+    /// A cage's `/etc` cache.
+    pub fn etc_cache(&self, cage: &str) -> PathBuf {
+        self.cache_dir.join("etc").join(cage)
+    }
+
+    /// The compositor's private files (a copy of the X authority).
+    pub fn compositor_private(&self) -> PathBuf {
+        self.session_dir.join("private").join("compositor")
+    }
+}
+
+/// Who the cages map to: their own uids when the launcher runs as root, else the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Ids {
+    /// The launcher's uid.
+    pub caller: u32,
+    /// The launcher's gid.
+    pub caller_gid: u32,
+}
+
+impl Ids {
+    /// The launcher's identity.
+    pub fn current() -> Ids {
+        Ids {
+            caller: nix::unistd::geteuid().as_raw(),
+            caller_gid: nix::unistd::getegid().as_raw(),
+        }
+    }
+
+    /// Whether cages get their own outside uids.
+    pub fn root(&self) -> bool {
+        self.caller == 0
+    }
+
+    /// The outside (uid, gid) for a cage configured with `uid`.
+    pub fn outside(&self, uid: u32) -> (u32, u32) {
+        if self.root() {
+            (uid, uid)
+        } else {
+            (self.caller, self.caller_gid)
+        }
+    }
+}
+
+/// Creates `dir` (and parents) and gives it `owner` and `mode`; refuses a symlink or a
+/// non-directory in its place.
+pub fn own_dir(dir: &Path, owner: (u32, u32), mode: u32) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() {
+        bail!("{} is not a directory; remove it", dir.display());
+    }
+    if (meta.uid(), meta.gid()) != owner {
+        std::os::unix::fs::lchown(dir, Some(owner.0), Some(owner.1))
+            .with_context(|| format!("cannot give {} to uid {}", dir.display(), owner.0))?;
+    }
+    if meta.mode() & 0o7777 != mode {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set mode {mode:o} on {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The environment inside a level's cage.
+fn level_env(level: &Level) -> Vec<(String, String)> {
+    let home = "/home/user";
+    [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
+        ("HOME", home.into()),
+        ("USER", "user".into()),
+        ("LOGNAME", "user".into()),
+        ("SHELL", "/bin/bash".into()),
+        ("LANG", "C.UTF-8".into()),
+        ("XDG_RUNTIME_DIR", format!("/run/user/{INSIDE_ID}")),
+        ("WAYLAND_DISPLAY", "wayland-0".into()),
+        ("XDG_SESSION_TYPE", "wayland".into()),
+        ("XDG_CURRENT_DESKTOP", "Cloison".into()),
+        ("XDG_CONFIG_HOME", format!("{home}/.config")),
+        ("XDG_DATA_HOME", format!("{home}/.local/share")),
+        ("XDG_CACHE_HOME", format!("{home}/.cache")),
+        ("XDG_STATE_HOME", format!("{home}/.local/state")),
+        ("XDG_DATA_DIRS", "/usr/local/share:/usr/share".into()),
+        ("XDG_CONFIG_DIRS", "/etc/xdg".into()),
+        ("CLOISON_LEVEL", level.name.clone()),
+        (
+            "CLOISON_MANAGER_SOCKET",
+            paths::CAGE_MANAGER_SOCKET.to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+fn network(level: &Level) -> Network {
+    match &level.network {
+        cloison_config::Network::None => Network::None,
+        cloison_config::Network::Host => Network::Host,
+        cloison_config::Network::Netns(name) => Network::Netns(name.clone()),
+    }
+}
+
+/// A level's cage: its home, its two sockets at fixed paths, its network, no programs yet
+/// (the launcher starts the session apps through init, to know their pids).
+pub fn level_plan(paths: &SessionPaths, ids: Ids, level: &Level) -> CagePlan {
+    let (outside_uid, outside_gid) = ids.outside(level.uid);
+    CagePlan {
+        name: level.name.clone(),
+        network: network(level),
+        identity: Identity {
+            uid: INSIDE_ID,
+            gid: INSIDE_ID,
+            outside_uid,
+            outside_gid,
+        },
+        home: paths.level_home(&level.name),
+        etc_cache: Some(paths.etc_cache(&level.name)),
+        binds: vec![
+            Bind {
+                source: paths::level_wayland_socket(&paths.runtime_dir, &level.name),
+                target: paths::CAGE_WAYLAND_SOCKET.into(),
+                writable: true,
+            },
+            Bind {
+                source: paths::level_manager_socket(&paths.runtime_dir, &level.name),
+                target: paths::CAGE_MANAGER_SOCKET.into(),
+                writable: true,
+            },
+        ],
+        env: level_env(level),
+        rlimits: Rlimits::default(),
+        landlock: LandlockPolicy {
+            min_abi: LANDLOCK_ABI,
+            best_effort: level.landlock == LandlockMode::BestEffort,
+        },
+        seccomp: SeccompPolicy {
+            profile: "level".into(),
+            errno_override: None,
+        },
+        run: Vec::new(),
+        exit_with_first: false,
+        pass_fds: Vec::new(),
+    }
+}
+
+/// How the compositor reaches the display it is nested in (winit), from the launcher's
+/// environment.
+#[derive(Debug, Clone, Default)]
+pub struct ParentDisplay {
+    /// `DISPLAY`, and the X11 socket directory to bind.
+    pub x11: Option<String>,
+    /// A copy of the X authority file, readable by the compositor's uid.
+    pub xauthority: Option<PathBuf>,
+    /// The parent Wayland compositor's socket (absolute path).
+    pub wayland: Option<PathBuf>,
+}
+
+impl ParentDisplay {
+    /// What the environment offers.
+    pub fn from_env(runtime_dir: &Path) -> ParentDisplay {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let wayland = var("WAYLAND_DISPLAY").map(|w| {
+            let p = PathBuf::from(&w);
+            if p.is_absolute() {
+                p
+            } else {
+                runtime_dir.join(w)
+            }
+        });
+        ParentDisplay {
+            x11: var("DISPLAY"),
+            xauthority: var("XAUTHORITY").map(PathBuf::from),
+            wayland,
+        }
+    }
+}
+
+/// Descriptors the launcher hands the compositor, and where they land.
+pub struct CompositorFds {
+    /// (level name, descriptor number, host socket path).
+    pub levels: Vec<(String, i32, PathBuf)>,
+    /// The private control socket.
+    pub ctl: i32,
+    /// The launcher's channel.
+    pub manager: i32,
+    /// The configuration (JSON, to read to the end).
+    pub config: i32,
+}
+
+/// The compositor's cage: no level's files, no network, the compositor profile, the
+/// sockets it serves as descriptors.
+#[allow(clippy::too_many_arguments)]
+pub fn compositor_plan(
+    paths: &SessionPaths,
+    ids: Ids,
+    config: &Config,
+    binary: &Path,
+    backend: &str,
+    size: (i32, i32),
+    verbose: bool,
+    parent: &ParentDisplay,
+    fds: &CompositorFds,
+) -> CagePlan {
+    let (outside_uid, outside_gid) = ids.outside(config.compositor.uid);
+    let mut binds = vec![Bind {
+        source: binary.to_path_buf(),
+        target: COMPOSITOR_IN_CAGE.into(),
+        writable: false,
+    }];
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), "/usr/bin:/bin".into()),
+        ("HOME".into(), "/home/user".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("XDG_RUNTIME_DIR".into(), format!("/run/user/{INSIDE_ID}")),
+    ];
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        env.push(("RUST_LOG".into(), filter));
+    }
+    if backend == "winit" {
+        if let Some(display) = &parent.x11 {
+            binds.push(Bind {
+                source: "/tmp/.X11-unix".into(),
+                target: "/tmp/.X11-unix".into(),
+                writable: true,
+            });
+            env.push(("DISPLAY".into(), display.clone()));
+            if let Some(auth) = &parent.xauthority {
+                binds.push(Bind {
+                    source: auth.clone(),
+                    target: "/run/cloison/Xauthority".into(),
+                    writable: false,
+                });
+                env.push(("XAUTHORITY".into(), "/run/cloison/Xauthority".into()));
+            }
+        } else if let Some(socket) = &parent.wayland {
+            binds.push(Bind {
+                source: socket.clone(),
+                target: "/run/cloison/parent-wayland".into(),
+                writable: true,
+            });
+            env.push((
+                "WAYLAND_DISPLAY".into(),
+                "/run/cloison/parent-wayland".into(),
+            ));
+        }
+    }
+    let mut argv: Vec<String> = vec![
+        COMPOSITOR_IN_CAGE.into(),
+        "--backend".into(),
+        backend.into(),
+        "--size".into(),
+        format!("{}x{}", size.0, size.1),
+        "--config-fd".into(),
+        fds.config.to_string(),
+        "--ctl-fd".into(),
+        fds.ctl.to_string(),
+        "--manager-fd".into(),
+        fds.manager.to_string(),
+    ];
+    for (name, fd, path) in &fds.levels {
+        argv.push("--level-fd".into());
+        argv.push(format!("{name}={fd}={}", path.display()));
+    }
+    if verbose {
+        argv.push("--verbose".into());
+    }
+    let mut pass_fds: Vec<i32> = fds.levels.iter().map(|(_, fd, _)| *fd).collect();
+    pass_fds.extend([fds.ctl, fds.manager, fds.config]);
+    CagePlan {
+        name: "compositor".into(),
+        network: Network::None,
+        identity: Identity {
+            uid: INSIDE_ID,
+            gid: INSIDE_ID,
+            outside_uid,
+            outside_gid,
+        },
+        home: paths.compositor_home(),
+        etc_cache: Some(paths.etc_cache("compositor")),
+        binds,
+        env,
+        rlimits: Rlimits {
+            nproc: 512,
+            nofile: 8192,
+            core: 0,
+        },
+        landlock: LandlockPolicy {
+            min_abi: LANDLOCK_ABI,
+            best_effort: config
+                .levels
+                .iter()
+                .any(|l| l.landlock == LandlockMode::BestEffort),
+        },
+        seccomp: SeccompPolicy {
+            profile: "compositor".into(),
+            errno_override: None,
+        },
+        run: vec![argv],
+        exit_with_first: true,
+        pass_fds,
+    }
+}
+
+/// What a cage's confinement amounts to on this kernel, in words (logged at start, shown in
+/// status).
+pub fn enforced(plan: &CagePlan) -> String {
+    let abi = cloison_cages::setup::kernel_landlock_abi();
+    let landlock = if abi >= LANDLOCK_ABI as i32 {
+        format!("landlock ABI {abi} (filesystem, abstract sockets, signals)")
+    } else if abi >= 1 {
+        format!(
+            "landlock ABI {abi} (filesystem only: abstract sockets and signals NOT scoped, ABI {LANDLOCK_ABI} needed)"
+        )
+    } else {
+        "NO landlock (the kernel has none)".to_string()
+    };
+    format!(
+        "namespaces (user, mount, pid, ipc, uts, cgroup, network {}), {landlock}, seccomp {}, no capabilities, no_new_privs",
+        match &plan.network {
+            Network::None => "none".to_string(),
+            Network::Host => "host".to_string(),
+            Network::Netns(n) => format!("netns:{n}"),
+        },
+        plan.seccomp.profile
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> SessionPaths {
+        SessionPaths {
+            runtime_dir: "/run/user/0".into(),
+            session_dir: "/run/user/0/cloison".into(),
+            data_dir: "/root/.local/share/cloison".into(),
+            cache_dir: "/root/.cache/cloison".into(),
+        }
+    }
+
+    #[test]
+    fn level_plans_are_valid_and_see_only_their_own_sockets() {
+        let config = Config::builtin();
+        let root = Ids {
+            caller: 0,
+            caller_gid: 0,
+        };
+        let low = level_plan(&paths(), root, &config.levels[0]);
+        let high = level_plan(&paths(), root, &config.levels[1]);
+        low.validate(0).unwrap();
+        high.validate(0).unwrap();
+        assert_ne!(low.identity.outside_uid, high.identity.outside_uid);
+        for bind in &low.binds {
+            assert!(
+                bind.source.to_string_lossy().contains("/levels/low/"),
+                "{bind:?}"
+            );
+        }
+        assert_eq!(low.network, Network::Host);
+        assert_eq!(high.network, Network::None);
+        let user = Ids {
+            caller: 1000,
+            caller_gid: 1000,
+        };
+        let low = level_plan(&paths(), user, &config.levels[0]);
+        low.validate(1000).unwrap();
+        assert_eq!(low.identity.outside_uid, 1000);
+    }
+
+    #[test]
+    fn the_compositor_plan_has_no_level_home_and_no_network() {
+        let config = Config::builtin();
+        let root = Ids {
+            caller: 0,
+            caller_gid: 0,
+        };
+        let fds = CompositorFds {
+            levels: vec![
+                (
+                    "low".into(),
+                    10,
+                    "/run/user/0/cloison/levels/low/wayland-0".into(),
+                ),
+                (
+                    "high".into(),
+                    11,
+                    "/run/user/0/cloison/levels/high/wayland-0".into(),
+                ),
+            ],
+            ctl: 12,
+            manager: 13,
+            config: 14,
+        };
+        let plan = compositor_plan(
+            &paths(),
+            root,
+            &config,
+            Path::new("/usr/bin/cloison-compositor"),
+            "headless",
+            (800, 600),
+            false,
+            &ParentDisplay::default(),
+            &fds,
+        );
+        plan.validate(0).unwrap();
+        assert_eq!(plan.network, Network::None);
+        assert_eq!(plan.seccomp.profile, "compositor");
+        assert_eq!(plan.pass_fds, [10, 11, 12, 13, 14]);
+        for bind in &plan.binds {
+            assert!(!bind.source.starts_with(paths().data_dir.join("levels")));
+        }
+        assert!(!plan.home.starts_with(paths().data_dir.join("levels")));
+    }
+}
