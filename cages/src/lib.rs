@@ -333,7 +333,10 @@ impl Cage {
             .arg("run")
             .arg("--control-fd")
             .arg("3")
-            .stdin(Stdio::piped());
+            .stdin(Stdio::piped())
+            // Its own process group: a terminal's Ctrl+C reaches the launcher only, which
+            // stops the cages in order.
+            .process_group(0);
         if let Some(output) = io.output {
             let copy = output.try_clone().map_err(|e| other(format!("dup: {e}")))?;
             command

@@ -622,6 +622,9 @@ fn landlock(plan: &CagePlan) -> Result<(), SetupError> {
     let uid = plan.identity.uid;
     let runtime = format!("/run/user/{uid}");
     let mut rules = Vec::new();
+    // The cage's own skeleton can be listed (`ls /`, `ls /run`): everything under its root is
+    // the cage's; listing gives nothing else.
+    rules.extend(rule("/", AccessFs::ReadDir.into())?);
     // Programs and their data: read and execute.
     for path in [
         "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/dev/fd",

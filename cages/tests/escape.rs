@@ -393,6 +393,17 @@ fn try_syscall(nr: libc::c_long, a: [libc::c_long; 6]) -> i32 {
     errno_of(unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) })
 }
 
+/// The names in a directory (empty if it cannot be listed).
+fn list_dir(path: &str) -> Vec<String> {
+    std::fs::read_dir(path)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn status_field(name: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
@@ -423,13 +434,7 @@ fn inside(args: &[String]) -> i32 {
                 std::os::unix::net::UnixStream::connect("/run/user/1000/wayland-0").is_ok(),
                 "the level's own socket is reachable at its fixed path",
             );
-            let runtime: Vec<String> = std::fs::read_dir("/run/user/1000")
-                .map(|d| {
-                    d.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let runtime = list_dir("/run/user/1000");
             c.check(
                 runtime == ["wayland-0"],
                 format!("/run/user/1000 holds only the level's socket: {runtime:?}"),
@@ -915,14 +920,25 @@ fn inside(args: &[String]) -> i32 {
         }
         "landlock" => {
             // Outside the paths the cage is made of, Landlock says no, even where the mount
-            // would not (the cage's root directory itself).
-            let r = std::fs::read_dir("/");
+            // and the file modes would not: /dev is a tmpfs the cage's user owns.
+            let owner = std::fs::metadata("/dev").map(|m| m.uid());
+            c.check(
+                owner.as_ref().is_ok_and(|&u| u == 1000),
+                format!("/dev owner {owner:?}"),
+            );
+            let r = std::fs::File::create("/dev/probe");
             c.check(
                 r.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EACCES),
-                format!("listing / : {r:?}"),
+                format!("creating /dev/probe: {r:?}"),
             );
-            let r = std::fs::read_dir("/run");
-            c.check(r.is_err(), "listing /run");
+            let r = std::fs::create_dir("/dev/shm/../probe-dir");
+            c.check(r.is_err(), "a directory in /dev through /dev/shm/..");
+            // Listing the cage's own skeleton is allowed, and shows only the cage.
+            let names = list_dir("/");
+            c.check(
+                names.iter().any(|n| n == "usr"),
+                format!("listing /: {names:?}"),
+            );
             c.check(std::fs::read_dir("/home/user").is_ok(), "listing home");
         }
         other => {

@@ -32,11 +32,16 @@ pub fn menu(level: &Level, applications: &Path) -> Vec<MenuEntry> {
         })
         .collect();
     if level.desktop_entries {
+        // An installed application that is already listed (same program and arguments, or
+        // same name) is not listed twice.
+        let same = |a: &MenuEntry, b: &MenuEntry| {
+            a.name == b.name
+                || (a.argv[1..] == b.argv[1..]
+                    && resolve(&a.argv[0]).unwrap_or_else(|| a.argv[0].clone())
+                        == resolve(&b.argv[0]).unwrap_or_else(|| b.argv[0].clone()))
+        };
         for entry in installed(applications) {
-            if !entries
-                .iter()
-                .any(|e| e.argv == entry.argv || e.name == entry.name)
-            {
+            if !entries.iter().any(|e| same(e, &entry)) {
                 entries.push(entry);
             }
         }
@@ -125,7 +130,7 @@ mod tests {
         write(
             d,
             "shell.desktop",
-            "[Desktop Entry]\nType=Application\nName=Shell\nExec=sh -c 'echo %U' %U\n",
+            "[Desktop Entry]\nType=Application\nName=Shell\nExec=sh -c \"echo hi\" %U\n",
         );
         write(
             d,
@@ -156,6 +161,7 @@ mod tests {
         assert_eq!(entries.len(), 1, "{entries:?}");
         assert_eq!(entries[0].name, "Shell");
         assert!(entries[0].argv[0].ends_with("/sh"), "{:?}", entries[0].argv);
+        assert_eq!(entries[0].argv[1..], ["-c", "echo hi"]);
         assert!(
             !entries[0].argv.iter().any(|a| a == "%U"),
             "field codes are dropped: {:?}",
@@ -163,10 +169,41 @@ mod tests {
         );
 
         let mut level = cloison_config::Config::builtin().levels[0].clone();
+        // A configured "sh" and the installed Shell are one program: listed once.
+        level.apps.push(cloison_config::MenuApp {
+            name: "My shell".into(),
+            command: vec!["sh".into(), "-c".into(), "echo hi".into()],
+        });
+        let menu_entries = menu(&level, d);
+        assert_eq!(menu_entries.len(), 2, "{menu_entries:?}");
+        level.apps.pop();
         let menu_entries = menu(&level, d);
         assert_eq!(menu_entries[0].name, "Terminal", "configured apps first");
         assert_eq!(menu_entries[1].name, "Shell");
         level.desktop_entries = false;
         assert_eq!(menu(&level, d).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod packaging {
+    #[test]
+    fn the_session_entry_and_the_user_unit_start_cloison_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cloison.desktop");
+        std::fs::write(&path, include_str!("../../assets/cloison.desktop")).unwrap();
+        let entry =
+            freedesktop_desktop_entry::DesktopEntry::from_path(&path, None::<&[&str]>).unwrap();
+        assert_eq!(entry.type_(), Some("Application"));
+        assert_eq!(entry.parse_exec().unwrap(), ["cloison", "run"]);
+        let unit = include_str!("../../assets/cloison.service");
+        let exec: Vec<&str> = unit
+            .lines()
+            .filter_map(|l| l.strip_prefix("ExecStart="))
+            .collect();
+        assert_eq!(exec, ["/usr/bin/cloison run"]);
+        for section in ["[Unit]", "[Service]"] {
+            assert!(unit.contains(section), "{section}");
+        }
     }
 }

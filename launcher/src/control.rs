@@ -147,3 +147,35 @@ pub fn serve_manager(stream: UnixStream, level: &str) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manager_connection_learns_its_level_from_the_socket_only() {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || serve_manager(theirs, "low"));
+        let mut reader = BufReader::new(ours.try_clone().unwrap());
+        let mut writer = ours;
+        for (request, expected) in [
+            (
+                "{\"request\":\"hello\",\"level\":\"high\"}",
+                "{\"ok\":{\"level\":\"low\"}}",
+            ),
+            ("{\"request\":\"steal\"}", "{\"error\":\"unknown request\"}"),
+        ] {
+            writeln!(writer, "{request}").unwrap();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            assert_eq!(line.trim_end(), expected);
+        }
+        writeln!(writer, "not json").unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.contains("bad request"), "{line}");
+        drop(writer);
+        drop(reader);
+        server.join().unwrap();
+    }
+}

@@ -243,6 +243,17 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         }
     }
     let code = session.outcome.unwrap_or(0);
+    // The session is ending: a further SIGTERM or Ctrl+C must not cut the shutdown short
+    // (dropping the loop unblocks the signals it was reading).
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        // SAFETY: SIG_IGN installs no handler code; nothing else in this process handles
+        // these signals any more.
+        let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn) };
+    }
     session.shutdown();
     drop(event_loop);
     cleanup(&paths.session_dir);

@@ -109,6 +109,8 @@ pub struct Session {
     pub runtime: tempfile::TempDir,
     /// What `cloison run` printed on standard output.
     pub stdout: Arc<Mutex<Vec<String>>>,
+    /// What `cloison run` printed on standard error.
+    pub stderr: Arc<Mutex<Vec<String>>>,
     ctl: Client,
     /// Clients started with [`Session::spawn`], killed on drop.
     children: Vec<Child>,
@@ -164,11 +166,22 @@ impl Session {
             .env_remove("WAYLAND_DISPLAY")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         for (k, v) in env {
             command.env(k, v);
         }
         let mut child = command.spawn().context("cannot start cloison run")?;
+        // Its messages are kept (tests read them) and passed on to the test's output.
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().context("no stderr")?;
+        std::thread::spawn(move || {
+            use std::io::Write as _;
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = writeln!(std::io::stderr(), "{line}");
+                sink.lock().expect("lock").push(line);
+            }
+        });
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let lines = stdout.clone();
         let out = child.stdout.take().context("no stdout")?;
@@ -202,6 +215,7 @@ impl Session {
             child: Some(child),
             runtime,
             stdout,
+            stderr,
             ctl,
             children: Vec::new(),
         })
@@ -343,6 +357,33 @@ impl Session {
     pub fn input(&mut self, event: InputEvent) -> anyhow::Result<()> {
         self.ctl.request(&Request::Input { event })?;
         Ok(())
+    }
+
+    /// Whether `cloison run` printed a line containing `text` on standard error.
+    pub fn stderr_contains(&self, text: &str) -> bool {
+        self.stderr
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|l| l.contains(text))
+    }
+
+    /// Waits for `cloison run` to end by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                // Let the output threads catch up.
+                std::thread::sleep(Duration::from_millis(100));
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("cloison run did not end");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends SIGTERM to `cloison run` and waits for it.

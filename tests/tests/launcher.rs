@@ -1,0 +1,584 @@
+//! `cloison run` as a user starts it: the default configuration brings up a terminal in each
+//! level, each in its own cage. These tests type into those terminals, start programs in the
+//! cages, look at the cages and the compositor from outside, kill a level and bring it back,
+//! and end the session — checking what a user (or an administrator) would see.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cloison_ipc::{Button, InputEvent, Reply, Request, WindowStatus};
+use cloison_tests::session::{Session, external};
+
+const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
+const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
+const BORDER: i32 = 4;
+const TITLE: i32 = 26;
+
+fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The windows of `level`.
+fn windows(s: &mut Session, level: &str) -> Vec<WindowStatus> {
+    s.status()
+        .unwrap()
+        .windows
+        .into_iter()
+        .filter(|w| w.level == level)
+        .collect()
+}
+
+/// Waits for the default session's terminals: one foot window per level.
+fn wait_terminals(s: &mut Session) {
+    s.wait_for("a terminal in each level", |st| {
+        ["low", "high"].iter().all(|l| {
+            st.windows
+                .iter()
+                .any(|w| &w.level == l && w.app_id == "foot")
+        })
+    })
+    .unwrap();
+}
+
+/// Clicks a point of `level`'s (first) window that no other window's frame covers.
+fn focus(s: &mut Session, level: &str) {
+    let status = s.status().unwrap();
+    let w = status
+        .windows
+        .iter()
+        .find(|w| w.level == level)
+        .expect("a window")
+        .clone();
+    let others: Vec<_> = status.windows.iter().filter(|o| o.id != w.id).collect();
+    let g = w.geometry;
+    let candidates = [
+        (g.x + 10, g.y + 10),
+        (g.x + g.width - 10, g.y + 10),
+        (g.x + 10, g.y + g.height - 10),
+        (g.x + g.width - 10, g.y + g.height - 10),
+    ];
+    let covered = |(x, y): (i32, i32)| {
+        others.iter().any(|o| {
+            let o = o.geometry;
+            x >= o.x - BORDER
+                && x < o.x + o.width + BORDER
+                && y >= o.y - TITLE - BORDER
+                && y < o.y + o.height + BORDER
+        })
+    };
+    let (x, y) = candidates
+        .into_iter()
+        .find(|p| !covered(*p))
+        .expect("an uncovered point");
+    s.input(InputEvent::PointerMove {
+        x: x as f64,
+        y: y as f64,
+    })
+    .unwrap();
+    s.input(InputEvent::Click {
+        button: Button::Left,
+    })
+    .unwrap();
+    s.wait_for("the click to focus it", |st| {
+        st.focused_level.as_deref() == Some(level)
+    })
+    .unwrap();
+}
+
+/// Types a command line into `level`'s terminal.
+fn type_in(s: &mut Session, level: &str, line: &str) {
+    focus(s, level);
+    s.input(InputEvent::Type {
+        text: format!("{line}\n"),
+    })
+    .unwrap();
+}
+
+/// Waits for `file` to exist and end with a line `done`; returns its contents before that.
+fn read_when_done(file: &Path) -> String {
+    let mut text = String::new();
+    wait_until(
+        &format!("{} to be written", file.display()),
+        Duration::from_secs(15),
+        || {
+            text = std::fs::read_to_string(file).unwrap_or_default();
+            text.ends_with("done\n")
+        },
+    );
+    text.trim_end_matches("done\n").to_string()
+}
+
+/// `cloison spawn LEVEL -- ARGV`: the pid it prints.
+fn spawn(s: &Session, level: &str, argv: &[&str]) -> i32 {
+    let out = s
+        .cloison()
+        .arg("spawn")
+        .arg(level)
+        .arg("--")
+        .args(argv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cloison spawn failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// The cage processes of a level, from `ctl status`.
+fn cage(s: &mut Session, level: &str) -> cloison_ipc::CageStatus {
+    let status = s.status().unwrap();
+    status
+        .levels
+        .into_iter()
+        .find(|l| l.name == level)
+        .and_then(|l| l.cage)
+        .expect("the launcher reports the level's cage")
+}
+
+/// Processes whose parent chain reaches `ancestor`.
+fn descendants(ancestor: u32) -> Vec<u32> {
+    let parent = |pid: u32| -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let mut p = pid;
+        for _ in 0..32 {
+            match parent(p) {
+                Some(pp) if pp == ancestor => {
+                    found.push(pid);
+                    break;
+                }
+                Some(pp) if pp > 1 => p = pp,
+                _ => break,
+            }
+        }
+    }
+    found
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn status_field(pid: u32, name: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_default_session_shows_a_framed_terminal_per_level_and_they_share_nothing() {
+    let mut s = Session::start_default(&["--size", "1280x800"]).unwrap();
+    wait_terminals(&mut s);
+
+    // What each terminal's shell sees, written to its home: its own home, uid 1000 inside,
+    // nothing of the other level under /home or /run, only its own processes.
+    for level in ["low", "high"] {
+        type_in(
+            &mut s,
+            level,
+            "(echo $HOME; id -u; ls /home /run; ls /proc | grep -c '^[0-9]'; echo done) > ~/probe.txt 2>&1",
+        );
+    }
+    for level in ["low", "high"] {
+        let probe = read_when_done(&s.home(level).join("probe.txt"));
+        let lines: Vec<&str> = probe.lines().collect();
+        assert_eq!(lines[0], "/home/user", "{level}: {probe}");
+        assert_eq!(lines[1], "1000", "{level}: {probe}");
+        assert!(
+            probe.contains("/home:\nuser\n\n/run:\ncloison\nuser\n"),
+            "{level} sees more than its own /home and /run: {probe}"
+        );
+        let processes: usize = lines.last().unwrap().parse().unwrap();
+        assert!(
+            processes < 10,
+            "{level} sees {processes} processes: not only its own"
+        );
+        // On the host, the file belongs to the level's own uid.
+        let owner = std::fs::metadata(s.home(level).join("probe.txt"))
+            .unwrap()
+            .uid();
+        assert_eq!(owner, if level == "low" { 2_000_000 } else { 2_100_000 });
+    }
+
+    // A file written in low does not exist in high's view, and the reverse.
+    type_in(
+        &mut s,
+        "low",
+        "echo from-low > ~/low-only.txt; echo done >> ~/low-only.txt",
+    );
+    type_in(
+        &mut s,
+        "high",
+        "echo from-high > ~/high-only.txt; echo done >> ~/high-only.txt",
+    );
+    read_when_done(&s.home("low").join("low-only.txt"));
+    read_when_done(&s.home("high").join("high-only.txt"));
+    type_in(
+        &mut s,
+        "high",
+        "(cat ~/low-only.txt /home/*/low-only.txt; echo done) > ~/cross.txt 2>&1",
+    );
+    type_in(
+        &mut s,
+        "low",
+        "(cat ~/high-only.txt /home/*/high-only.txt; echo done) > ~/cross.txt 2>&1",
+    );
+    for (level, other) in [("high", "from-low"), ("low", "from-high")] {
+        let cross = read_when_done(&s.home(level).join("cross.txt"));
+        assert!(
+            !cross.contains(other),
+            "{level} read the other level's file: {cross}"
+        );
+        assert!(cross.contains("No such file"), "{level}: {cross}");
+    }
+
+    // The screenshot: both terminals, each framed in its level's colour, with text in them.
+    let shot = s.screenshot().unwrap();
+    for level in ["low", "high"] {
+        focus(&mut s, level);
+        let shot_now = s.screenshot().unwrap();
+        let g = windows(&mut s, level)[0].geometry;
+        let colour = if level == "low" { GREEN } else { RED };
+        assert!(
+            shot_now.all(g.x - BORDER, g.y, BORDER, g.height, colour),
+            "{level}'s left border"
+        );
+        assert!(
+            shot_now.all(g.x + 3, g.y - TITLE + 4, 5, 10, colour),
+            "{level}'s badge"
+        );
+        assert!(
+            shot_now.distinct_colours(g.x, g.y, g.width, 120) > 3,
+            "{level}'s terminal shows text"
+        );
+    }
+    let _ = shot;
+}
+
+#[test]
+fn spawn_starts_programs_in_a_level_and_a_cage_cannot_name_the_other_levels_sockets() {
+    let mut s = Session::start_default(&[]).unwrap();
+    wait_terminals(&mut s);
+
+    // A real client in high, started through the launcher.
+    let pid = spawn(&s, "high", &["weston-simple-shm"]);
+    assert!(pid > 1);
+    s.wait_for("weston-simple-shm's window in high", |st| {
+        st.windows.iter().filter(|w| w.level == "high").count() == 2
+    })
+    .unwrap();
+    assert_eq!(windows(&mut s, "low").len(), 1, "nothing new in low");
+
+    // wayland-info in low connects through low's socket: it lists low's seat.
+    spawn(
+        &s,
+        "low",
+        &[
+            "sh",
+            "-c",
+            "wayland-info > ~/wayland-info.txt 2>&1; echo done >> ~/wayland-info.txt",
+        ],
+    );
+    let info = read_when_done(&s.home("low").join("wayland-info.txt"));
+    assert!(info.contains("wl_compositor"), "{info}");
+    assert!(info.contains("name: low"), "low's seat: {info}");
+    assert!(!info.contains("name: high"), "{info}");
+
+    // From inside low: high's sockets do not exist (neither at their host paths nor
+    // anywhere), its own are at the fixed paths, /proc shows only low.
+    let high_socket = s.socket("high");
+    let high_manager = high_socket.with_file_name("manager.sock");
+    let script = format!(
+        "for p in {} {} /run/user/0 {}; do [ -e \"$p\" ] && echo FOUND $p; done; \
+         ls -A /run/user/1000 /run/cloison; ls /proc | grep '^[0-9]' | tr '\\n' ' '; echo; echo done",
+        high_socket.display(),
+        high_manager.display(),
+        s.runtime.path().display(),
+    );
+    spawn(
+        &s,
+        "low",
+        &["sh", "-c", &format!("({script}) > ~/view.txt 2>&1")],
+    );
+    let view = read_when_done(&s.home("low").join("view.txt"));
+    assert!(!view.contains("FOUND"), "{view}");
+    assert!(
+        view.contains("/run/cloison:\nmanager.sock\n\n/run/user/1000:\nwayland-0\n"),
+        "{view}"
+    );
+    let pids: Vec<u32> = view
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(pids.contains(&1) && pids.len() < 12, "low sees {pids:?}");
+
+    // A bad request gets a clear error.
+    let out = s
+        .cloison()
+        .args(["spawn", "nowhere", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no level \"nowhere\""));
+}
+
+#[test]
+fn the_compositor_is_confined_and_sees_no_level_home() {
+    let mut s = Session::start_default(&[]).unwrap();
+    wait_terminals(&mut s);
+    let launcher = s.pid().unwrap();
+    let compositor = descendants(launcher)
+        .into_iter()
+        .find(|p| comm(*p) == "cloison-composi")
+        .expect("the compositor runs under the launcher");
+    // Its own identity, no capabilities, no_new_privs, seccomp filter mode.
+    assert!(status_field(compositor, "Uid").starts_with("1900000"));
+    assert_eq!(status_field(compositor, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(compositor, "CapBnd"), "0000000000000000");
+    assert_eq!(status_field(compositor, "NoNewPrivs"), "1");
+    assert_eq!(status_field(compositor, "Seccomp"), "2");
+    // Its view of the filesystem holds no level's home: not at the host path, not anywhere.
+    let root = PathBuf::from(format!("/proc/{compositor}/root"));
+    for level in ["low", "high"] {
+        let home = s.home(level);
+        let inside = root.join(home.strip_prefix("/").unwrap());
+        assert!(
+            std::fs::symlink_metadata(&inside).is_err(),
+            "the compositor sees {}",
+            home.display()
+        );
+    }
+    assert!(
+        std::fs::symlink_metadata(root.join("home/user/probe.txt")).is_err()
+            && std::fs::read_dir(root.join(s.runtime.path().strip_prefix("/").unwrap())).is_err(),
+        "the compositor sees the session's files"
+    );
+    // No network: only the loopback interface.
+    let dev = std::fs::read_to_string(format!("/proc/{compositor}/net/dev")).unwrap();
+    let interfaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(interfaces, ["lo"]);
+}
+
+#[test]
+fn killing_a_levels_init_leaves_the_other_level_running_and_restart_level_brings_it_back() {
+    let mut s = Session::start_default(&["--size", "1024x768"]).unwrap();
+    wait_terminals(&mut s);
+    spawn(&s, "high", &["weston-simple-shm"]);
+    s.wait_for("weston-simple-shm in high", |st| {
+        st.windows.iter().filter(|w| w.level == "high").count() == 2
+    })
+    .unwrap();
+    let low = cage(&mut s, "low");
+    let init = low.init_pid.expect("low's init pid");
+    assert_eq!(comm(init), "cloison-cage");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(init as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    s.wait_for("low to stop", |st| {
+        st.levels[0]
+            .cage
+            .as_ref()
+            .is_some_and(|c| c.state == "stopped")
+            && !st.windows.iter().any(|w| w.level == "low")
+    })
+    .unwrap();
+    assert_eq!(cage(&mut s, "high").state, "running");
+
+    // High keeps getting frames: weston-simple-shm's animation goes on.
+    let shm = s
+        .status()
+        .unwrap()
+        .windows
+        .into_iter()
+        .find(|w| w.level == "high" && w.app_id != "foot")
+        .unwrap()
+        .geometry;
+    let a = s.screenshot().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let b = s.screenshot().unwrap();
+    let differs = (0..shm.height.min(200)).any(|y| {
+        (0..shm.width.min(200)).any(|x| a.rgb(shm.x + x, shm.y + y) != b.rgb(shm.x + x, shm.y + y))
+    });
+    assert!(differs, "high's animation stopped");
+    // And a high terminal still takes typing.
+    type_in(&mut s, "high", "echo done > ~/alive.txt");
+    read_when_done(&s.home("high").join("alive.txt"));
+
+    // Back: a new cage, a new terminal.
+    let out = s
+        .cloison()
+        .args(["ctl", "restart-level", "low"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.wait_for("low's terminal again", |st| {
+        st.windows
+            .iter()
+            .any(|w| w.level == "low" && w.app_id == "foot")
+    })
+    .unwrap();
+    let again = cage(&mut s, "low");
+    assert_eq!(again.state, "running");
+    assert_ne!(again.init_pid, Some(init));
+}
+
+#[test]
+fn sigterm_leaves_no_process_mount_or_socket_behind() {
+    let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut s = Session::start_default(&[]).unwrap();
+    wait_terminals(&mut s);
+    spawn(&s, "high", &["sleep", "1000"]);
+    let launcher = s.pid().unwrap();
+    let ours = descendants(launcher);
+    assert!(
+        ours.len() >= 8,
+        "helpers, inits, the compositor, terminals, shells, sleep: {ours:?}"
+    );
+    let session_dir = s.runtime.path().join("cloison");
+    assert!(session_dir.join("ctl.sock").exists());
+    let status = s.terminate().unwrap();
+    assert!(status.success(), "{status}");
+    let left: Vec<(u32, String)> = ours
+        .iter()
+        .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+        .map(|p| (*p, comm(*p)))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!session_dir.exists(), "the session directory is left");
+    let mounts_after = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert_eq!(
+        mounts_before.lines().count(),
+        mounts_after.lines().count(),
+        "mounts changed"
+    );
+}
+
+#[test]
+fn the_launcher_menu_starts_an_app_in_the_chosen_level() {
+    let mut s = Session::start_default(&[]).unwrap();
+    wait_terminals(&mut s);
+    focus(&mut s, "high");
+    // Super opens the menu on the focused level's column; its first entry is the configured
+    // terminal.
+    s.input(InputEvent::Key {
+        chord: "super".into(),
+    })
+    .unwrap();
+    s.input(InputEvent::Key {
+        chord: "Return".into(),
+    })
+    .unwrap();
+    s.wait_for("a second terminal in high", |st| {
+        st.windows
+            .iter()
+            .filter(|w| w.level == "high" && w.app_id == "foot")
+            .count()
+            == 2
+    })
+    .unwrap();
+    assert_eq!(windows(&mut s, "low").len(), 1);
+    // The menu is keyboard driven across levels too: Super, Left (to low), Return.
+    s.input(InputEvent::Key {
+        chord: "super".into(),
+    })
+    .unwrap();
+    s.input(InputEvent::Key {
+        chord: "Left".into(),
+    })
+    .unwrap();
+    s.input(InputEvent::Key {
+        chord: "Return".into(),
+    })
+    .unwrap();
+    s.wait_for("a second terminal in low", |st| {
+        st.windows
+            .iter()
+            .filter(|w| w.level == "low" && w.app_id == "foot")
+            .count()
+            == 2
+    })
+    .unwrap();
+    match s.request(&Request::Status).unwrap() {
+        Reply::Status(st) => {
+            let apps = st.levels[0].cage.as_ref().unwrap().apps.len();
+            assert_eq!(apps, 2, "both terminals run in low's cage");
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = external("foot");
+}
+
+#[test]
+fn if_the_compositor_dies_the_session_ends_with_an_error_and_cleans_up() {
+    let mut s = Session::start_default(&[]).unwrap();
+    wait_terminals(&mut s);
+    let launcher = s.pid().unwrap();
+    let ours = descendants(launcher);
+    let compositor = ours
+        .iter()
+        .copied()
+        .find(|p| comm(*p) == "cloison-composi")
+        .expect("the compositor");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(compositor as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let status = s.wait_exit(Duration::from_secs(15)).unwrap();
+    assert_eq!(status.code(), Some(1), "{status}");
+    let left: Vec<u32> = ours
+        .iter()
+        .copied()
+        .filter(|p| Path::new(&format!("/proc/{p}")).exists())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(!s.runtime.path().join("cloison").exists());
+    assert!(
+        s.stderr_contains("the compositor stopped unexpectedly"),
+        "a clear message"
+    );
+}
