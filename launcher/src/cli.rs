@@ -91,7 +91,7 @@ pub struct CtlArgs {
 /// Control requests.
 #[derive(Debug, Subcommand)]
 pub enum CtlCommand {
-    /// Print levels and windows as JSON.
+    /// Print levels (with their cages and programs) and windows as JSON.
     Status,
     /// Save a pixel-exact PNG of the whole output.
     Screenshot {
