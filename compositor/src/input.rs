@@ -100,6 +100,10 @@ pub enum Action {
     Minimize,
     /// Open or close the launcher menu.
     LauncherMenu,
+    /// Copy the focused level's clipboard to the global clipboard.
+    CopyToGlobal,
+    /// Paste the global clipboard into the focused level.
+    PasteFromGlobal,
 }
 
 /// A resolved shortcut: exact modifiers and the key's unshifted keysym.
@@ -207,7 +211,9 @@ impl InputState {
                 "close" => Action::Close,
                 "minimize" => Action::Minimize,
                 "launcher_menu" if super_tap => continue,
-                _ => Action::LauncherMenu,
+                "launcher_menu" => Action::LauncherMenu,
+                "copy_to_global" => Action::CopyToGlobal,
+                _ => Action::PasteFromGlobal,
             };
             let parsed = cloison_config::parse_chord(chord).map_err(|_| {
                 InputError::Shortcut(name.to_string(), chord.to_string(), chord.to_string())
@@ -339,15 +345,20 @@ impl State {
                 .update_key(xkb_keycode, xkb::KeyDirection::Down);
             self.input.super_armed = reserved && self.input.pressed.is_empty();
             let menu_open = self.ui.menu.open;
+            let dialog_open = self.ui.dialog.is_some();
             let route = match (action, self.focused_level()) {
-                _ if reserved || menu_open => KeyRoute::Intercepted,
+                _ if reserved || menu_open || dialog_open => KeyRoute::Intercepted,
                 (Some(_), _) => KeyRoute::Intercepted,
                 (None, Some(level)) => KeyRoute::Level(level),
                 (None, None) => KeyRoute::Dropped,
             };
             // A repeated press (no release in between) keeps its first route.
             let route = *self.input.pressed.entry(keycode).or_insert(route);
-            if menu_open {
+            if dialog_open {
+                if let Some(sym) = sym {
+                    self.dialog_key(sym);
+                }
+            } else if menu_open {
                 if let Some(sym) = sym {
                     self.menu_key(sym);
                 }
@@ -364,7 +375,7 @@ impl State {
                 .pressed
                 .remove(&keycode)
                 .unwrap_or(KeyRoute::Dropped);
-            if reserved && std::mem::take(&mut self.input.super_armed) {
+            if reserved && std::mem::take(&mut self.input.super_armed) && self.ui.dialog.is_none() {
                 self.toggle_menu();
             }
             if self.wm.cycle.is_some() && !self.input.cycle_held() {
@@ -428,6 +439,17 @@ impl State {
                 }
             }
             Action::LauncherMenu => self.toggle_menu(),
+            Action::CopyToGlobal => self.copy_to_global(),
+            Action::PasteFromGlobal => self.paste_from_global(),
+        }
+    }
+
+    fn dialog_key(&mut self, sym: xkb::Keysym) {
+        use crate::ui::dialog::Answer;
+        match sym {
+            xkb::Keysym::Return | xkb::Keysym::KP_Enter => self.answer_dialog(Answer::Accept),
+            xkb::Keysym::Escape => self.answer_dialog(Answer::Refuse),
+            _ => {}
         }
     }
 
@@ -440,6 +462,11 @@ impl State {
             self.release_pointer_from_clients();
         }
         self.queue_redraw();
+    }
+
+    /// Takes the pointer from the clients (they see it leave) while trusted UI is modal.
+    pub fn release_pointer(&mut self) {
+        self.release_pointer_from_clients();
     }
 
     fn release_pointer_from_clients(&mut self) {
@@ -493,8 +520,8 @@ impl State {
         self.input.pointer_seen = true;
         self.queue_redraw();
 
-        // The menu is modal: no client follows the pointer while it is open.
-        if self.ui.menu.open {
+        // The menu and the dialog are modal: no client follows the pointer while one is open.
+        if self.ui.menu.open || self.ui.dialog.is_some() {
             return;
         }
         if self.input.frame_grab.is_some() {
@@ -550,6 +577,18 @@ impl State {
 
     fn handle_pointer_button(&mut self, button: u32, pressed: bool, time: u32) {
         let serial = SERIAL_COUNTER.next_serial();
+        if self.ui.dialog.is_some() {
+            // Only its buttons answer; a click elsewhere changes nothing (focus included).
+            if pressed
+                && let Some(answer) = crate::ui::dialog::ConfirmDialog::hit(
+                    self.output_geometry().size,
+                    self.input.pointer,
+                )
+            {
+                self.answer_dialog(answer);
+            }
+            return;
+        }
         if self.ui.menu.open {
             // A click on an entry starts it; anywhere else closes the menu. No client sees it.
             if pressed {

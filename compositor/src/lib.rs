@@ -5,6 +5,7 @@
 //! plugin build the same [`State`] directly.
 
 pub mod backend;
+pub mod clipboard;
 pub mod ctl;
 pub mod handlers;
 pub mod input;

@@ -6,17 +6,15 @@
 //! Without a launcher (the compositor started by hand, tests), menu entries come from the
 //! configuration and choices are kept in [`Manager::unsent`].
 
-use std::io::{ErrorKind, Read, Write};
+use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 
+use cloison_ipc::channel::{Fill, Receiver, send_line};
 use cloison_ipc::session::{ToCompositor, ToLauncher};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{Interest, Mode, PostAction};
 
 use crate::state::State;
-
-/// Longest line accepted from the launcher.
-const MAX_LINE: usize = 1 << 20;
 
 /// The link to the launcher.
 #[derive(Default)]
@@ -29,13 +27,21 @@ pub struct Manager {
 impl Manager {
     /// Sends a message to the launcher (never blocks: a launcher that does not read loses it).
     pub fn send(&mut self, message: ToLauncher) {
-        let Some(stream) = self.stream.as_mut() else {
+        self.send_inner(message, None);
+    }
+
+    /// Sends a message with a descriptor attached (a copy's sealed memory file).
+    pub fn send_with_fd(&mut self, message: ToLauncher, fd: BorrowedFd<'_>) {
+        self.send_inner(message, Some(fd));
+    }
+
+    fn send_inner(&mut self, message: ToLauncher, fd: Option<BorrowedFd<'_>>) {
+        let Some(stream) = self.stream.as_ref() else {
             self.unsent.push(message);
             return;
         };
-        let mut line = serde_json::to_string(&message).unwrap_or_default();
-        line.push('\n');
-        if let Err(err) = stream.write_all(line.as_bytes()) {
+        let line = serde_json::to_string(&message).unwrap_or_default();
+        if let Err(err) = send_line(stream, &line, fd) {
             tracing::warn!("cannot reach the launcher: {err}");
             self.unsent.push(message);
         }
@@ -47,43 +53,42 @@ pub fn connect(state: &mut State, stream: UnixStream) -> anyhow::Result<()> {
     stream.set_nonblocking(true)?;
     let reader = stream.try_clone()?;
     state.manager.stream = Some(stream);
-    let mut pending: Vec<u8> = Vec::new();
+    let mut receiver = Receiver::default();
     state
         .loop_handle
         .insert_source(
             Generic::new(reader, Interest::READ, Mode::Level),
             move |_, stream, state| {
-                let mut chunk = [0u8; 16 * 1024];
-                let mut stream: &UnixStream = stream;
-                loop {
-                    match stream.read(&mut chunk) {
-                        Ok(0) => {
-                            tracing::warn!("the launcher closed its channel");
-                            state.manager.stream = None;
-                            return Ok(PostAction::Remove);
-                        }
-                        Ok(n) => pending.extend_from_slice(&chunk[..n]),
-                        Err(err) if err.kind() == ErrorKind::WouldBlock => break,
-                        Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-                        Err(err) => {
-                            tracing::warn!("the launcher's channel failed: {err}");
-                            state.manager.stream = None;
-                            return Ok(PostAction::Remove);
-                        }
-                    }
-                }
-                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=end).collect();
+                let fill = receiver.fill(stream);
+                while let Some(line) = receiver.next_line() {
                     match serde_json::from_slice::<ToCompositor>(&line) {
+                        Ok(ToCompositor::Paste {
+                            op,
+                            level,
+                            mime_types,
+                            size,
+                            ..
+                        }) => match receiver.take_fd() {
+                            Some(fd) => state.paste_allowed(op, &level, mime_types, size, fd),
+                            None => tracing::warn!("a paste came without its content"),
+                        },
                         Ok(message) => state.from_launcher(message),
                         Err(err) => tracing::warn!("bad message from the launcher: {err}"),
                     }
                 }
-                if pending.len() > MAX_LINE {
-                    tracing::warn!("the launcher sent an overlong line; dropped");
-                    pending.clear();
+                match fill {
+                    Ok(Fill::Open) => Ok(PostAction::Continue),
+                    Ok(Fill::Closed) => {
+                        tracing::warn!("the launcher closed its channel");
+                        state.manager.stream = None;
+                        Ok(PostAction::Remove)
+                    }
+                    Err(err) => {
+                        tracing::warn!("the launcher's channel failed: {err}");
+                        state.manager.stream = None;
+                        Ok(PostAction::Remove)
+                    }
                 }
-                Ok(PostAction::Continue)
             },
         )
         .map_err(|e| anyhow::anyhow!("cannot watch the launcher's channel: {e}"))?;
@@ -118,6 +123,16 @@ impl State {
                     l.running = running;
                 }
             }
+            ToCompositor::Confirm {
+                op,
+                from,
+                to,
+                mime,
+                size,
+                preview,
+            } => self.confirm_paste(op, &from, &to, mime, size, preview),
+            // Handled where its descriptor is taken (the channel's reader).
+            ToCompositor::Paste { .. } => {}
         }
         self.queue_redraw();
     }

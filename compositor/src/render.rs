@@ -311,6 +311,24 @@ where
         }
     }
 
+    // The paste confirmation, above every window and the menu, below the cursor and the bar.
+    if let Some(dialog) = scene.ui.dialog.as_ref().filter(|_| trusted_ui) {
+        let image = scene.ui.dialog_cache.buffer(dialog, &scene.ui.font);
+        let at = crate::ui::dialog::ConfirmDialog::geometry(scene.output_size).loc;
+        match MemoryRenderBufferRenderElement::from_buffer(
+            renderer,
+            at.to_f64().to_physical(scale),
+            &image,
+            None,
+            None,
+            None,
+            Kind::Unspecified,
+        ) {
+            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
+            Err(err) => tracing::error!("cannot draw the paste dialog: {err:?}"),
+        }
+    }
+
     // The launcher menu, above every window, below the cursor and the bar.
     if trusted_ui && scene.ui.menu.open {
         let levels: Vec<(String, cloison_config::Color)> = scene

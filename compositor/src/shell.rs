@@ -214,7 +214,9 @@ impl State {
             .as_ref()
             .and_then(window_info)
             .map(|i| i.level);
-        if focused_level.is_none() || focused_level == Some(info.level) {
+        // While the paste dialog is open, focus stays where the paste was asked for.
+        let dialog = self.ui.dialog.is_some();
+        if !dialog && (focused_level.is_none() || focused_level == Some(info.level)) {
             self.focus_window(Some(&window));
         } else {
             // It opens just below the focused window: another level cannot cover what the

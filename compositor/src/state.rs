@@ -179,6 +179,8 @@ pub struct State {
     pub ui: crate::ui::Ui,
     /// The channel to the launcher.
     pub manager: crate::manager::Manager,
+    /// The cross-level clipboard's operations.
+    pub clipboard: crate::clipboard::Clipboard,
     /// The icon of a drag in progress, if any.
     pub dnd_icon: Option<WlSurface>,
     /// The levels, indexed by [`LevelId`].
@@ -372,6 +374,8 @@ impl State {
             font: crate::ui::font::Font::new().map_err(StartError::Ui)?,
             bar: crate::ui::bar::Bar::new(&loop_handle).map_err(StartError::Timer)?,
             menu: crate::ui::menu::Menu::default(),
+            dialog: None,
+            dialog_cache: Default::default(),
         };
         // Until a launcher says otherwise, the menu lists the configured apps.
         ui.menu.set_entries(
@@ -398,6 +402,7 @@ impl State {
             frame_clock,
             ui,
             manager: crate::manager::Manager::default(),
+            clipboard: crate::clipboard::Clipboard::default(),
             dnd_icon: None,
             levels,
             compositor_state,

@@ -59,6 +59,33 @@ pub struct Config {
     pub policy: Policy,
     /// The compositor's own confinement.
     pub compositor: CompositorConfig,
+    /// The cross-level clipboard's limits.
+    pub clipboard: ClipboardConfig,
+}
+
+/// The most a flow rule may allow through the clipboard.
+pub const MAX_CLIPBOARD_BYTES: u64 = 64 << 20;
+
+/// The cross-level clipboard's limits (flow rules may change the size cap per pair).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClipboardConfig {
+    /// The most a copy may hold, in bytes (default 1 MiB, at most 64 MiB).
+    pub max_bytes: u64,
+    /// How long the source app has to hand its data over, in milliseconds.
+    pub timeout_ms: u64,
+    /// Whether a paste empties the global clipboard.
+    pub clear_after_paste: bool,
+}
+
+impl Default for ClipboardConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 20,
+            timeout_ms: 2000,
+            clear_after_paste: true,
+        }
+    }
 }
 
 /// Default outside uid/gid of the compositor's cage (when the session runs as root).
@@ -312,6 +339,10 @@ pub struct Shortcuts {
     pub minimize: String,
     /// Open the trusted launcher menu. `"super"` alone means a tap of the Super key.
     pub launcher_menu: String,
+    /// Copy the focused level's clipboard to the global clipboard.
+    pub copy_to_global: String,
+    /// Paste the global clipboard into the focused level's clipboard (the flow policy decides).
+    pub paste_from_global: String,
 }
 
 impl Default for Shortcuts {
@@ -324,6 +355,8 @@ impl Default for Shortcuts {
             close: "super+q".into(),
             minimize: "super+Down".into(),
             launcher_menu: "super".into(),
+            copy_to_global: "ctrl+shift+c".into(),
+            paste_from_global: "ctrl+shift+v".into(),
         }
     }
 }
@@ -342,6 +375,8 @@ impl Shortcuts {
             ("close", self.close.as_str()),
             ("minimize", self.minimize.as_str()),
             ("launcher_menu", self.launcher_menu.as_str()),
+            ("copy_to_global", self.copy_to_global.as_str()),
+            ("paste_from_global", self.paste_from_global.as_str()),
         ]
         .into_iter()
         .filter(|(_, chord)| *chord != "none")
@@ -460,6 +495,12 @@ pub struct Flow {
     pub clipboard: Decision,
     /// File transfer decision.
     pub files: Decision,
+    /// The clipboard's size cap for this pair (default: `[clipboard] max_bytes`).
+    #[serde(default)]
+    pub clipboard_max_bytes: Option<u64>,
+    /// Whether PNG images may cross the clipboard for this pair (re-encoded on the way).
+    #[serde(default)]
+    pub clipboard_images: bool,
 }
 
 impl Policy {
@@ -512,6 +553,44 @@ impl Config {
             return Some((decision, true));
         }
         Some((Policy::default_decision(kind, src, dst), false))
+    }
+
+    /// The clipboard's size cap for data going from `from` to `to`.
+    pub fn clipboard_cap(&self, from: &str, to: &str) -> u64 {
+        self.flow(from, to)
+            .and_then(|f| f.clipboard_max_bytes)
+            .unwrap_or(self.clipboard.max_bytes)
+    }
+
+    /// The largest cap of any flow out of `from` (what a copy in `from` may read).
+    pub fn clipboard_cap_from(&self, from: &str) -> u64 {
+        self.levels
+            .iter()
+            .filter(|l| l.name != from)
+            .map(|l| self.clipboard_cap(from, &l.name))
+            .max()
+            .unwrap_or(self.clipboard.max_bytes)
+    }
+
+    /// Whether images may cross the clipboard from `from` to `to`.
+    pub fn clipboard_images(&self, from: &str, to: &str) -> bool {
+        self.flow(from, to).is_some_and(|f| f.clipboard_images)
+    }
+
+    /// Whether any flow out of `from` lets images through.
+    pub fn clipboard_images_from(&self, from: &str) -> bool {
+        self.policy
+            .flows
+            .iter()
+            .any(|f| f.from == from && f.clipboard_images)
+    }
+
+    /// The explicit rule for a pair, if any.
+    pub fn flow(&self, from: &str, to: &str) -> Option<&Flow> {
+        self.policy
+            .flows
+            .iter()
+            .find(|f| f.from == from && f.to == to)
     }
 
     /// A short human-readable summary, as printed by `cloison check-config`.
@@ -692,6 +771,8 @@ struct RawConfig {
     policy: RawPolicy,
     #[serde(default)]
     compositor: Option<Spanned<CompositorConfig>>,
+    #[serde(default)]
+    clipboard: Option<Spanned<ClipboardConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -731,6 +812,8 @@ struct RawShortcuts {
     close: Option<Spanned<String>>,
     minimize: Option<Spanned<String>>,
     launcher_menu: Option<Spanned<String>>,
+    copy_to_global: Option<Spanned<String>>,
+    paste_from_global: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -755,6 +838,10 @@ struct RawFlow {
     to: Spanned<String>,
     clipboard: Decision,
     files: Decision,
+    #[serde(default)]
+    clipboard_max_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    clipboard_images: bool,
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
@@ -1057,11 +1144,22 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
                 "keep one [[policy.flow]] per ordered pair of levels",
             ));
         }
+        if let Some(max) = &f.clipboard_max_bytes {
+            check_clipboard_bytes(*max.get_ref()).map_err(|m| {
+                invalid(
+                    max.span(),
+                    m,
+                    format!("use at most {MAX_CLIPBOARD_BYTES} (64 MiB), e.g. clipboard_max_bytes = 4194304"),
+                )
+            })?;
+        }
         flows.push(Flow {
             from: f.from.get_ref().clone(),
             to: f.to.get_ref().clone(),
             clipboard: f.clipboard,
             files: f.files,
+            clipboard_max_bytes: f.clipboard_max_bytes.as_ref().map(|m| *m.get_ref()),
+            clipboard_images: f.clipboard_images,
         });
     }
 
@@ -1092,6 +1190,28 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         ));
     }
 
+    let clipboard = match &raw.clipboard {
+        None => ClipboardConfig::default(),
+        Some(c) => {
+            let clipboard = c.get_ref().clone();
+            check_clipboard_bytes(clipboard.max_bytes).map_err(|m| {
+                invalid(
+                    c.span(),
+                    m,
+                    "use at most 67108864 (64 MiB), e.g. max_bytes = 1048576",
+                )
+            })?;
+            if !(100..=60_000).contains(&clipboard.timeout_ms) {
+                return Err(invalid(
+                    c.span(),
+                    format!("timeout_ms = {} is out of range", clipboard.timeout_ms),
+                    "use 100 to 60000 milliseconds (default 2000)",
+                ));
+            }
+            clipboard
+        }
+    };
+
     Ok(Config {
         source: file.to_string(),
         keyboard: raw.keyboard,
@@ -1099,12 +1219,13 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         levels,
         policy: Policy { flows },
         compositor,
+        clipboard,
     })
 }
 
 fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
     let mut shortcuts = Shortcuts::default();
-    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 7] = [
+    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 9] = [
         (
             "cycle_windows",
             &raw.cycle_windows,
@@ -1123,6 +1244,16 @@ fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
             "launcher_menu",
             &raw.launcher_menu,
             &mut shortcuts.launcher_menu,
+        ),
+        (
+            "copy_to_global",
+            &raw.copy_to_global,
+            &mut shortcuts.copy_to_global,
+        ),
+        (
+            "paste_from_global",
+            &raw.paste_from_global,
+            &mut shortcuts.paste_from_global,
         ),
     ];
     let mut seen: Vec<(Chord, &'static str, Option<Range<usize>>)> = Vec::new();
@@ -1165,6 +1296,15 @@ fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
         seen.push((normalized, action, span));
     }
     Ok(shortcuts)
+}
+
+fn check_clipboard_bytes(bytes: u64) -> Result<(), String> {
+    if bytes == 0 || bytes > MAX_CLIPBOARD_BYTES {
+        return Err(format!(
+            "a clipboard cap of {bytes} bytes is out of range (1 to {MAX_CLIPBOARD_BYTES})"
+        ));
+    }
+    Ok(())
 }
 
 fn check_outside_uid(uid: u32) -> Result<(), String> {

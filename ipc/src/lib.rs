@@ -24,6 +24,8 @@
 //! All types live in this one module so the compositor (server), the `cloison ctl` command and
 //! the tests share exactly one definition.
 
+pub mod channel;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -372,6 +374,36 @@ pub mod session {
             /// Whether its cage runs.
             running: bool,
         },
+        /// The paste `op` is allowed: own `level`'s clipboard and primary selection with this
+        /// content (the sealed memory file attached to this line) under these MIME types.
+        Paste {
+            /// The gesture's id.
+            op: u64,
+            /// The target level.
+            level: String,
+            /// The source level.
+            from: String,
+            /// Types offered to the target's clients.
+            mime_types: Vec<String>,
+            /// Content size in bytes.
+            size: u64,
+        },
+        /// The paste `op` needs the user's confirmation: show the trusted dialog.
+        Confirm {
+            /// The gesture's id.
+            op: u64,
+            /// The source level.
+            from: String,
+            /// The target level.
+            to: String,
+            /// The content's type.
+            mime: String,
+            /// Its size in bytes.
+            size: u64,
+            /// The beginning of text content, invisible and bidi characters made visible
+            /// (empty for images).
+            preview: String,
+        },
     }
 
     /// One level's menu entries.
@@ -390,6 +422,45 @@ pub mod session {
     pub enum ToLauncher {
         /// Every socket is served: levels may connect.
         Ready,
+        /// The copy `op` read `level`'s selection: the sealed memory file attached to this
+        /// line holds it.
+        Copied {
+            /// The gesture's id (increasing: a lower one than the last seen is stale).
+            op: u64,
+            /// The source level.
+            level: String,
+            /// The type read.
+            mime: String,
+            /// Bytes read.
+            size: u64,
+        },
+        /// The copy `op` failed (`timeout`, `oversize`, `empty`, `error`), for the record.
+        CopyFailed {
+            /// The gesture's id.
+            op: u64,
+            /// The source level.
+            level: String,
+            /// What happened.
+            reason: String,
+            /// The type asked for, if any.
+            mime: Option<String>,
+            /// Bytes read before giving up.
+            size: u64,
+        },
+        /// The user asked to paste the global clipboard into `level` (gesture `op`).
+        PasteRequest {
+            /// The gesture's id.
+            op: u64,
+            /// The target level.
+            level: String,
+        },
+        /// The user answered the confirmation dialog of paste `op`.
+        ConfirmAnswer {
+            /// The gesture's id.
+            op: u64,
+            /// Whether the user accepted.
+            accept: bool,
+        },
         /// The user chose entry `app` of `level`'s menu column.
         Launch {
             /// The level.

@@ -31,11 +31,32 @@ pub enum Command {
     Ctl(CtlArgs),
     /// Start a program inside a level's cage in the running session; prints its pid there.
     Spawn(SpawnArgs),
+    /// Check or read the audit log of cross-level decisions.
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Write the man pages (cloison.1 and one per subcommand) into a directory.
     #[command(hide = true)]
     Man {
         /// Where to write them.
         dir: PathBuf,
+    },
+}
+
+/// `cloison audit` actions.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; name the first record that was changed, removed, inserted or moved.
+    Verify {
+        /// The log (default: $XDG_STATE_HOME/cloison/audit.jsonl).
+        file: Option<PathBuf>,
+    },
+    /// Print the log, one line per decision.
+    Show {
+        /// The log (default: $XDG_STATE_HOME/cloison/audit.jsonl).
+        file: Option<PathBuf>,
     },
 }
 

@@ -4,7 +4,9 @@
 //! The clap definitions live in [`cli`] so the man page and the help text come from one place.
 
 pub mod apps;
+pub mod audit;
 pub mod cli;
+pub mod clipboard;
 pub mod control;
 pub mod ctl;
 pub mod plans;

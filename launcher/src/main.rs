@@ -11,6 +11,7 @@ fn main() {
         Command::CheckConfig { file } => check_config(file),
         Command::Ctl(args) => cloison_launcher::ctl::run(args).map(|()| 0),
         Command::Spawn(args) => cloison_launcher::ctl::spawn(args).map(|()| 0),
+        Command::Audit { action } => audit(action),
         Command::Man { dir } => cloison_launcher::cli::write_man_pages(&dir).map(|()| 0),
     };
     match result {
@@ -21,6 +22,34 @@ fn main() {
                 eprintln!("cloison: error: {err:#}");
             }
             std::process::exit(1);
+        }
+    }
+}
+
+fn audit(action: cloison_launcher::cli::AuditCommand) -> anyhow::Result<i32> {
+    use cloison_launcher::cli::AuditCommand;
+    let path = |file: Option<std::path::PathBuf>| match file {
+        Some(f) => Ok(f),
+        None => cloison_launcher::plans::default_audit_log(),
+    };
+    #[allow(clippy::disallowed_macros)]
+    match action {
+        AuditCommand::Verify { file } => {
+            let file = path(file)?;
+            match cloison_launcher::audit::verify(&file)? {
+                Ok(n) => {
+                    println!("{}: {n} records, chain intact", file.display());
+                    Ok(0)
+                }
+                Err(broken) => {
+                    eprintln!("cloison: audit log broken: {broken}");
+                    Ok(1)
+                }
+            }
+        }
+        AuditCommand::Show { file } => {
+            print!("{}", cloison_launcher::audit::show(&path(file)?)?);
+            Ok(0)
         }
     }
 }

@@ -30,28 +30,25 @@ pub struct SessionPaths {
     pub data_dir: PathBuf,
     /// `$XDG_CACHE_HOME/cloison`: each cage's `/etc`.
     pub cache_dir: PathBuf,
+    /// `$XDG_STATE_HOME/cloison`: the audit log.
+    pub state_dir: PathBuf,
 }
 
 impl SessionPaths {
     /// From the environment (XDG base directories).
     pub fn from_env() -> anyhow::Result<SessionPaths> {
         let runtime_dir = paths::runtime_dir().map_err(anyhow::Error::msg)?;
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let xdg = |var: &str, fallback: &str| -> anyhow::Result<PathBuf> {
-            match std::env::var_os(var) {
-                Some(v) if Path::new(&v).is_absolute() => Ok(PathBuf::from(v)),
-                _ => home
-                    .as_ref()
-                    .map(|h| h.join(fallback))
-                    .with_context(|| format!("neither {var} nor HOME is set")),
-            }
-        };
         Ok(SessionPaths {
             session_dir: paths::session_dir(&runtime_dir),
             runtime_dir,
-            data_dir: xdg("XDG_DATA_HOME", ".local/share")?.join("cloison"),
-            cache_dir: xdg("XDG_CACHE_HOME", ".cache")?.join("cloison"),
+            data_dir: xdg_dir("XDG_DATA_HOME", ".local/share")?.join("cloison"),
+            cache_dir: xdg_dir("XDG_CACHE_HOME", ".cache")?.join("cloison"),
+            state_dir: xdg_dir("XDG_STATE_HOME", ".local/state")?.join("cloison"),
         })
+    }
+    /// The audit log.
+    pub fn audit_log(&self) -> PathBuf {
+        self.state_dir.join("audit.jsonl")
     }
 
     /// A level's home on the host.
@@ -73,6 +70,23 @@ impl SessionPaths {
     pub fn compositor_private(&self) -> PathBuf {
         self.session_dir.join("private").join("compositor")
     }
+}
+
+/// An XDG base directory: `$VAR` if absolute, else `$HOME/fallback`.
+pub fn xdg_dir(var: &str, fallback: &str) -> anyhow::Result<PathBuf> {
+    match std::env::var_os(var) {
+        Some(v) if Path::new(&v).is_absolute() => Ok(PathBuf::from(v)),
+        _ => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(fallback))
+            .with_context(|| format!("neither {var} nor HOME is set")),
+    }
+}
+
+/// The audit log's default place: `$XDG_STATE_HOME/cloison/audit.jsonl`.
+pub fn default_audit_log() -> anyhow::Result<PathBuf> {
+    Ok(xdg_dir("XDG_STATE_HOME", ".local/state")?
+        .join("cloison")
+        .join("audit.jsonl"))
 }
 
 /// Who the cages map to: their own uids when the launcher runs as root, else the caller.
@@ -401,6 +415,7 @@ mod tests {
             session_dir: "/run/user/0/cloison".into(),
             data_dir: "/root/.local/share/cloison".into(),
             cache_dir: "/root/.cache/cloison".into(),
+            state_dir: "/root/.local/state/cloison".into(),
         }
     }
 

@@ -68,8 +68,8 @@ enum Event {
         generation: u64,
         reply: InitReply,
     },
-    /// A message from the compositor.
-    Compositor(ToLauncher),
+    /// A message from the compositor (with the descriptor it carried, if any).
+    Compositor(ToLauncher, Option<OwnedFd>),
     /// The compositor's channel closed.
     CompositorGone,
     /// A control request for the launcher.
@@ -145,6 +145,8 @@ struct Session {
     menus: Vec<Vec<MenuEntry>>,
     /// Set when the session must end, with its exit code.
     outcome: Option<i32>,
+    /// The global clipboard, the flow policy, the audit log.
+    clipboard: crate::clipboard::Manager,
 }
 
 /// Runs a session until it ends. Returns the process exit code.
@@ -209,7 +211,10 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         })
         .map_err(|e| anyhow::anyhow!("cannot watch the session's events: {e}"))?;
 
+    let audit = crate::audit::Audit::open(&paths.audit_log())?;
+    tracing::info!(log = %audit.path().display(), "audit log");
     let mut session = Session {
+        clipboard: crate::clipboard::Manager::new(config.clone(), audit),
         config: config.clone(),
         paths: paths.clone(),
         helper,
@@ -609,15 +614,54 @@ impl Session {
                     self.on_init(level, reply);
                 }
             }
-            Event::Compositor(message) => match message {
-                ToLauncher::Ready => {
-                    if let Some(c) = self.compositor.as_mut() {
-                        c.ready = true;
+            Event::Compositor(message, fd) => {
+                let outs = match message {
+                    ToLauncher::Ready => {
+                        if let Some(c) = self.compositor.as_mut() {
+                            c.ready = true;
+                        }
+                        tracing::info!("the compositor serves");
+                        Vec::new()
                     }
-                    tracing::info!("the compositor serves");
+                    ToLauncher::Launch { level, app } => {
+                        self.launch(&level, app);
+                        Vec::new()
+                    }
+                    ToLauncher::Copied {
+                        op,
+                        level,
+                        mime,
+                        size,
+                    } => match fd {
+                        Some(fd) => self.clipboard.copied(op, &level, &mime, size, fd),
+                        None => {
+                            tracing::warn!("a copy came without its content");
+                            Vec::new()
+                        }
+                    },
+                    ToLauncher::CopyFailed {
+                        op,
+                        level,
+                        reason,
+                        mime,
+                        size,
+                    } => self.clipboard.copy_failed(op, &level, &reason, mime, size),
+                    ToLauncher::PasteRequest { op, level } => {
+                        self.clipboard.paste_request(op, &level)
+                    }
+                    ToLauncher::ConfirmAnswer { op, accept } => {
+                        self.clipboard.confirm_answer(op, accept)
+                    }
+                };
+                for out in outs {
+                    match out {
+                        crate::clipboard::Out::Notify(text) => self.notify(text),
+                        crate::clipboard::Out::Compositor(message, fd) => {
+                            self.tell_compositor_fd(&message, fd.as_deref())
+                        }
+                    }
                 }
-                ToLauncher::Launch { level, app } => self.launch(&level, app),
-            },
+            }
             Event::CompositorGone => {
                 if self.outcome.is_none() {
                     self.compositor_died("its channel closed".into());
@@ -872,12 +916,20 @@ impl Session {
     }
 
     fn tell_compositor(&mut self, message: &ToCompositor) {
+        self.tell_compositor_fd(message, None);
+    }
+
+    /// Sends a message to the compositor, with a descriptor attached if given.
+    fn tell_compositor_fd(&mut self, message: &ToCompositor, fd: Option<&OwnedFd>) {
         let Some(compositor) = self.compositor.as_mut() else {
             return;
         };
-        let mut line = serde_json::to_string(message).unwrap_or_default();
-        line.push('\n');
-        if let Err(err) = compositor.channel.write_all(line.as_bytes()) {
+        let line = serde_json::to_string(message).unwrap_or_default();
+        if let Err(err) = cloison_ipc::channel::send_line(
+            &compositor.channel,
+            &line,
+            fd.map(std::os::fd::AsFd::as_fd),
+        ) {
             tracing::warn!("cannot reach the compositor: {err}");
         }
     }
@@ -986,20 +1038,29 @@ fn read_init(level: usize, generation: u64, reader: BufReader<UnixStream>, event
         });
 }
 
-/// Reads the compositor's channel into the loop.
+/// Reads the compositor's channel into the loop (descriptors included).
 fn read_compositor(stream: UnixStream, events: Sender<Event>) {
     let _ = std::thread::Builder::new()
         .name("compositor".into())
         .spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                match serde_json::from_str::<ToLauncher>(&line) {
-                    Ok(message) => {
-                        if events.send(Event::Compositor(message)).is_err() {
-                            return;
+            let mut receiver = cloison_ipc::channel::Receiver::default();
+            loop {
+                let fill = receiver.fill(&stream);
+                while let Some(line) = receiver.next_line() {
+                    match serde_json::from_slice::<ToLauncher>(&line) {
+                        Ok(message) => {
+                            let fd = matches!(message, ToLauncher::Copied { .. })
+                                .then(|| receiver.take_fd())
+                                .flatten();
+                            if events.send(Event::Compositor(message, fd)).is_err() {
+                                return;
+                            }
                         }
+                        Err(err) => tracing::warn!("bad message from the compositor: {err}"),
                     }
-                    Err(err) => tracing::warn!("bad message from the compositor: {err}"),
+                }
+                if !matches!(fill, Ok(cloison_ipc::channel::Fill::Open)) {
+                    break;
                 }
             }
             let _ = events.send(Event::CompositorGone);

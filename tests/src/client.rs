@@ -13,10 +13,13 @@ use std::os::unix::net::UnixStream;
 use anyhow::Context as _;
 use wayland_client::globals::GlobalListContents;
 use wayland_client::protocol::{
-    wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm,
-    wl_shm_pool, wl_subcompositor, wl_subsurface, wl_surface,
+    wl_buffer, wl_callback, wl_compositor, wl_data_device, wl_data_device_manager, wl_data_offer,
+    wl_data_source, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm, wl_shm_pool,
+    wl_subcompositor, wl_subsurface, wl_surface,
 };
-use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum};
+use wayland_client::{
+    Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum, event_created_child,
+};
 use wayland_protocols::wp::presentation_time::client::wp_presentation;
 use wayland_protocols::wp::viewporter::client::wp_viewporter;
 use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
@@ -95,6 +98,16 @@ pub enum Event {
     BufferRelease {
         /// Buffer index.
         buffer: usize,
+    },
+    /// The clipboard's content changed: its types (empty: nothing).
+    Selection {
+        /// Offered MIME types.
+        mime_types: Vec<String>,
+    },
+    /// Someone asked our clipboard source for its data (the descriptor is in `data.sends`).
+    DataSend {
+        /// The type asked for.
+        mime_type: String,
     },
     /// Keyboard focus entered a surface (window index, or usize::MAX for others).
     KeyboardEnter {
@@ -219,6 +232,18 @@ pub struct ClientData {
     pub synced: u32,
     /// Frame callbacks received per window.
     pub frames: Vec<u64>,
+    /// wl_data_device_manager, if bound.
+    pub data_manager: Option<wl_data_device_manager::WlDataDeviceManager>,
+    /// The seat's data device.
+    pub data_device: Option<wl_data_device::WlDataDevice>,
+    /// Types of offers announced but not yet made the selection, by offer id.
+    pub offer_types: Vec<(wl_data_offer::WlDataOffer, Vec<String>)>,
+    /// The current selection offer.
+    pub selection: Option<wl_data_offer::WlDataOffer>,
+    /// Requests for our source's data, waiting for the test to answer: (type, where to write).
+    pub sends: Vec<(String, std::os::fd::OwnedFd)>,
+    /// The serial of the last keyboard enter (to set a selection with).
+    pub enter_serial: Option<u32>,
 }
 
 /// A connected test client.
@@ -318,6 +343,56 @@ impl TestClient {
                 _ => {}
             }
         }
+    }
+
+    /// Binds wl_data_device_manager and gets the seat's data device (call after
+    /// [`TestClient::bind_globals`]).
+    pub fn bind_data_device(&mut self) -> anyhow::Result<()> {
+        let qh = self.qh();
+        let (name, version) = self
+            .data
+            .globals
+            .iter()
+            .find(|(_, i, _)| i == "wl_data_device_manager")
+            .map(|(n, _, v)| (*n, *v))
+            .context("no wl_data_device_manager")?;
+        let manager: wl_data_device_manager::WlDataDeviceManager =
+            self.registry.bind(name, version.min(3), &qh, ());
+        let seat = self.data.seat.as_ref().context("no seat")?;
+        self.data.data_device = Some(manager.get_data_device(seat, &qh, ()));
+        self.data.data_manager = Some(manager);
+        Ok(())
+    }
+
+    /// Offers text as the clipboard selection (needs keyboard focus: uses the last enter's
+    /// serial). Requests for the data land in `data.sends`.
+    pub fn offer_selection(&mut self, mime_types: &[&str]) -> anyhow::Result<()> {
+        let qh = self.qh();
+        let manager = self
+            .data
+            .data_manager
+            .as_ref()
+            .context("no data device manager")?;
+        let source = manager.create_data_source(&qh, ());
+        for m in mime_types {
+            source.offer(m.to_string());
+        }
+        let serial = self.data.enter_serial.context("never had keyboard focus")?;
+        self.data
+            .data_device
+            .as_ref()
+            .context("no data device")?
+            .set_selection(Some(&source), serial);
+        Ok(())
+    }
+
+    /// Asks the current selection for `mime_type`; returns the pipe's read end.
+    pub fn receive_selection(&mut self, mime_type: &str) -> anyhow::Result<File> {
+        let offer = self.data.selection.as_ref().context("no selection")?;
+        let (read, write) = nix::unistd::pipe()?;
+        offer.receive(mime_type.to_string(), write.as_fd());
+        drop(write);
+        Ok(File::from(read))
     }
 
     /// Binds a global by numeric name and interface, whether announced or not (to test that
@@ -909,9 +984,14 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for ClientData {
         _: &QueueHandle<Self>,
     ) {
         match event {
-            wl_keyboard::Event::Enter { surface, .. } => data.events.push(Event::KeyboardEnter {
-                window: window_of(&surface),
-            }),
+            wl_keyboard::Event::Enter {
+                surface, serial, ..
+            } => {
+                data.enter_serial = Some(serial);
+                data.events.push(Event::KeyboardEnter {
+                    window: window_of(&surface),
+                })
+            }
             wl_keyboard::Event::Leave { .. } => data.events.push(Event::KeyboardLeave),
             wl_keyboard::Event::Key { key, state, .. } => data.events.push(Event::Key {
                 key,
@@ -987,6 +1067,70 @@ impl Dispatch<xdg_activation_token_v1::XdgActivationTokenV1, ()> for ClientData 
     }
 }
 
+impl Dispatch<wl_data_device::WlDataDevice, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_data_device::WlDataDevice,
+        event: wl_data_device::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_data_device::Event::DataOffer { id } => data.offer_types.push((id, Vec::new())),
+            wl_data_device::Event::Selection { id } => {
+                let mime_types = id
+                    .as_ref()
+                    .and_then(|o| data.offer_types.iter().find(|(x, _)| x == o))
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or_default();
+                data.selection = id;
+                data.events.push(Event::Selection { mime_types });
+            }
+            _ => {}
+        }
+    }
+
+    event_created_child!(ClientData, wl_data_device::WlDataDevice, [
+        wl_data_device::EVT_DATA_OFFER_OPCODE => (wl_data_offer::WlDataOffer, ()),
+    ]);
+}
+
+impl Dispatch<wl_data_offer::WlDataOffer, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        offer: &wl_data_offer::WlDataOffer,
+        event: wl_data_offer::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_data_offer::Event::Offer { mime_type } = event
+            && let Some((_, types)) = data.offer_types.iter_mut().find(|(o, _)| o == offer)
+        {
+            types.push(mime_type);
+        }
+    }
+}
+
+impl Dispatch<wl_data_source::WlDataSource, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_data_source::WlDataSource,
+        event: wl_data_source::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_data_source::Event::Send { mime_type, fd } = event {
+            data.events.push(Event::DataSend {
+                mime_type: mime_type.clone(),
+            });
+            data.sends.push((mime_type, fd));
+        }
+    }
+}
+
 macro_rules! ignore_events {
     ($($iface:ty : $udata:ty),* $(,)?) => {$(
         impl Dispatch<$iface, $udata> for ClientData {
@@ -1014,4 +1158,5 @@ ignore_events!(
     xdg_activation_v1::XdgActivationV1: (),
     wp_presentation::WpPresentation: (),
     wp_viewporter::WpViewporter: (),
+    wl_data_device_manager::WlDataDeviceManager: (),
 );

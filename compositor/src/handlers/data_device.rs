@@ -5,16 +5,42 @@ use smithay::reexports::wayland_server::delegate_dispatch;
 use smithay::reexports::wayland_server::protocol::wl_data_device::WlDataDevice;
 use smithay::reexports::wayland_server::protocol::wl_data_device_manager::WlDataDeviceManager;
 use smithay::reexports::wayland_server::protocol::wl_data_source::WlDataSource;
-use smithay::wayland::selection::SelectionHandler;
 use smithay::wayland::selection::data_device::{
     ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, DataDeviceUserData,
     DataSourceUserData, ServerDndGrabHandler,
 };
+use smithay::wayland::selection::{SelectionHandler, SelectionSource, SelectionTarget};
 
 use crate::state::State;
 
 impl SelectionHandler for State {
-    type SelectionUserData = ();
+    /// The paste (gesture id) whose content the compositor serves.
+    type SelectionUserData = u64;
+
+    fn new_selection(
+        &mut self,
+        ty: SelectionTarget,
+        source: Option<SelectionSource>,
+        seat: smithay::input::Seat<Self>,
+    ) {
+        if let Some(level) = self.levels.iter().position(|l| l.seat == seat) {
+            let types = source.map(|s| s.mime_types());
+            self.selection_changed(crate::state::LevelId(level), ty, types);
+        }
+    }
+
+    fn send_selection(
+        &mut self,
+        _ty: SelectionTarget,
+        _mime_type: String,
+        fd: std::os::fd::OwnedFd,
+        seat: smithay::input::Seat<Self>,
+        user_data: &u64,
+    ) {
+        if let Some(level) = self.levels.iter().position(|l| l.seat == seat) {
+            self.serve_selection(crate::state::LevelId(level), *user_data, fd);
+        }
+    }
 }
 
 impl DataDeviceHandler for State {

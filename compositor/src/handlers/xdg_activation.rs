@@ -75,12 +75,14 @@ impl XdgActivationHandler for State {
         let Some(surface_level) = self.surface_level(&surface) else {
             return;
         };
-        let granted = token_data.user_data.get::<TokenLevel>().is_some_and(|t| {
-            t.from_user_input
-                && t.level == surface_level
-                && self.focused_level() == Some(surface_level)
-                && token_data.timestamp.elapsed() < TOKEN_LIFETIME
-        });
+        // Nothing takes focus while the paste dialog is open.
+        let granted = self.ui.dialog.is_none()
+            && token_data.user_data.get::<TokenLevel>().is_some_and(|t| {
+                t.from_user_input
+                    && t.level == surface_level
+                    && self.focused_level() == Some(surface_level)
+                    && token_data.timestamp.elapsed() < TOKEN_LIFETIME
+            });
         if granted {
             self.focus_window(Some(&window));
         } else {

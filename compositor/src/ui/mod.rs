@@ -23,6 +23,7 @@
 pub mod bar;
 pub mod canvas;
 pub mod decorations;
+pub mod dialog;
 pub mod font;
 pub mod menu;
 pub mod ring;
@@ -52,6 +53,10 @@ pub struct Ui {
     pub bar: bar::Bar,
     /// The launcher menu.
     pub menu: menu::Menu,
+    /// The paste confirmation waiting for the user, if any.
+    pub dialog: Option<dialog::ConfirmDialog>,
+    /// Its image.
+    pub dialog_cache: dialog::DialogCache,
 }
 
 /// A title-bar button.

@@ -1,0 +1,564 @@
+//! The compositor's half of the cross-level clipboard. Each level's own clipboard and primary
+//! selection live on its own seat and never meet (smithay keeps selections per seat). Only two
+//! trusted gestures move data across, and only through the launcher, which holds the global
+//! clipboard and the flow policy:
+//!
+//! * **Copy** (`copy_to_global`, Ctrl+Shift+C): the focused level's selection (the clipboard,
+//!   else the primary selection) is read from its owner in the best allowed type, through a
+//!   pipe, into a fresh sealed memory file — at most the level's cap, within the timeout — and
+//!   handed to the launcher with the gesture's id. A newer copy cancels an older one (its pipe
+//!   closes: a late writer gets nothing in), a silent source is cut off at the timeout, an
+//!   oversized one is refused; each failure is reported for the audit log.
+//! * **Paste** (`paste_from_global`, Ctrl+Shift+V): the launcher is asked; if the policy says
+//!   `confirm`, the trusted dialog (`ui/dialog.rs`) asks the user first; an allowed paste comes
+//!   back as a sealed memory file, and the compositor becomes the owner of the target level's
+//!   clipboard and primary selection, serving that content (from a thread per read, so a client
+//!   that does not read cannot stall anything) to whichever of the level's clients asks.
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{Interest, Mode, PostAction, RegistrationToken};
+use smithay::wayland::selection::SelectionTarget;
+use smithay::wayland::selection::data_device::{
+    request_data_device_client_selection, set_data_device_selection,
+};
+use smithay::wayland::selection::primary_selection::{
+    request_primary_client_selection, set_primary_selection,
+};
+
+use cloison_ipc::session::ToLauncher;
+
+use crate::state::{LevelId, State};
+
+/// Text types, best first: what a copy asks a source for.
+pub const TEXT_TYPES: [&str; 6] = [
+    "text/plain;charset=utf-8",
+    "text/plain;charset=UTF-8",
+    "UTF8_STRING",
+    "text/plain",
+    "TEXT",
+    "STRING",
+];
+/// What a paste of text offers to the target's clients.
+pub const TEXT_OFFER: [&str; 5] = [
+    "text/plain;charset=utf-8",
+    "text/plain",
+    "UTF8_STRING",
+    "TEXT",
+    "STRING",
+];
+/// The image type (where the flow policy allows images).
+pub const PNG: &str = "image/png";
+/// How long a client may stay silent while reading a pasted content before it is cut off.
+const SERVE_IDLE: Duration = Duration::from_secs(10);
+
+/// A copy in progress.
+struct CopyOp {
+    op: u64,
+    level: LevelId,
+    mime: String,
+    cap: u64,
+    data: std::fs::File,
+    read: u64,
+    source: RegistrationToken,
+    timer: RegistrationToken,
+    started: Instant,
+}
+
+/// Content the compositor serves as a level's selection.
+struct Served {
+    op: u64,
+    data: Arc<OwnedFd>,
+    size: u64,
+}
+
+/// The clipboard's state.
+#[derive(Default)]
+pub struct Clipboard {
+    next_op: u64,
+    copy: Option<CopyOp>,
+    /// The paste waiting for the launcher: (op, target level, window id focused at the chord).
+    pub pending_paste: Option<(u64, LevelId, Option<u64>)>,
+    served: HashMap<usize, Served>,
+    /// What each level's clipboard owner offers (MIME types), by level index.
+    clipboard_types: HashMap<usize, Vec<String>>,
+    /// What each level's primary selection owner offers.
+    primary_types: HashMap<usize, Vec<String>>,
+}
+
+impl Clipboard {
+    fn next(&mut self) -> u64 {
+        self.next_op += 1;
+        self.next_op
+    }
+
+    /// Whether a copy is being read (tests).
+    pub fn copying(&self) -> bool {
+        self.copy.is_some()
+    }
+
+    /// The content a level is being served, if any: (op, size).
+    pub fn served(&self, level: LevelId) -> Option<(u64, u64)> {
+        self.served.get(&level.0).map(|s| (s.op, s.size))
+    }
+}
+
+/// Picks the type to read from a source offering `types`.
+pub fn pick_type(types: &[String], images: bool) -> Option<String> {
+    TEXT_TYPES
+        .iter()
+        .find(|t| types.iter().any(|o| o == *t))
+        .map(|t| t.to_string())
+        .or_else(|| (images && types.iter().any(|t| t == PNG)).then(|| PNG.to_string()))
+}
+
+fn human(bytes: u64) -> String {
+    if bytes < 1000 {
+        format!("{bytes} B")
+    } else if bytes < 1_000_000 {
+        format!("{:.1} kB", bytes as f64 / 1000.0)
+    } else {
+        format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+    }
+}
+
+impl State {
+    /// A client of `level` set (or cleared) its selection.
+    pub fn selection_changed(
+        &mut self,
+        level: LevelId,
+        ty: SelectionTarget,
+        types: Option<Vec<String>>,
+    ) {
+        let map = match ty {
+            SelectionTarget::Clipboard => &mut self.clipboard.clipboard_types,
+            SelectionTarget::Primary => &mut self.clipboard.primary_types,
+        };
+        match types {
+            Some(types) => {
+                map.insert(level.0, types);
+            }
+            None => {
+                map.remove(&level.0);
+            }
+        }
+    }
+
+    /// Copy: reads the focused level's selection for the launcher.
+    pub fn copy_to_global(&mut self) {
+        let Some(level) = self.focused_level() else {
+            self.ui
+                .bar
+                .notify("Nothing to copy: no window has the keyboard".into());
+            return;
+        };
+        let op = self.clipboard.next();
+        self.cancel_copy();
+        let name = self.level(level).name.to_string();
+        let label = self.level(level).label.clone();
+        let images = self.config.clipboard_images_from(&name);
+        let cap = self.config.clipboard_cap_from(&name);
+        // The clipboard, else the primary selection (a terminal's selected text).
+        let choice = [SelectionTarget::Clipboard, SelectionTarget::Primary]
+            .into_iter()
+            .find_map(|ty| {
+                let types = match ty {
+                    SelectionTarget::Clipboard => self.clipboard.clipboard_types.get(&level.0),
+                    SelectionTarget::Primary => self.clipboard.primary_types.get(&level.0),
+                }?;
+                pick_type(types, images).map(|mime| (ty, mime))
+            });
+        let Some((ty, mime)) = choice else {
+            self.ui.bar.notify(format!(
+                "Nothing to copy: {label}'s clipboard holds no text{}",
+                if images { " or PNG image" } else { "" }
+            ));
+            self.ui_changed();
+            return;
+        };
+        if let Err(err) = self.start_copy(op, level, ty, mime.clone(), cap) {
+            tracing::warn!(level = %name, "copy failed: {err:#}");
+            self.ui.bar.notify(format!("Could not copy from {label}"));
+            self.manager.send(ToLauncher::CopyFailed {
+                op,
+                level: name,
+                reason: "error".into(),
+                mime: Some(mime),
+                size: 0,
+            });
+            self.ui_changed();
+        }
+    }
+
+    fn start_copy(
+        &mut self,
+        op: u64,
+        level: LevelId,
+        ty: SelectionTarget,
+        mime: String,
+        cap: u64,
+    ) -> anyhow::Result<()> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+        let seat = self.levels[level.0].seat.clone();
+        match ty {
+            SelectionTarget::Clipboard => {
+                request_data_device_client_selection(&seat, mime.clone(), write)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
+            SelectionTarget::Primary => {
+                request_primary_client_selection(&seat, mime.clone(), write)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            }
+        }
+        let data = std::fs::File::from(memfd_create(
+            c"cloison-copy",
+            MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+        )?);
+        let source = self
+            .loop_handle
+            .insert_source(
+                Generic::new(std::fs::File::from(read), Interest::READ, Mode::Level),
+                move |_, pipe, state| {
+                    let mut pipe: &std::fs::File = pipe;
+                    Ok(state.copy_readable(op, &mut pipe))
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let timer = TimerFd::new(
+            ClockId::CLOCK_MONOTONIC,
+            TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+        )?;
+        timer.set(
+            Expiration::OneShot(TimeSpec::from_duration(Duration::from_millis(
+                self.config.clipboard.timeout_ms,
+            ))),
+            TimerSetTimeFlags::empty(),
+        )?;
+        let timer = self
+            .loop_handle
+            .insert_source(
+                Generic::new(timer, Interest::READ, Mode::Level),
+                move |_, _, state| {
+                    state.copy_failed(op, "timeout");
+                    Ok(PostAction::Remove)
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.clipboard.copy = Some(CopyOp {
+            op,
+            level,
+            mime,
+            cap,
+            data,
+            read: 0,
+            source,
+            timer,
+            started: Instant::now(),
+        });
+        Ok(())
+    }
+
+    /// Drops the copy in progress (its pipe closes).
+    fn cancel_copy(&mut self) -> Option<CopyOp> {
+        let copy = self.clipboard.copy.take()?;
+        self.loop_handle.remove(copy.source);
+        self.loop_handle.remove(copy.timer);
+        Some(copy)
+    }
+
+    fn copy_readable(&mut self, op: u64, pipe: &mut &std::fs::File) -> PostAction {
+        if self.clipboard.copy.as_ref().map(|c| c.op) != Some(op) {
+            return PostAction::Remove;
+        }
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match pipe.read(&mut chunk) {
+                Ok(0) => {
+                    self.copy_done(op);
+                    return PostAction::Remove;
+                }
+                Ok(n) => {
+                    let Some(copy) = self.clipboard.copy.as_mut() else {
+                        return PostAction::Remove;
+                    };
+                    copy.read += n as u64;
+                    if copy.read > copy.cap {
+                        self.copy_failed(op, "oversize");
+                        return PostAction::Remove;
+                    }
+                    if let Err(err) = copy.data.write_all(&chunk[..n]) {
+                        tracing::warn!("cannot buffer the copy: {err}");
+                        self.copy_failed(op, "error");
+                        return PostAction::Remove;
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => return PostAction::Continue,
+                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    tracing::warn!("reading the copy failed: {err}");
+                    self.copy_failed(op, "error");
+                    return PostAction::Remove;
+                }
+            }
+        }
+    }
+
+    fn copy_failed(&mut self, op: u64, reason: &str) {
+        if self.clipboard.copy.as_ref().map(|c| c.op) != Some(op) {
+            return;
+        }
+        let Some(copy) = self.cancel_copy() else {
+            return;
+        };
+        let label = self.level(copy.level).label.clone();
+        let text = match reason {
+            "timeout" => format!(
+                "Not copied: {label}'s app did not hand its clipboard over within {} ms",
+                self.config.clipboard.timeout_ms
+            ),
+            "oversize" => format!(
+                "Not copied: {label}'s clipboard holds more than {}, the limit",
+                human(copy.cap)
+            ),
+            _ => format!("Not copied: reading {label}'s clipboard failed"),
+        };
+        self.ui.bar.notify(text);
+        self.manager.send(ToLauncher::CopyFailed {
+            op,
+            level: self.level(copy.level).name.to_string(),
+            reason: reason.into(),
+            mime: Some(copy.mime),
+            size: copy.read,
+        });
+        self.ui_changed();
+    }
+
+    fn copy_done(&mut self, op: u64) {
+        let Some(copy) = self.cancel_copy() else {
+            return;
+        };
+        let name = self.level(copy.level).name.to_string();
+        if copy.read == 0 {
+            let label = self.level(copy.level).label.clone();
+            self.ui
+                .bar
+                .notify(format!("Nothing copied: {label}'s clipboard is empty"));
+            self.manager.send(ToLauncher::CopyFailed {
+                op,
+                level: name,
+                reason: "empty".into(),
+                mime: Some(copy.mime),
+                size: 0,
+            });
+            self.ui_changed();
+            return;
+        }
+        // Sealed: nobody can change it from here on, not even us.
+        let fd = copy.data.as_raw_fd();
+        let seals =
+            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        // SAFETY: F_ADD_SEALS on a memfd we own; it only restricts later changes.
+        unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) };
+        tracing::debug!(
+            op,
+            level = %name,
+            bytes = copy.read,
+            micros = copy.started.elapsed().as_micros() as u64,
+            "copy read"
+        );
+        self.manager.send_with_fd(
+            ToLauncher::Copied {
+                op,
+                level: name,
+                mime: copy.mime,
+                size: copy.read,
+            },
+            copy.data.as_fd(),
+        );
+    }
+
+    /// Paste: asks the launcher for the global clipboard, for the focused level.
+    pub fn paste_from_global(&mut self) {
+        let Some(level) = self.focused_level() else {
+            self.ui
+                .bar
+                .notify("Nowhere to paste: no window has the keyboard".into());
+            self.ui_changed();
+            return;
+        };
+        let op = self.clipboard.next();
+        let window = self
+            .wm
+            .focused
+            .as_ref()
+            .and_then(crate::state::window_info)
+            .map(|i| i.id);
+        self.clipboard.pending_paste = Some((op, level, window));
+        self.manager.send(ToLauncher::PasteRequest {
+            op,
+            level: self.level(level).name.to_string(),
+        });
+    }
+
+    /// The launcher allowed paste `op`: own the level's selections with `data`.
+    pub fn paste_allowed(
+        &mut self,
+        op: u64,
+        level: &str,
+        mime_types: Vec<String>,
+        size: u64,
+        data: OwnedFd,
+    ) {
+        let Some((pending, target, _)) = self.clipboard.pending_paste else {
+            return;
+        };
+        if pending != op || *self.level(target).name != *level {
+            tracing::debug!(op, "a stale paste was discarded");
+            return;
+        }
+        self.clipboard.pending_paste = None;
+        self.clipboard.served.insert(
+            target.0,
+            Served {
+                op,
+                data: Arc::new(data),
+                size,
+            },
+        );
+        let seat = self.levels[target.0].seat.clone();
+        let dh = self.display_handle.clone();
+        set_data_device_selection(&dh, &seat, mime_types.clone(), op);
+        set_primary_selection(&dh, &seat, mime_types, op);
+    }
+
+    /// The launcher asks the user to confirm paste `op`: the trusted dialog opens (modal: no
+    /// client gets input, focus stays where the chord was pressed).
+    pub fn confirm_paste(
+        &mut self,
+        op: u64,
+        from: &str,
+        to: &str,
+        mime: String,
+        size: u64,
+        preview: String,
+    ) {
+        if self.clipboard.pending_paste.map(|p| p.0) != Some(op) {
+            return;
+        }
+        let level = |name: &str| {
+            self.levels
+                .iter()
+                .find(|l| *l.name == *name)
+                .map(|l| (l.label.clone(), l.color))
+        };
+        let (Some(from), Some(to)) = (level(from), level(to)) else {
+            return;
+        };
+        self.ui.menu.open = false;
+        self.ui.dialog = Some(crate::ui::dialog::ConfirmDialog::new(
+            op, from, to, mime, size, &preview,
+        ));
+        self.release_pointer();
+        self.ui_changed();
+    }
+
+    /// The user answered the dialog.
+    pub fn answer_dialog(&mut self, answer: crate::ui::dialog::Answer) {
+        let Some(dialog) = self.ui.dialog.take() else {
+            return;
+        };
+        let accept = answer == crate::ui::dialog::Answer::Accept;
+        if !accept {
+            self.clipboard.pending_paste = None;
+        }
+        self.manager.send(ToLauncher::ConfirmAnswer {
+            op: dialog.op,
+            accept,
+        });
+        self.ui_changed();
+    }
+
+    /// A client of the seat's level reads content the compositor serves.
+    pub fn serve_selection(&mut self, level: LevelId, op: u64, fd: OwnedFd) {
+        let Some(served) = self.clipboard.served.get(&level.0).filter(|s| s.op == op) else {
+            return;
+        };
+        let data = served.data.clone();
+        let size = served.size;
+        let spawned = std::thread::Builder::new()
+            .name("paste".into())
+            .spawn(move || {
+                if let Err(err) = write_all_from(&data, size, fd) {
+                    tracing::debug!("a paste reader went away: {err}");
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::warn!("cannot serve a paste: {err}");
+        }
+    }
+}
+
+/// Copies `size` bytes of `data` (from its start) to the pipe `fd`, giving up if the reader
+/// takes no data for [`SERVE_IDLE`].
+fn write_all_from(data: &OwnedFd, size: u64, fd: OwnedFd) -> std::io::Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut out = std::fs::File::from(fd);
+    nix::fcntl::fcntl(
+        out.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )?;
+    let mut offset = 0u64;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while offset < size {
+        let want = ((size - offset) as usize).min(chunk.len());
+        let n = nix::sys::uio::pread(data, &mut chunk[..want], offset as i64)?;
+        if n == 0 {
+            break;
+        }
+        let mut written = 0;
+        while written < n {
+            match out.write(&chunk[written..n]) {
+                Ok(w) => written += w,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    let mut fds = [PollFd::new(out.as_fd(), PollFlags::POLLOUT)];
+                    let timeout = PollTimeout::try_from(SERVE_IDLE.as_millis() as i32)
+                        .unwrap_or(PollTimeout::NONE);
+                    if poll(&mut fds, timeout)? == 0 {
+                        return Err(std::io::Error::new(ErrorKind::TimedOut, "reader stalled"));
+                    }
+                }
+                Err(err) if err.kind() == ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        offset += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_preferred_and_images_only_where_allowed() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            pick_type(&t(&["image/png", "text/plain", "UTF8_STRING"]), true).as_deref(),
+            Some("UTF8_STRING")
+        );
+        assert_eq!(pick_type(&t(&["image/png"]), false), None);
+        assert_eq!(pick_type(&t(&["image/png"]), true).as_deref(), Some(PNG));
+        assert_eq!(pick_type(&t(&["application/x-evil"]), true), None);
+        assert_eq!(human(1234), "1.2 kB");
+    }
+}
