@@ -96,6 +96,23 @@ impl Image {
     }
 }
 
+/// Waits for `file` to exist and end with a line `done`; returns its contents before that.
+pub fn read_when_done(file: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.ends_with("done\n") {
+            return text.trim_end_matches("done\n").to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {} to be written",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The built-in default without session apps.
 pub fn quiet_config() -> String {
     include_str!("../../assets/cloison.toml")
@@ -161,6 +178,7 @@ impl Session {
             // Homes and caches of this session only.
             .env("XDG_DATA_HOME", runtime.path().join("data"))
             .env("XDG_CACHE_HOME", runtime.path().join("cache"))
+            .env("XDG_STATE_HOME", runtime.path().join("state"))
             // Never pick up the developer's own configuration.
             .env("XDG_CONFIG_HOME", &config_home)
             .env_remove("WAYLAND_DISPLAY")
@@ -219,6 +237,83 @@ impl Session {
             ctl,
             children: Vec::new(),
         })
+    }
+
+    /// Waits for the default session's terminals: one foot window per level.
+    pub fn wait_terminals(&mut self) {
+        self.wait_for("a terminal in each level", |st| {
+            ["low", "high"].iter().all(|l| {
+                st.windows
+                    .iter()
+                    .any(|w| &w.level == l && w.app_id == "foot")
+            })
+        })
+        .expect("terminals");
+    }
+
+    /// Gives `level` the keyboard (if it has not got it) with Alt+Shift+Tab, a compositor
+    /// shortcut no client sees (a click in a terminal would select text there); each press
+    /// goes to the least recently used window, so presses visit every window in turn.
+    pub fn focus(&mut self, level: &str) {
+        self.focus_where(level, |_| true);
+    }
+
+    /// Like [`Session::focus`], for `level`'s window with this app_id.
+    pub fn focus_app(&mut self, level: &str, app_id: &str) {
+        self.focus_where(level, |w| w.app_id == app_id);
+    }
+
+    fn focus_where(&mut self, level: &str, pred: impl Fn(&WindowStatus) -> bool) {
+        for _ in 0..12 {
+            let status = self.status().expect("status");
+            if status
+                .windows
+                .iter()
+                .any(|w| w.focused && w.level == level && pred(w))
+            {
+                return;
+            }
+            self.input(InputEvent::Key {
+                chord: "alt+shift+Tab".into(),
+            })
+            .expect("input");
+        }
+        panic!("Alt+Shift+Tab never reached a window of {level}");
+    }
+
+    /// Types a command line into `level`'s terminal (its foot window).
+    pub fn type_in(&mut self, level: &str, line: &str) {
+        self.focus_app(level, "foot");
+        self.input(InputEvent::Type {
+            text: format!("{line}\n"),
+        })
+        .expect("input");
+    }
+
+    /// `cloison spawn LEVEL -- ARGV`: the pid it prints.
+    pub fn spawn_in(&self, level: &str, argv: &[&str]) -> i32 {
+        let out = self
+            .cloison()
+            .arg("spawn")
+            .arg(level)
+            .arg("--")
+            .args(argv)
+            .output()
+            .expect("cloison spawn");
+        assert!(
+            out.status.success(),
+            "cloison spawn failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a pid")
+    }
+
+    /// The session's audit log.
+    pub fn audit_log(&self) -> PathBuf {
+        self.runtime.path().join("state/cloison/audit.jsonl")
     }
 
     /// A level's home on the host.

@@ -5,23 +5,15 @@
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cloison_ipc::{Button, InputEvent, Reply, Request, WindowStatus};
-use cloison_tests::session::{Session, external};
+use cloison_ipc::{InputEvent, Reply, Request, WindowStatus};
+use cloison_tests::session::{Session, external, read_when_done};
 
 const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
 const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
 const BORDER: i32 = 4;
 const TITLE: i32 = 26;
-
-fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// The windows of `level`.
 fn windows(s: &mut Session, level: &str) -> Vec<WindowStatus> {
@@ -31,104 +23,6 @@ fn windows(s: &mut Session, level: &str) -> Vec<WindowStatus> {
         .into_iter()
         .filter(|w| w.level == level)
         .collect()
-}
-
-/// Waits for the default session's terminals: one foot window per level.
-fn wait_terminals(s: &mut Session) {
-    s.wait_for("a terminal in each level", |st| {
-        ["low", "high"].iter().all(|l| {
-            st.windows
-                .iter()
-                .any(|w| &w.level == l && w.app_id == "foot")
-        })
-    })
-    .unwrap();
-}
-
-/// Clicks a point of `level`'s (first) window that no other window's frame covers.
-fn focus(s: &mut Session, level: &str) {
-    let status = s.status().unwrap();
-    let w = status
-        .windows
-        .iter()
-        .find(|w| w.level == level)
-        .expect("a window")
-        .clone();
-    let others: Vec<_> = status.windows.iter().filter(|o| o.id != w.id).collect();
-    let g = w.geometry;
-    let candidates = [
-        (g.x + 10, g.y + 10),
-        (g.x + g.width - 10, g.y + 10),
-        (g.x + 10, g.y + g.height - 10),
-        (g.x + g.width - 10, g.y + g.height - 10),
-    ];
-    let covered = |(x, y): (i32, i32)| {
-        others.iter().any(|o| {
-            let o = o.geometry;
-            x >= o.x - BORDER
-                && x < o.x + o.width + BORDER
-                && y >= o.y - TITLE - BORDER
-                && y < o.y + o.height + BORDER
-        })
-    };
-    let (x, y) = candidates
-        .into_iter()
-        .find(|p| !covered(*p))
-        .expect("an uncovered point");
-    s.input(InputEvent::PointerMove {
-        x: x as f64,
-        y: y as f64,
-    })
-    .unwrap();
-    s.input(InputEvent::Click {
-        button: Button::Left,
-    })
-    .unwrap();
-    s.wait_for("the click to focus it", |st| {
-        st.focused_level.as_deref() == Some(level)
-    })
-    .unwrap();
-}
-
-/// Types a command line into `level`'s terminal.
-fn type_in(s: &mut Session, level: &str, line: &str) {
-    focus(s, level);
-    s.input(InputEvent::Type {
-        text: format!("{line}\n"),
-    })
-    .unwrap();
-}
-
-/// Waits for `file` to exist and end with a line `done`; returns its contents before that.
-fn read_when_done(file: &Path) -> String {
-    let mut text = String::new();
-    wait_until(
-        &format!("{} to be written", file.display()),
-        Duration::from_secs(15),
-        || {
-            text = std::fs::read_to_string(file).unwrap_or_default();
-            text.ends_with("done\n")
-        },
-    );
-    text.trim_end_matches("done\n").to_string()
-}
-
-/// `cloison spawn LEVEL -- ARGV`: the pid it prints.
-fn spawn(s: &Session, level: &str, argv: &[&str]) -> i32 {
-    let out = s
-        .cloison()
-        .arg("spawn")
-        .arg(level)
-        .arg("--")
-        .args(argv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cloison spawn failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 /// The cage processes of a level, from `ctl status`.
@@ -198,14 +92,12 @@ fn status_field(pid: u32, name: &str) -> String {
 #[test]
 fn the_default_session_shows_a_framed_terminal_per_level_and_they_share_nothing() {
     let mut s = Session::start_default(&["--size", "1280x800"]).unwrap();
-    wait_terminals(&mut s);
+    s.wait_terminals();
 
     // What each terminal's shell sees, written to its home: its own home, uid 1000 inside,
     // nothing of the other level under /home or /run, only its own processes.
     for level in ["low", "high"] {
-        type_in(
-            &mut s,
-            level,
+        s.type_in(level,
             "(echo $HOME; id -u; ls /home /run; ls /proc | grep -c '^[0-9]'; echo done) > ~/probe.txt 2>&1",
         );
     }
@@ -231,25 +123,21 @@ fn the_default_session_shows_a_framed_terminal_per_level_and_they_share_nothing(
     }
 
     // A file written in low does not exist in high's view, and the reverse.
-    type_in(
-        &mut s,
+    s.type_in(
         "low",
         "echo from-low > ~/low-only.txt; echo done >> ~/low-only.txt",
     );
-    type_in(
-        &mut s,
+    s.type_in(
         "high",
         "echo from-high > ~/high-only.txt; echo done >> ~/high-only.txt",
     );
     read_when_done(&s.home("low").join("low-only.txt"));
     read_when_done(&s.home("high").join("high-only.txt"));
-    type_in(
-        &mut s,
+    s.type_in(
         "high",
         "(cat ~/low-only.txt /home/*/low-only.txt; echo done) > ~/cross.txt 2>&1",
     );
-    type_in(
-        &mut s,
+    s.type_in(
         "low",
         "(cat ~/high-only.txt /home/*/high-only.txt; echo done) > ~/cross.txt 2>&1",
     );
@@ -265,7 +153,7 @@ fn the_default_session_shows_a_framed_terminal_per_level_and_they_share_nothing(
     // The screenshot: both terminals, each framed in its level's colour, with text in them.
     let shot = s.screenshot().unwrap();
     for level in ["low", "high"] {
-        focus(&mut s, level);
+        s.focus(level);
         let shot_now = s.screenshot().unwrap();
         let g = windows(&mut s, level)[0].geometry;
         let colour = if level == "low" { GREEN } else { RED };
@@ -288,10 +176,10 @@ fn the_default_session_shows_a_framed_terminal_per_level_and_they_share_nothing(
 #[test]
 fn spawn_starts_programs_in_a_level_and_a_cage_cannot_name_the_other_levels_sockets() {
     let mut s = Session::start_default(&[]).unwrap();
-    wait_terminals(&mut s);
+    s.wait_terminals();
 
     // A real client in high, started through the launcher.
-    let pid = spawn(&s, "high", &["weston-simple-shm"]);
+    let pid = s.spawn_in("high", &["weston-simple-shm"]);
     assert!(pid > 1);
     s.wait_for("weston-simple-shm's window in high", |st| {
         st.windows.iter().filter(|w| w.level == "high").count() == 2
@@ -300,8 +188,7 @@ fn spawn_starts_programs_in_a_level_and_a_cage_cannot_name_the_other_levels_sock
     assert_eq!(windows(&mut s, "low").len(), 1, "nothing new in low");
 
     // wayland-info in low connects through low's socket: it lists low's seat.
-    spawn(
-        &s,
+    s.spawn_in(
         "low",
         &[
             "sh",
@@ -325,8 +212,7 @@ fn spawn_starts_programs_in_a_level_and_a_cage_cannot_name_the_other_levels_sock
         high_manager.display(),
         s.runtime.path().display(),
     );
-    spawn(
-        &s,
+    s.spawn_in(
         "low",
         &["sh", "-c", &format!("({script}) > ~/view.txt 2>&1")],
     );
@@ -358,7 +244,7 @@ fn spawn_starts_programs_in_a_level_and_a_cage_cannot_name_the_other_levels_sock
 #[test]
 fn the_compositor_is_confined_and_sees_no_level_home() {
     let mut s = Session::start_default(&[]).unwrap();
-    wait_terminals(&mut s);
+    s.wait_terminals();
     let launcher = s.pid().unwrap();
     let compositor = descendants(launcher)
         .into_iter()
@@ -400,8 +286,8 @@ fn the_compositor_is_confined_and_sees_no_level_home() {
 #[test]
 fn killing_a_levels_init_leaves_the_other_level_running_and_restart_level_brings_it_back() {
     let mut s = Session::start_default(&["--size", "1024x768"]).unwrap();
-    wait_terminals(&mut s);
-    spawn(&s, "high", &["weston-simple-shm"]);
+    s.wait_terminals();
+    s.spawn_in("high", &["weston-simple-shm"]);
     s.wait_for("weston-simple-shm in high", |st| {
         st.windows.iter().filter(|w| w.level == "high").count() == 2
     })
@@ -441,7 +327,7 @@ fn killing_a_levels_init_leaves_the_other_level_running_and_restart_level_brings
     });
     assert!(differs, "high's animation stopped");
     // And a high terminal still takes typing.
-    type_in(&mut s, "high", "echo done > ~/alive.txt");
+    s.type_in("high", "echo done > ~/alive.txt");
     read_when_done(&s.home("high").join("alive.txt"));
 
     // Back: a new cage, a new terminal.
@@ -470,8 +356,8 @@ fn killing_a_levels_init_leaves_the_other_level_running_and_restart_level_brings
 fn sigterm_leaves_no_process_mount_or_socket_behind() {
     let mounts_before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let mut s = Session::start_default(&[]).unwrap();
-    wait_terminals(&mut s);
-    spawn(&s, "high", &["sleep", "1000"]);
+    s.wait_terminals();
+    s.spawn_in("high", &["sleep", "1000"]);
     let launcher = s.pid().unwrap();
     let ours = descendants(launcher);
     assert!(
@@ -500,8 +386,8 @@ fn sigterm_leaves_no_process_mount_or_socket_behind() {
 #[test]
 fn the_launcher_menu_starts_an_app_in_the_chosen_level() {
     let mut s = Session::start_default(&[]).unwrap();
-    wait_terminals(&mut s);
-    focus(&mut s, "high");
+    s.wait_terminals();
+    s.focus("high");
     // Super opens the menu on the focused level's column; its first entry is the configured
     // terminal.
     s.input(InputEvent::Key {
@@ -555,7 +441,7 @@ fn the_launcher_menu_starts_an_app_in_the_chosen_level() {
 #[test]
 fn if_the_compositor_dies_the_session_ends_with_an_error_and_cleans_up() {
     let mut s = Session::start_default(&[]).unwrap();
-    wait_terminals(&mut s);
+    s.wait_terminals();
     let launcher = s.pid().unwrap();
     let ours = descendants(launcher);
     let compositor = ours

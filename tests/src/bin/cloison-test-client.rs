@@ -6,7 +6,10 @@
 //! * `window`: map and wait; with `--animate`, redraw on every frame callback and print
 //!   `frame N` lines (a client that keeps asking for frames);
 //! * `truncate`: map, then shrink the shm pool under the committed buffer and commit again,
-//!   so the compositor faults reading it; prints `disconnected: …` when it is cut off.
+//!   so the compositor faults reading it; prints `disconnected: …` when it is cut off;
+//! * `offer`: map, and once it has the keyboard, offer `--text` as the clipboard
+//!   (`text/plain`); answer each read after `--delay-ms`, or never with `--never` (a source
+//!   that hangs). Prints `offered`, then `sent N` or `held` per read.
 
 use std::io::Write as _;
 
@@ -34,12 +37,22 @@ struct Cli {
     /// Keep redrawing on frame callbacks.
     #[arg(long)]
     animate: bool,
+    /// `offer`: the clipboard text.
+    #[arg(long, default_value = "")]
+    text: String,
+    /// `offer`: wait this long before answering a read.
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// `offer`: never answer (keep the pipe open).
+    #[arg(long)]
+    never: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum Mode {
     Window,
     Truncate,
+    Offer,
 }
 
 fn main() {
@@ -53,6 +66,35 @@ fn main() {
             }
             std::process::exit(3);
         }
+    }
+}
+
+/// Offers `--text` once focused; answers reads as told.
+fn offer(mut client: TestClient, cli: &Cli) -> anyhow::Result<i32> {
+    let mut offered = false;
+    let mut held = Vec::new();
+    loop {
+        if !offered && client.data.enter_serial.is_some() {
+            client.offer_selection(&["text/plain"])?;
+            client.flush()?;
+            offered = true;
+            say("offered");
+        }
+        for (_, fd) in std::mem::take(&mut client.data.sends) {
+            if cli.never {
+                held.push(fd);
+                say("held");
+                continue;
+            }
+            let text = cli.text.clone();
+            let delay = std::time::Duration::from_millis(cli.delay_ms);
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let written = std::fs::File::from(fd).write_all(text.as_bytes());
+                say(&format!("sent {} ({written:?})", text.len()));
+            });
+        }
+        client.queue.blocking_dispatch(&mut client.data)?;
     }
 }
 
@@ -76,6 +118,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     client.bind_globals();
     client.roundtrip()?;
     client.get_input_devices();
+    if let Mode::Offer = cli.mode {
+        client.bind_data_device()?;
+    }
     let window = client.create_window(&cli.title, &cli.app_id);
     client.roundtrip()?;
     let first = client.draw(window, (w, h), argb)?;
@@ -94,6 +139,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 return Ok(0);
             }
         }
+    }
+
+    if let Mode::Offer = cli.mode {
+        return offer(client, &cli);
     }
 
     let mut printed = 0;
