@@ -14,6 +14,7 @@
 
 mod cages;
 mod client;
+mod clipboard;
 mod peers;
 
 use std::time::Duration;
@@ -63,6 +64,12 @@ enum What {
         #[arg(long, default_value_t = 200)]
         runs: usize,
     },
+    /// The cross-level clipboard (chord latency, throughput) against a same-level pipe.
+    Clipboard {
+        /// Rounds (medians are reported; at most 5 for the 64 MiB payload).
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
     /// Internal: the namespaces + Landlock + seccomp floor around /bin/true.
     #[command(hide = true)]
     Floor,
@@ -92,6 +99,7 @@ fn main() -> anyhow::Result<()> {
             undecorated.as_deref(),
         ),
         What::Cages { runs } => cages::run(runs),
+        What::Clipboard { rounds } => clipboard::run(rounds),
         What::Floor => cages::floor(),
         What::Client { mode, amount } => {
             let result = client::run(&mode, amount).context("benchmark client failed")?;

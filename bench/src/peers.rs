@@ -13,12 +13,25 @@ use anyhow::{Context as _, bail};
 use crate::client::ClientResult;
 
 /// A running compositor.
-struct Peer {
+pub(crate) struct Peer {
     name: &'static str,
     child: Child,
     pid: i32,
-    socket: PathBuf,
+    /// Its Wayland socket (Cloison: level low's).
+    pub(crate) socket: PathBuf,
     _runtime: tempfile::TempDir,
+}
+
+impl Peer {
+    /// Its `XDG_RUNTIME_DIR`.
+    pub(crate) fn runtime(&self) -> &Path {
+        self._runtime.path()
+    }
+}
+
+/// Starts `cloison` (the compositor alone), `sway` or `weston` headless.
+pub(crate) fn start_peer(name: &'static str) -> anyhow::Result<Peer> {
+    start(name, None)
 }
 
 impl Drop for Peer {

@@ -16,7 +16,7 @@
 //!   that does not read cannot stall anything) to whichever of the level's clients asks.
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +57,8 @@ pub const TEXT_OFFER: [&str; 5] = [
 ];
 /// The image type (where the flow policy allows images).
 pub const PNG: &str = "image/png";
+/// Pipe buffer asked for on clipboard transfers.
+const PIPE_SIZE: i32 = 1 << 20;
 /// How long a client may stay silent while reading a pasted content before it is cut off.
 const SERVE_IDLE: Duration = Duration::from_secs(10);
 
@@ -206,8 +208,17 @@ impl State {
         mime: String,
         cap: u64,
     ) -> anyhow::Result<()> {
-        let (read, write) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+        // Only our end is non-blocking: the source writes as it would into any pipe.
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&read),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )?;
+        // A larger pipe: fewer wake-ups for large contents (best effort).
+        let _ = nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&read),
+            nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE),
+        );
         let seat = self.levels[level.0].seat.clone();
         match ty {
             SelectionTarget::Clipboard => {
@@ -276,33 +287,36 @@ impl State {
     }
 
     fn copy_readable(&mut self, op: u64, pipe: &mut &std::fs::File) -> PostAction {
-        if self.clipboard.copy.as_ref().map(|c| c.op) != Some(op) {
-            return PostAction::Remove;
-        }
-        let mut chunk = vec![0u8; 64 * 1024];
+        use nix::fcntl::{SpliceFFlags, splice};
         loop {
-            match pipe.read(&mut chunk) {
+            let Some(copy) = self.clipboard.copy.as_mut().filter(|c| c.op == op) else {
+                return PostAction::Remove;
+            };
+            // Pipe to memory file without passing through this process (one byte more than
+            // the cap is enough to know it is too big).
+            let want = (copy.cap + 1 - copy.read).min(PIPE_SIZE as u64) as usize;
+            let mut offset = copy.read as i64;
+            match splice(
+                &**pipe,
+                None,
+                &copy.data,
+                Some(&mut offset),
+                want,
+                SpliceFFlags::SPLICE_F_NONBLOCK | SpliceFFlags::SPLICE_F_MOVE,
+            ) {
                 Ok(0) => {
                     self.copy_done(op);
                     return PostAction::Remove;
                 }
                 Ok(n) => {
-                    let Some(copy) = self.clipboard.copy.as_mut() else {
-                        return PostAction::Remove;
-                    };
                     copy.read += n as u64;
                     if copy.read > copy.cap {
                         self.copy_failed(op, "oversize");
                         return PostAction::Remove;
                     }
-                    if let Err(err) = copy.data.write_all(&chunk[..n]) {
-                        tracing::warn!("cannot buffer the copy: {err}");
-                        self.copy_failed(op, "error");
-                        return PostAction::Remove;
-                    }
                 }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return PostAction::Continue,
-                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+                Err(nix::errno::Errno::EAGAIN) => return PostAction::Continue,
+                Err(nix::errno::Errno::EINTR) => {}
                 Err(err) => {
                     tracing::warn!("reading the copy failed: {err}");
                     self.copy_failed(op, "error");
@@ -507,16 +521,48 @@ impl State {
     }
 }
 
-/// Copies `size` bytes of `data` (from its start) to the pipe `fd`, giving up if the reader
-/// takes no data for [`SERVE_IDLE`].
+/// Copies `size` bytes of `data` (from its start) to the pipe `fd` (spliced: the pages go
+/// from the memory file into the pipe without a copy through this process), giving up if the
+/// reader takes nothing for [`SERVE_IDLE`].
 fn write_all_from(data: &OwnedFd, size: u64, fd: OwnedFd) -> std::io::Result<()> {
+    use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    let _ = fcntl(fd.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    let mut offset = 0i64;
+    while (offset as u64) < size {
+        let want = ((size - offset as u64) as usize).min(PIPE_SIZE as usize);
+        match splice(
+            data,
+            Some(&mut offset),
+            &fd,
+            None,
+            want,
+            SpliceFFlags::SPLICE_F_NONBLOCK,
+        ) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EAGAIN) => {
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
+                let timeout = PollTimeout::try_from(SERVE_IDLE.as_millis() as i32)
+                    .unwrap_or(PollTimeout::NONE);
+                if poll(&mut fds, timeout)? == 0 {
+                    return Err(std::io::Error::new(ErrorKind::TimedOut, "reader stalled"));
+                }
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            // Not a pipe (or an old kernel): plain copies.
+            Err(nix::errno::Errno::EINVAL) => return copy_plain(data, offset as u64, size, fd),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The fallback of [`write_all_from`]: read and write through a buffer.
+fn copy_plain(data: &OwnedFd, mut offset: u64, size: u64, fd: OwnedFd) -> std::io::Result<()> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut out = std::fs::File::from(fd);
-    nix::fcntl::fcntl(
-        out.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )?;
-    let mut offset = 0u64;
     let mut chunk = vec![0u8; 64 * 1024];
     while offset < size {
         let want = ((size - offset) as usize).min(chunk.len());

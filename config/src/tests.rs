@@ -420,3 +420,30 @@ fn menu_apps_and_the_menu_shortcut_are_checked() {
     let e = err(&format!("[shortcuts]\nlauncher_menu = \"super+q\"\n{TWO}"));
     assert!(e.message.contains("same chord"), "{e}");
 }
+
+#[test]
+fn clipboard_limits_are_checked_and_per_flow_caps_apply() {
+    let c = parse(TWO, "t").unwrap();
+    assert_eq!(c.clipboard.max_bytes, 1 << 20);
+    assert_eq!(c.clipboard_cap("low", "high"), 1 << 20);
+    assert!(!c.clipboard_images("low", "high"));
+    assert_eq!(c.shortcuts.copy_to_global, "ctrl+shift+c");
+
+    let e = err(&format!("[clipboard]\nmax_bytes = 0\n{TWO}"));
+    assert!(e.message.contains("out of range"), "{e}");
+    assert_eq!(e.line, 1);
+    let e = err(&format!("[clipboard]\ntimeout_ms = 5\n{TWO}"));
+    assert!(e.fix.contains("100 to 60000"), "{e}");
+    let big = format!(
+        "{TWO}\n[[policy.flow]]\nfrom = \"low\"\nto = \"high\"\nclipboard = \"allow\"\nfiles = \"deny\"\nclipboard_max_bytes = 100000000\n"
+    );
+    let e = err(&big);
+    assert!(e.message.contains("out of range"), "{e}");
+    assert_eq!(e.line, 19);
+    let ok = big.replace("100000000", "4096") + "clipboard_images = true\n";
+    let c = parse(&ok, "t").unwrap();
+    assert_eq!(c.clipboard_cap("low", "high"), 4096);
+    assert_eq!(c.clipboard_cap("high", "low"), 1 << 20);
+    assert!(c.clipboard_images("low", "high") && c.clipboard_images_from("low"));
+    assert_eq!(c.clipboard_cap_from("low"), 4096);
+}

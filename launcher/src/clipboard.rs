@@ -150,6 +150,86 @@ fn sealed(bytes: &[u8]) -> std::io::Result<OwnedFd> {
     Ok(OwnedFd::from(file))
 }
 
+/// A copy's content as handed over: a sealed memory file mapped read-only, or (if it was not
+/// sealed) a copy in memory.
+enum Content {
+    Mapped {
+        fd: Arc<OwnedFd>,
+        map: std::ptr::NonNull<libc::c_void>,
+        len: usize,
+    },
+    Copied(Vec<u8>),
+}
+
+impl Content {
+    fn open(data: OwnedFd, cap: u64) -> std::io::Result<Content> {
+        use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+        let needed = SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW;
+        let seals = fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&data),
+            FcntlArg::F_GET_SEALS,
+        )
+        .map(SealFlag::from_bits_truncate)
+        .unwrap_or(SealFlag::empty());
+        let mut file = std::fs::File::from(data);
+        let len = file.metadata()?.len();
+        if seals.contains(needed) && len > 0 && len <= cap {
+            use nix::sys::mman::{MapFlags, ProtFlags, mmap};
+            let size = std::num::NonZeroUsize::new(len as usize).expect("len > 0");
+            // SAFETY: a read-only shared mapping of a memory file sealed against writes,
+            // shrinking and growing: its pages stay valid and unchanged while mapped.
+            let map = unsafe {
+                mmap(
+                    None,
+                    size,
+                    ProtFlags::PROT_READ,
+                    MapFlags::MAP_SHARED,
+                    &file,
+                    0,
+                )
+            }?;
+            return Ok(Content::Mapped {
+                fd: Arc::new(OwnedFd::from(file)),
+                map,
+                len: len as usize,
+            });
+        }
+        let mut bytes = Vec::new();
+        file.rewind()?;
+        file.take(cap + 1).read_to_end(&mut bytes)?;
+        Ok(Content::Copied(bytes))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            // SAFETY: the mapping is `len` bytes, readable, alive until drop, and its
+            // content cannot change (sealed).
+            Content::Mapped { map, len, .. } => unsafe {
+                std::slice::from_raw_parts(map.as_ptr().cast::<u8>(), *len)
+            },
+            Content::Copied(bytes) => bytes,
+        }
+    }
+
+    /// A sealed memory file with this content: the one handed over, or a new one.
+    fn sealed_fd(&self) -> std::io::Result<Arc<OwnedFd>> {
+        match self {
+            Content::Mapped { fd, .. } => Ok(fd.clone()),
+            Content::Copied(bytes) => sealed(bytes).map(Arc::new),
+        }
+    }
+}
+
+impl Drop for Content {
+    fn drop(&mut self) {
+        if let Content::Mapped { map, len, .. } = self {
+            // SAFETY: unmaps exactly the mapping made in `open`, which nothing uses any more
+            // (slices borrowed from it do not outlive `self`).
+            let _ = unsafe { nix::sys::mman::munmap(*map, *len) };
+        }
+    }
+}
+
 /// Decodes a PNG and encodes it again (pixels only: no text chunks, no trailing data).
 fn reencode_png(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut decoder = png::Decoder::new(bytes);
@@ -225,12 +305,6 @@ impl Manager {
         self.latest_copy = op;
         let label = self.label(level);
         let cap = self.config.clipboard_cap_from(level);
-        let mut bytes = Vec::new();
-        let mut file = std::fs::File::from(data);
-        // The sender's writes left the shared offset at the end.
-        let read = file
-            .rewind()
-            .and_then(|()| file.take(cap + 1).read_to_end(&mut bytes));
         let refuse = |this: &mut Manager, out: &mut Vec<Out>, why: &str, text: String| {
             this.record(
                 Entry {
@@ -246,15 +320,21 @@ impl Manager {
             );
             out.push(Out::Notify(text));
         };
-        if let Err(err) = read {
-            refuse(
-                self,
-                &mut out,
-                "unreadable",
-                format!("Not copied from {label}: {err}"),
-            );
-            return out;
-        }
+        // The content, read in place when the memory file is sealed (nobody can change it
+        // any more), else copied into a sealed one of our own.
+        let content = match Content::open(data, cap) {
+            Ok(c) => c,
+            Err(err) => {
+                refuse(
+                    self,
+                    &mut out,
+                    "unreadable",
+                    format!("Not copied from {label}: {err}"),
+                );
+                return out;
+            }
+        };
+        let bytes = content.bytes();
         if bytes.is_empty() {
             refuse(
                 self,
@@ -276,22 +356,20 @@ impl Manager {
             );
             return out;
         }
-        let (kind, bytes) = if TEXT_TYPES.contains(&mime) {
-            match String::from_utf8(bytes) {
-                Ok(text) => (Kind::Text, text.into_bytes()),
-                Err(_) => {
-                    refuse(
-                        self,
-                        &mut out,
-                        "not UTF-8 text",
-                        format!("Not copied: {label}'s clipboard is not valid UTF-8 text"),
-                    );
-                    return out;
-                }
+        let (kind, reencoded) = if TEXT_TYPES.contains(&mime) {
+            if std::str::from_utf8(bytes).is_err() {
+                refuse(
+                    self,
+                    &mut out,
+                    "not UTF-8 text",
+                    format!("Not copied: {label}'s clipboard is not valid UTF-8 text"),
+                );
+                return out;
             }
+            (Kind::Text, None)
         } else if mime == PNG && self.config.clipboard_images_from(level) {
-            match reencode_png(&bytes) {
-                Ok(png) => (Kind::Png, png),
+            match reencode_png(bytes) {
+                Ok(png) => (Kind::Png, Some(png)),
                 Err(err) => {
                     refuse(
                         self,
@@ -311,14 +389,23 @@ impl Manager {
             );
             return out;
         };
-        let data = match sealed(&bytes) {
-            Ok(fd) => Arc::new(fd),
-            Err(err) => {
-                refuse(self, &mut out, "no memory", format!("Not copied: {err}"));
-                return out;
-            }
+        let (data, bytes): (Arc<OwnedFd>, &[u8]) = match &reencoded {
+            Some(png) => match sealed(png) {
+                Ok(fd) => (Arc::new(fd), png.as_slice()),
+                Err(err) => {
+                    refuse(self, &mut out, "no memory", format!("Not copied: {err}"));
+                    return out;
+                }
+            },
+            None => match content.sealed_fd() {
+                Ok(fd) => (fd, bytes),
+                Err(err) => {
+                    refuse(self, &mut out, "no memory", format!("Not copied: {err}"));
+                    return out;
+                }
+            },
         };
-        let digest = sha256(&bytes);
+        let digest = sha256(bytes);
         let preview = match kind {
             Kind::Text => make_visible(&String::from_utf8_lossy(
                 &bytes[..bytes.len().min(PREVIEW_CHARS * 4)],

@@ -9,7 +9,10 @@
 //!   so the compositor faults reading it; prints `disconnected: …` when it is cut off;
 //! * `offer`: map, and once it has the keyboard, offer `--text` as the clipboard
 //!   (`text/plain`); answer each read after `--delay-ms`, or never with `--never` (a source
-//!   that hangs). Prints `offered`, then `sent N` or `held` per read.
+//!   that hangs). Prints `offered`, then `sent N` or `held` per read. `--file` offers a
+//!   file's contents instead of `--text`;
+//! * `sink`: map, and read the clipboard (`text/plain`) each time it changes; prints
+//!   `received N T` (bytes, and CLOCK_MONOTONIC in nanoseconds when the read completed).
 
 use std::io::Write as _;
 
@@ -46,6 +49,9 @@ struct Cli {
     /// `offer`: never answer (keep the pipe open).
     #[arg(long)]
     never: bool,
+    /// `offer`: offer this file's contents.
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -53,6 +59,7 @@ enum Mode {
     Window,
     Truncate,
     Offer,
+    Sink,
 }
 
 fn main() {
@@ -69,8 +76,33 @@ fn main() {
     }
 }
 
-/// Offers `--text` once focused; answers reads as told.
+/// Reads the clipboard whenever it changes; reports size and completion time.
+fn sink(mut client: TestClient) -> anyhow::Result<i32> {
+    let mut seen = 0;
+    loop {
+        let changed = client.data.events[seen..]
+            .iter()
+            .any(|e| matches!(e, Event::Selection { mime_types } if mime_types.iter().any(|m| m == "text/plain")));
+        seen = client.data.events.len();
+        if changed {
+            let mut pipe = client.receive_selection("text/plain")?;
+            client.flush()?;
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut pipe, &mut data)?;
+            let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
+            let ns = now.tv_sec() as u128 * 1_000_000_000 + now.tv_nsec() as u128;
+            say(&format!("received {} {ns}", data.len()));
+        }
+        client.queue.blocking_dispatch(&mut client.data)?;
+    }
+}
+
+/// Offers `--text` (or `--file`) once focused; answers reads as told.
 fn offer(mut client: TestClient, cli: &Cli) -> anyhow::Result<i32> {
+    let content: std::sync::Arc<Vec<u8>> = std::sync::Arc::new(match &cli.file {
+        Some(path) => std::fs::read(path)?,
+        None => cli.text.clone().into_bytes(),
+    });
     let mut offered = false;
     let mut held = Vec::new();
     loop {
@@ -86,11 +118,11 @@ fn offer(mut client: TestClient, cli: &Cli) -> anyhow::Result<i32> {
                 say("held");
                 continue;
             }
-            let text = cli.text.clone();
+            let text = content.clone();
             let delay = std::time::Duration::from_millis(cli.delay_ms);
             std::thread::spawn(move || {
                 std::thread::sleep(delay);
-                let written = std::fs::File::from(fd).write_all(text.as_bytes());
+                let written = std::fs::File::from(fd).write_all(&text);
                 say(&format!("sent {} ({written:?})", text.len()));
             });
         }
@@ -118,7 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     client.bind_globals();
     client.roundtrip()?;
     client.get_input_devices();
-    if let Mode::Offer = cli.mode {
+    if let Mode::Offer | Mode::Sink = cli.mode {
         client.bind_data_device()?;
     }
     let window = client.create_window(&cli.title, &cli.app_id);
@@ -143,6 +175,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 
     if let Mode::Offer = cli.mode {
         return offer(client, &cli);
+    }
+    if let Mode::Sink = cli.mode {
+        return sink(client);
     }
 
     let mut printed = 0;
