@@ -284,3 +284,21 @@ fn the_confirmation_dialog_is_modal_and_only_real_input_answers_it() {
     ));
     assert_eq!(f.status().focused_level.as_deref(), Some("high"));
 }
+
+#[test]
+fn a_source_writes_a_large_content_into_an_ordinary_blocking_pipe() {
+    let mut config = cloison_config::Config::builtin();
+    config.clipboard.max_bytes = 4 << 20;
+    let mut f = Fixture::with_config(config);
+    let low = focused_client(&mut f, "low", "l");
+    f.clients[low].offer_selection(&["text/plain"]).unwrap();
+    f.settle();
+    chord(&mut f, "ctrl+shift+c");
+    let (_, fd) = f.clients[low].data.sends.remove(0);
+    // Like most apps: a plain blocking write of everything (3 MiB, more than any pipe holds).
+    let writer =
+        std::thread::spawn(move || std::fs::File::from(fd).write_all(&vec![b'z'; 3 << 20]));
+    assert!(run_until(&mut f, Duration::from_secs(5), |f| !copied(f).is_empty()));
+    assert!(writer.join().unwrap().is_ok(), "the source's write failed");
+    assert_eq!(copied(&f)[0].2, 3 << 20);
+}
