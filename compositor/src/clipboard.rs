@@ -468,18 +468,46 @@ impl State {
         if self.clipboard.pending_paste.map(|p| p.0) != Some(op) {
             return;
         }
-        let level = |name: &str| {
-            self.levels
-                .iter()
-                .find(|l| *l.name == *name)
-                .map(|l| (l.label.clone(), l.color))
-        };
-        let (Some(from), Some(to)) = (level(from), level(to)) else {
+        let (Some(from), Some(to)) = (self.level_badge(from), self.level_badge(to)) else {
             return;
         };
         self.ui.menu.open = false;
         self.ui.dialog = Some(crate::ui::dialog::ConfirmDialog::new(
             op, from, to, mime, size, &preview,
+        ));
+        self.release_pointer();
+        self.ui_changed();
+    }
+
+    /// A level's label and colour, as the trusted dialogs show it.
+    fn level_badge(&self, name: &str) -> Option<(String, cloison_config::Color)> {
+        self.levels
+            .iter()
+            .find(|l| *l.name == *name)
+            .map(|l| (l.label.clone(), l.color))
+    }
+
+    /// The launcher asks the user to confirm a file transfer.
+    pub fn confirm_files(
+        &mut self,
+        op: u64,
+        from: &str,
+        to: &str,
+        files: &[(String, u64)],
+        total: u64,
+    ) {
+        let (Some(from), Some(to)) = (self.level_badge(from), self.level_badge(to)) else {
+            return;
+        };
+        if self.ui.dialog.is_some() {
+            // One question at a time: this one is refused, the sender is told.
+            self.manager
+                .send(ToLauncher::ConfirmAnswer { op, accept: false });
+            return;
+        }
+        self.ui.menu.open = false;
+        self.ui.dialog = Some(crate::ui::dialog::ConfirmDialog::files(
+            op, from, to, files, total,
         ));
         self.release_pointer();
         self.ui_changed();
@@ -491,7 +519,7 @@ impl State {
             return;
         };
         let accept = answer == crate::ui::dialog::Answer::Accept;
-        if !accept {
+        if !accept && self.clipboard.pending_paste.map(|p| p.0) == Some(dialog.op) {
             self.clipboard.pending_paste = None;
         }
         self.manager.send(ToLauncher::ConfirmAnswer {

@@ -134,7 +134,9 @@ impl State {
                 self.stop();
                 Response::Ok(Reply::Done)
             }
-            Request::Spawn { .. } | Request::RestartLevel { .. } => Response::Error(
+            Request::Spawn { .. }
+            | Request::RestartLevel { .. }
+            | Request::CancelTransfer { .. } => Response::Error(
                 "levels' cages are the launcher's: send this to the session's control socket (cloison run)"
                     .into(),
             ),

@@ -644,6 +644,12 @@ impl State {
                         self.toggle_menu();
                         return;
                     }
+                    // Anywhere else on the bar while a transfer runs: cancel it.
+                    if let Some((id, _)) = self.ui.bar.transfer.clone() {
+                        self.manager
+                            .send(cloison_ipc::session::ToLauncher::CancelTransfer { id });
+                        return;
+                    }
                 }
                 Under::Nothing => self.focus_window(None),
             }

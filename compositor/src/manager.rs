@@ -131,6 +131,23 @@ impl State {
                 size,
                 preview,
             } => self.confirm_paste(op, &from, &to, mime, size, preview),
+            ToCompositor::ConfirmFiles {
+                op,
+                from,
+                to,
+                files,
+                total,
+            } => self.confirm_files(op, &from, &to, &files, total),
+            ToCompositor::Transfer { id, text } => match text {
+                Some(text) => {
+                    self.ui.bar.transfer = Some((id, cloison_config::text::sanitize(&text, 120)));
+                }
+                None => {
+                    if self.ui.bar.transfer.as_ref().is_some_and(|(t, _)| *t == id) {
+                        self.ui.bar.transfer = None;
+                    }
+                }
+            },
             // Handled where its descriptor is taken (the channel's reader).
             ToCompositor::Paste { .. } => {}
         }

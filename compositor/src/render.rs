@@ -216,12 +216,21 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
         width: scene.output_size.w,
         focused: focused_level.map(|l| (scene.levels[l.0].label.clone(), scene.levels[l.0].color)),
         levels,
+        // A transfer in progress shows (with how to cancel it) before notifications.
         notification: scene
             .ui
             .bar
-            .notification
+            .transfer
             .as_ref()
-            .map(|(text, _)| text.clone()),
+            .map(|(_, text)| format!("{text} — click here to cancel"))
+            .or_else(|| {
+                scene
+                    .ui
+                    .bar
+                    .notification
+                    .as_ref()
+                    .map(|(text, _)| text.clone())
+            }),
         clock: scene.ui.bar.clock.clone(),
     }
 }

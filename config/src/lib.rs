@@ -61,6 +61,43 @@ pub struct Config {
     pub compositor: CompositorConfig,
     /// The cross-level clipboard's limits.
     pub clipboard: ClipboardConfig,
+    /// File transfer limits.
+    pub files: FilesConfig,
+}
+
+/// File transfer limits (flow rules may narrow or widen them per pair).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Largest file, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest request (all its files), in bytes.
+    pub max_total_bytes: u64,
+    /// Most files in one request.
+    pub max_count: usize,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 4 << 30,
+            max_total_bytes: 16 << 30,
+            max_count: 1000,
+        }
+    }
+}
+
+/// The limits that apply to one ordered pair of levels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLimits {
+    /// Largest file.
+    pub max_file_bytes: u64,
+    /// Largest request.
+    pub max_total_bytes: u64,
+    /// Most files per request.
+    pub max_count: usize,
+    /// Allowed extensions (lower case, without the dot); empty: any.
+    pub extensions: Vec<String>,
 }
 
 /// The most a flow rule may allow through the clipboard.
@@ -501,6 +538,18 @@ pub struct Flow {
     /// Whether PNG images may cross the clipboard for this pair (re-encoded on the way).
     #[serde(default)]
     pub clipboard_images: bool,
+    /// Largest file for this pair (default: `[files] max_file_bytes`).
+    #[serde(default)]
+    pub files_max_file_bytes: Option<u64>,
+    /// Largest request for this pair (default: `[files] max_total_bytes`).
+    #[serde(default)]
+    pub files_max_total_bytes: Option<u64>,
+    /// Most files per request for this pair (default: `[files] max_count`).
+    #[serde(default)]
+    pub files_max_count: Option<usize>,
+    /// Only these extensions may cross for this pair (e.g. `["pdf", "txt"]`); default: any.
+    #[serde(default)]
+    pub files_extensions: Vec<String>,
 }
 
 impl Policy {
@@ -583,6 +632,23 @@ impl Config {
             .flows
             .iter()
             .any(|f| f.from == from && f.clipboard_images)
+    }
+
+    /// The file transfer limits for `from` → `to`.
+    pub fn file_limits(&self, from: &str, to: &str) -> FileLimits {
+        let flow = self.flow(from, to);
+        FileLimits {
+            max_file_bytes: flow
+                .and_then(|f| f.files_max_file_bytes)
+                .unwrap_or(self.files.max_file_bytes),
+            max_total_bytes: flow
+                .and_then(|f| f.files_max_total_bytes)
+                .unwrap_or(self.files.max_total_bytes),
+            max_count: flow
+                .and_then(|f| f.files_max_count)
+                .unwrap_or(self.files.max_count),
+            extensions: flow.map(|f| f.files_extensions.clone()).unwrap_or_default(),
+        }
     }
 
     /// The explicit rule for a pair, if any.
@@ -773,6 +839,8 @@ struct RawConfig {
     compositor: Option<Spanned<CompositorConfig>>,
     #[serde(default)]
     clipboard: Option<Spanned<ClipboardConfig>>,
+    #[serde(default)]
+    files: FilesConfig,
 }
 
 #[derive(Deserialize)]
@@ -842,6 +910,14 @@ struct RawFlow {
     clipboard_max_bytes: Option<Spanned<u64>>,
     #[serde(default)]
     clipboard_images: bool,
+    #[serde(default)]
+    files_max_file_bytes: Option<u64>,
+    #[serde(default)]
+    files_max_total_bytes: Option<u64>,
+    #[serde(default)]
+    files_max_count: Option<usize>,
+    #[serde(default)]
+    files_extensions: Vec<String>,
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
@@ -1160,6 +1236,14 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
             files: f.files,
             clipboard_max_bytes: f.clipboard_max_bytes.as_ref().map(|m| *m.get_ref()),
             clipboard_images: f.clipboard_images,
+            files_max_file_bytes: f.files_max_file_bytes,
+            files_max_total_bytes: f.files_max_total_bytes,
+            files_max_count: f.files_max_count,
+            files_extensions: f
+                .files_extensions
+                .iter()
+                .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+                .collect(),
         });
     }
 
@@ -1220,6 +1304,7 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         policy: Policy { flows },
         compositor,
         clipboard,
+        files: raw.files,
     })
 }
 

@@ -12,21 +12,40 @@ use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, s
 /// Longest line accepted.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// Most descriptors one line carries.
+pub const MAX_FDS: usize = 32;
+
 /// Sends `line` (a newline is added), with `fd` attached if given.
 pub fn send_line(
     stream: &UnixStream,
     line: &str,
     fd: Option<BorrowedFd<'_>>,
 ) -> std::io::Result<()> {
+    let fds: Vec<BorrowedFd<'_>> = fd.into_iter().collect();
+    send_line_fds(stream, line, &fds)
+}
+
+/// Sends `line` (a newline is added) with up to [`MAX_FDS`] descriptors attached, in order.
+pub fn send_line_fds(
+    stream: &UnixStream,
+    line: &str,
+    fds: &[BorrowedFd<'_>],
+) -> std::io::Result<()> {
+    if fds.len() > MAX_FDS {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("at most {MAX_FDS} descriptors per line"),
+        ));
+    }
     let mut data = Vec::with_capacity(line.len() + 1);
     data.extend_from_slice(line.as_bytes());
     data.push(b'\n');
-    let raw = fd.map(|f| [f.as_raw_fd()]);
-    let cmsgs: Vec<ControlMessage<'_>> = raw
-        .as_ref()
-        .map(|r| ControlMessage::ScmRights(r))
-        .into_iter()
-        .collect();
+    let raw: Vec<std::os::fd::RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let cmsgs: Vec<ControlMessage<'_>> = if raw.is_empty() {
+        Vec::new()
+    } else {
+        vec![ControlMessage::ScmRights(&raw)]
+    };
     let sent = loop {
         match sendmsg::<()>(
             stream.as_raw_fd(),
@@ -66,7 +85,7 @@ impl Receiver {
     pub fn fill(&mut self, stream: &UnixStream) -> std::io::Result<Fill> {
         loop {
             let mut chunk = [0u8; 64 * 1024];
-            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
             let mut iov = [IoSliceMut::new(&mut chunk)];
             let (n, fds) = match recvmsg::<()>(
                 stream.as_raw_fd(),

@@ -64,6 +64,11 @@ pub enum Request {
         /// The level.
         level: String,
     },
+    /// Cancel a file transfer in progress (answered by the launcher).
+    CancelTransfer {
+        /// Its id (shown by `cloison-send` and in the bar).
+        id: u64,
+    },
 }
 
 impl Request {
@@ -71,7 +76,10 @@ impl Request {
     pub fn for_launcher(&self) -> bool {
         matches!(
             self,
-            Request::Quit | Request::Spawn { .. } | Request::RestartLevel { .. }
+            Request::Quit
+                | Request::Spawn { .. }
+                | Request::RestartLevel { .. }
+                | Request::CancelTransfer { .. }
         )
     }
 }
@@ -404,6 +412,26 @@ pub mod session {
             /// (empty for images).
             preview: String,
         },
+        /// A file transfer needs the user's confirmation: show the trusted dialog.
+        ConfirmFiles {
+            /// The request's id (answered with `confirm-answer`).
+            op: u64,
+            /// The source level.
+            from: String,
+            /// The target level.
+            to: String,
+            /// Each file: sanitised name and size.
+            files: Vec<(String, u64)>,
+            /// Total bytes.
+            total: u64,
+        },
+        /// A transfer's progress for the bar (`None`: it ended); a click on it cancels it.
+        Transfer {
+            /// Transfer id.
+            id: u64,
+            /// What the bar shows.
+            text: Option<String>,
+        },
     }
 
     /// One level's menu entries.
@@ -454,7 +482,12 @@ pub mod session {
             /// The target level.
             level: String,
         },
-        /// The user answered the confirmation dialog of paste `op`.
+        /// The user clicked a transfer's progress in the bar: cancel it.
+        CancelTransfer {
+            /// Transfer id.
+            id: u64,
+        },
+        /// The user answered the confirmation dialog of paste (or transfer) `op`.
         ConfirmAnswer {
             /// The gesture's id.
             op: u64,
@@ -468,6 +501,79 @@ pub mod session {
             /// Index in that level's list.
             app: usize,
         },
+    }
+}
+
+/// The levels' manager socket (`/run/cloison/manager.sock` inside each cage): what a level may
+/// ask of the multilevel manager. One JSON object per line each way; a `send` line carries one
+/// open file descriptor per file (`SCM_RIGHTS`, see [`channel`]). The connection's level is the
+/// socket's: nothing in a request names the sender.
+pub mod transfer {
+    use serde::{Deserialize, Serialize};
+
+    /// A level's request.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(tag = "request", rename_all = "kebab-case", deny_unknown_fields)]
+    pub enum ManagerRequest {
+        /// Who am I? (answers the level).
+        Hello,
+        /// Send these files (their descriptors are attached to this line, in order) to `to`
+        /// (default: the other level, when there are two).
+        Send {
+            /// Target level.
+            to: Option<String>,
+            /// Names as the sender calls them (relative paths for directories' contents).
+            files: Vec<String>,
+        },
+    }
+
+    /// What the manager answers, as the transfer goes.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum ManagerEvent {
+        /// Answer to `hello`.
+        Hello {
+            /// The connection's level.
+            level: String,
+        },
+        /// The request was accepted (asked, allowed); copying starts.
+        Accepted {
+            /// Transfer id (for `cloison ctl cancel-transfer`).
+            id: u64,
+            /// Files.
+            files: usize,
+            /// Bytes.
+            total: u64,
+        },
+        /// Bytes copied so far.
+        Progress {
+            /// Transfer id.
+            id: u64,
+            /// Bytes done.
+            done: u64,
+            /// Bytes in all.
+            total: u64,
+        },
+        /// One file's outcome.
+        File {
+            /// The name sent.
+            name: String,
+            /// `delivered`, `denied`, `refused`, `failed` or `cancelled`.
+            outcome: String,
+            /// The name it got in the target's incoming folder.
+            delivered_as: Option<String>,
+            /// Why, when not delivered.
+            reason: Option<String>,
+        },
+        /// The end: counts.
+        Done {
+            /// Files delivered.
+            delivered: usize,
+            /// Files not delivered.
+            failed: usize,
+        },
+        /// The request as a whole was refused.
+        Error(String),
     }
 }
 

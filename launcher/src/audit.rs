@@ -38,6 +38,15 @@ pub struct Entry {
     pub decision: String,
     /// The rule or reason behind it.
     pub rule: String,
+    /// A file's name as the sender gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The name a file got in the target's incoming folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_as: Option<String>,
+    /// What became of a file: `delivered`, `denied`, `failed: …`, `cancelled: …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// A record as written.
@@ -232,8 +241,13 @@ pub fn show(path: &Path) -> anyhow::Result<String> {
                     (None, Some(t)) => format!("to {t}"),
                     (None, None) => String::new(),
                 };
+                let file = match (&e.name, &e.delivered_as) {
+                    (Some(n), Some(d)) => format!(" {n:?} -> {d:?}"),
+                    (Some(n), None) => format!(" {n:?}"),
+                    _ => String::new(),
+                };
                 out.push_str(&format!(
-                    "#{:<4} {}  {:<11} {:<14} {:<8} {}{}  [{}]\n",
+                    "#{:<4} {}  {:<11} {:<14} {:<8}{file} {}{}  [{}]{}\n",
                     r.seq,
                     r.time,
                     e.event,
@@ -248,7 +262,11 @@ pub fn show(path: &Path) -> anyhow::Result<String> {
                         .as_ref()
                         .map(|h| format!(", sha256 {}…", &h[..12.min(h.len())]))
                         .unwrap_or_default(),
-                    e.rule
+                    e.rule,
+                    e.outcome
+                        .as_ref()
+                        .map(|o| format!(" {o}"))
+                        .unwrap_or_default()
                 ));
             }
             Err(_) => out.push_str(&format!("(not a record) {line}\n")),
@@ -295,6 +313,7 @@ mod tests {
             sha256: Some(sha256(b"x")),
             decision: "allow".into(),
             rule: "low -> high: allow".into(),
+            ..Entry::default()
         }
     }
 

@@ -90,7 +90,7 @@ pub enum Out {
 /// The manager's clipboard state.
 pub struct Manager {
     config: Arc<Config>,
-    audit: Audit,
+    audit: Arc<std::sync::Mutex<Audit>>,
     latest_copy: u64,
     global: Option<Global>,
     /// The paste waiting for the user: (op, target level, content hash).
@@ -253,7 +253,7 @@ fn reencode_png(bytes: &[u8]) -> Result<Vec<u8>, String> {
 
 impl Manager {
     /// A manager writing to `audit`.
-    pub fn new(config: Arc<Config>, audit: Audit) -> Manager {
+    pub fn new(config: Arc<Config>, audit: Arc<std::sync::Mutex<Audit>>) -> Manager {
         Manager {
             config,
             audit,
@@ -276,7 +276,11 @@ impl Manager {
     }
 
     fn record(&mut self, entry: Entry, out: &mut Vec<Out>) -> bool {
-        match self.audit.append(entry) {
+        let result = match self.audit.lock() {
+            Ok(mut audit) => audit.append(entry),
+            Err(_) => Err(anyhow::anyhow!("the audit log's lock is poisoned")),
+        };
+        match result {
             Ok(_) => true,
             Err(err) => {
                 tracing::error!("audit log: {err:#}");
@@ -503,6 +507,7 @@ impl Manager {
             sha256: Some(digest.clone()),
             decision: decision.into(),
             rule,
+            ..Entry::default()
         };
         if from == to {
             self.record(entry("refused", "same level".into()), &mut out);
@@ -583,6 +588,7 @@ impl Manager {
                 sha256: Some(digest),
                 decision: if accept { "confirmed" } else { "refused" }.into(),
                 rule: rule.clone(),
+                ..Entry::default()
             },
             &mut out,
         );
@@ -619,6 +625,7 @@ impl Manager {
                 sha256: Some(digest),
                 decision: "allow".into(),
                 rule,
+                ..Entry::default()
             },
             out,
         ) {
@@ -658,7 +665,10 @@ mod tests {
     fn manager(config: Config) -> (Manager, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let audit = Audit::open(&dir.path().join("audit.jsonl")).unwrap();
-        (Manager::new(Arc::new(config), audit), dir)
+        (
+            Manager::new(Arc::new(config), Arc::new(std::sync::Mutex::new(audit))),
+            dir,
+        )
     }
 
     /// Content as the compositor sends it: written, offset left at the end.

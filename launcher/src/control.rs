@@ -1,7 +1,7 @@
 //! The session's public control socket, served by the launcher (one thread per connection):
 //! requests about the session (`spawn`, `restart-level`, `quit`) go to the event loop; the
 //! others (`status`, `screenshot`, `input`) are forwarded to the compositor's private control
-//! socket, and status replies get each level's cage added. And the levels' manager sockets.
+//! socket, and status replies get each level's cage added.
 
 use std::io::{BufRead, BufReader, Read as _, Write};
 use std::os::unix::net::UnixStream;
@@ -119,63 +119,4 @@ fn with_cages(answer: String, session: &Loop) -> String {
 fn to_line(response: &Response) -> String {
     serde_json::to_string(response)
         .unwrap_or_else(|e| format!("{{\"error\":\"cannot encode the reply: {e}\"}}"))
-}
-
-/// Serves one connection on a level's manager socket. The level is the socket's: the thread
-/// is started by that socket's listener and is told nothing else.
-pub fn serve_manager(stream: UnixStream, level: &str) {
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
-    let _ = writer.set_write_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        match (&mut reader).take(64 * 1024).read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let answer = match serde_json::from_str::<serde_json::Value>(line.trim_end()) {
-            Ok(v) if v.get("request").and_then(|r| r.as_str()) == Some("hello") => {
-                serde_json::json!({ "ok": { "level": level } })
-            }
-            Ok(_) => serde_json::json!({ "error": "unknown request" }),
-            Err(err) => serde_json::json!({ "error": format!("bad request: {err}") }),
-        };
-        if writeln!(writer, "{answer}").is_err() {
-            return;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_manager_connection_learns_its_level_from_the_socket_only() {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        let server = std::thread::spawn(move || serve_manager(theirs, "low"));
-        let mut reader = BufReader::new(ours.try_clone().unwrap());
-        let mut writer = ours;
-        for (request, expected) in [
-            (
-                "{\"request\":\"hello\",\"level\":\"high\"}",
-                "{\"ok\":{\"level\":\"low\"}}",
-            ),
-            ("{\"request\":\"steal\"}", "{\"error\":\"unknown request\"}"),
-        ] {
-            writeln!(writer, "{request}").unwrap();
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            assert_eq!(line.trim_end(), expected);
-        }
-        writeln!(writer, "not json").unwrap();
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        assert!(line.contains("bad request"), "{line}");
-        drop(writer);
-        drop(reader);
-        server.join().unwrap();
-    }
 }

@@ -9,5 +9,7 @@ pub mod cli;
 pub mod clipboard;
 pub mod control;
 pub mod ctl;
+pub mod files;
 pub mod plans;
 pub mod session;
+pub mod transfer;

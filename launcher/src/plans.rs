@@ -145,7 +145,10 @@ pub fn own_dir(dir: &Path, owner: (u32, u32), mode: u32) -> anyhow::Result<()> {
 fn level_env(level: &Level) -> Vec<(String, String)> {
     let home = "/home/user";
     [
-        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
+        (
+            "PATH",
+            format!("/usr/local/bin:/usr/bin:/bin:{TOOLS_IN_CAGE}"),
+        ),
         ("HOME", home.into()),
         ("USER", "user".into()),
         ("LOGNAME", "user".into()),
@@ -180,9 +183,13 @@ fn network(level: &Level) -> Network {
     }
 }
 
-/// A level's cage: its home, its two sockets at fixed paths, its network, no programs yet
-/// (the launcher starts the session apps through init, to know their pids).
-pub fn level_plan(paths: &SessionPaths, ids: Ids, level: &Level) -> CagePlan {
+/// Where the launcher's tools (`cloison-send`) are inside a level's cage (on its PATH).
+pub const TOOLS_IN_CAGE: &str = "/opt/cloison/bin";
+
+/// A level's cage: its home, its two sockets at fixed paths, the `cloison-send` tool, its
+/// network, no programs yet (the launcher starts the session apps through init, to know their
+/// pids).
+pub fn level_plan(paths: &SessionPaths, ids: Ids, level: &Level, send_tool: &Path) -> CagePlan {
     let (outside_uid, outside_gid) = ids.outside(level.uid);
     CagePlan {
         name: level.name.clone(),
@@ -205,6 +212,11 @@ pub fn level_plan(paths: &SessionPaths, ids: Ids, level: &Level) -> CagePlan {
                 source: paths::level_manager_socket(&paths.runtime_dir, &level.name),
                 target: paths::CAGE_MANAGER_SOCKET.into(),
                 writable: true,
+            },
+            Bind {
+                source: send_tool.to_path_buf(),
+                target: Path::new(TOOLS_IN_CAGE).join("cloison-send"),
+                writable: false,
             },
         ],
         env: level_env(level),
@@ -426,24 +438,32 @@ mod tests {
             caller: 0,
             caller_gid: 0,
         };
-        let low = level_plan(&paths(), root, &config.levels[0]);
-        let high = level_plan(&paths(), root, &config.levels[1]);
+        let tool = Path::new("/usr/bin/cloison-send");
+        let low = level_plan(&paths(), root, &config.levels[0], tool);
+        let high = level_plan(&paths(), root, &config.levels[1], tool);
         low.validate(0).unwrap();
         high.validate(0).unwrap();
         assert_ne!(low.identity.outside_uid, high.identity.outside_uid);
+        // Every writable or level-specific bind is the level's own; the only other one is the
+        // read-only tool.
         for bind in &low.binds {
+            if bind.source == tool {
+                assert!(!bind.writable, "{bind:?}");
+                continue;
+            }
             assert!(
                 bind.source.to_string_lossy().contains("/levels/low/"),
                 "{bind:?}"
             );
         }
+        assert!(low.binds.iter().any(|b| b.source == tool));
         assert_eq!(low.network, Network::Host);
         assert_eq!(high.network, Network::None);
         let user = Ids {
             caller: 1000,
             caller_gid: 1000,
         };
-        let low = level_plan(&paths(), user, &config.levels[0]);
+        let low = level_plan(&paths(), user, &config.levels[0], tool);
         low.validate(1000).unwrap();
         assert_eq!(low.identity.outside_uid, 1000);
     }

@@ -81,6 +81,15 @@ enum Event {
     Cages {
         reply: mpsc::Sender<Vec<Option<CageStatus>>>,
     },
+    /// A file transfer asks the user.
+    AskFiles {
+        ask: crate::transfer::Ask,
+        reply: mpsc::Sender<bool>,
+    },
+    /// A transfer's progress for the bar.
+    TransferBar { id: u64, text: Option<String> },
+    /// A notification for the bar.
+    Notify(String),
 }
 
 /// A request sent to a cage's init, waiting for its answer.
@@ -139,6 +148,8 @@ struct Session {
     config: Arc<Config>,
     paths: SessionPaths,
     helper: PathBuf,
+    /// `cloison-send`, bound into every level's cage.
+    send_tool: PathBuf,
     events: Sender<Event>,
     compositor: Option<CompositorRun>,
     levels: Vec<LevelRun>,
@@ -147,6 +158,10 @@ struct Session {
     outcome: Option<i32>,
     /// The global clipboard, the flow policy, the audit log.
     clipboard: crate::clipboard::Manager,
+    /// File transfers (served by the manager sockets' threads).
+    transfers: Arc<crate::transfer::Transfers>,
+    /// Transfers waiting for the user's answer, by request id.
+    asking: std::collections::HashMap<u64, mpsc::Sender<bool>>,
 }
 
 /// Runs a session until it ends. Returns the process exit code.
@@ -168,6 +183,7 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         BackendArg::Winit => "winit",
     };
     let helper = sibling_binary("cloison-cage")?;
+    let send_tool = sibling_binary("cloison-send")?;
     let compositor_binary = sibling_binary("cloison-compositor")?;
 
     let ctl_path = paths::ctl_socket(&paths.runtime_dir);
@@ -213,11 +229,37 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
 
     let audit = crate::audit::Audit::open(&paths.audit_log())?;
     tracing::info!(log = %audit.path().display(), "audit log");
+    let audit = Arc::new(std::sync::Mutex::new(audit));
+    let (ask_events, bar_events, notify_events) = (events.clone(), events.clone(), events.clone());
+    let transfers = Arc::new(crate::transfer::Transfers::new(
+        config.clone(),
+        paths.clone(),
+        ids,
+        audit.clone(),
+        Box::new(move |ask| {
+            let (reply, answer) = mpsc::channel();
+            if ask_events.send(Event::AskFiles { ask, reply }).is_err() {
+                return false;
+            }
+            answer
+                .recv_timeout(Duration::from_secs(600))
+                .unwrap_or(false)
+        }),
+        Box::new(move |id, text| {
+            let _ = bar_events.send(Event::TransferBar { id, text });
+        }),
+        Box::new(move |text| {
+            let _ = notify_events.send(Event::Notify(text));
+        }),
+    ));
     let mut session = Session {
         clipboard: crate::clipboard::Manager::new(config.clone(), audit),
+        transfers,
+        asking: std::collections::HashMap::new(),
         config: config.clone(),
         paths: paths.clone(),
         helper,
+        send_tool,
         events: events.clone(),
         compositor: None,
         levels: Vec::new(),
@@ -342,13 +384,19 @@ impl Session {
                 &paths::level_manager_socket(&paths.runtime_dir, &level.name),
                 outside,
             )?;
-            serve_manager(handle, index, level.name.clone(), manager)?;
+            serve_manager(
+                handle,
+                index,
+                level.name.clone(),
+                manager,
+                self.transfers.clone(),
+            )?;
             let home = paths.level_home(&level.name);
             if let Some(parent) = home.parent() {
                 plans::own_dir(parent, caller, 0o700)?;
             }
             plans::own_dir(&home, outside, 0o700)?;
-            let plan = plans::level_plan(&paths, ids, level);
+            let plan = plans::level_plan(&paths, ids, level, &self.send_tool);
             plan.validate(ids.caller)
                 .with_context(|| format!("level {}", level.name))?;
             let enforced = plans::enforced(&plan);
@@ -649,8 +697,18 @@ impl Session {
                     ToLauncher::PasteRequest { op, level } => {
                         self.clipboard.paste_request(op, &level)
                     }
-                    ToLauncher::ConfirmAnswer { op, accept } => {
-                        self.clipboard.confirm_answer(op, accept)
+                    ToLauncher::ConfirmAnswer { op, accept } => match self.asking.remove(&op) {
+                        Some(reply) => {
+                            let _ = reply.send(accept);
+                            Vec::new()
+                        }
+                        None => self.clipboard.confirm_answer(op, accept),
+                    },
+                    ToLauncher::CancelTransfer { id } => {
+                        if self.transfers.cancel(id) {
+                            tracing::info!(id, "transfer cancelled from the bar");
+                        }
+                        Vec::new()
                     }
                 };
                 for out in outs {
@@ -671,6 +729,21 @@ impl Session {
             Event::Cages { reply } => {
                 let _ = reply.send(self.cages());
             }
+            Event::AskFiles { ask, reply } => {
+                let op = ask.op;
+                self.asking.insert(op, reply);
+                self.tell_compositor(&ToCompositor::ConfirmFiles {
+                    op,
+                    from: ask.from,
+                    to: ask.to,
+                    files: ask.files,
+                    total: ask.total,
+                });
+            }
+            Event::TransferBar { id, text } => {
+                self.tell_compositor(&ToCompositor::Transfer { id, text })
+            }
+            Event::Notify(text) => self.notify(text),
         }
     }
 
@@ -856,6 +929,13 @@ impl Session {
                     let _ = reply.send(Response::Error(format!("no level {level:?}")));
                 }
             },
+            Request::CancelTransfer { id } => {
+                let _ = reply.send(if self.transfers.cancel(id) {
+                    Response::Ok(Reply::Done)
+                } else {
+                    Response::Error(format!("no transfer {id} is running"))
+                });
+            }
             Request::RestartLevel { level } => match level_index(&level) {
                 Some(index) => {
                     if self.levels[index].cage.is_some() {
@@ -1129,14 +1209,14 @@ fn events_fn(events: Sender<Event>) -> crate::control::Loop {
     }
 }
 
-/// Serves a level's manager socket: the connection's level is the socket's, by construction.
-/// The clipboard and file-transfer protocols come with their issues; today it answers who
-/// the caller is.
+/// Serves a level's manager socket: the connection's level is the socket's, by construction
+/// (requests: `hello`, and file transfers, `crate::transfer`).
 fn serve_manager(
     handle: &LoopHandle<'static, Session>,
     index: usize,
     level: String,
     listener: UnixListener,
+    transfers: Arc<crate::transfer::Transfers>,
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     handle
@@ -1145,9 +1225,14 @@ fn serve_manager(
             move |_, listener, _| {
                 while let Ok((stream, _)) = listener.accept() {
                     let level = level.clone();
+                    let transfers = transfers.clone();
+                    // Each connection has its thread: a slow transfer never holds the loop.
                     let _ = std::thread::Builder::new()
                         .name(format!("manager-{index}"))
-                        .spawn(move || crate::control::serve_manager(stream, &level));
+                        .spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            crate::transfer::serve(stream, &level, &transfers)
+                        });
                 }
                 Ok(PostAction::Continue)
             },

@@ -67,6 +67,8 @@ pub struct Bar {
     pub clock: String,
     /// The current notification and when it expires.
     pub notification: Option<(String, Instant)>,
+    /// A file transfer in progress: (id, text); a click on it cancels the transfer.
+    pub transfer: Option<(u64, String)>,
     timer: Rc<TimerFd>,
 }
 
@@ -96,6 +98,7 @@ impl Bar {
             cache: RefCell::new(None),
             clock: clock(),
             notification: None,
+            transfer: None,
             timer,
         };
         bar.arm();

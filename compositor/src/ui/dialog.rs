@@ -44,6 +44,8 @@ pub struct ConfirmDialog {
     pub size: u64,
     /// Preview lines (sanitised).
     pub preview: Vec<String>,
+    /// What is asked: "Paste" or "Send files".
+    pub verb: String,
 }
 
 /// A dialog button.
@@ -77,6 +79,40 @@ impl ConfirmDialog {
             mime: cloison_config::text::sanitize(&mime, 60),
             size,
             preview,
+            verb: "Paste".into(),
+        }
+    }
+
+    /// A file transfer's dialog: each file's (sanitised) name and size, and the total.
+    pub fn files(
+        op: u64,
+        from: (String, Color),
+        to: (String, Color),
+        files: &[(String, u64)],
+        total: u64,
+    ) -> ConfirmDialog {
+        let mut lines: Vec<String> = files
+            .iter()
+            .take(PREVIEW_LINES)
+            .map(|(name, size)| {
+                format!(
+                    "{}  ({size} bytes)",
+                    cloison_config::text::sanitize(name, PREVIEW_COLUMNS - 20)
+                )
+            })
+            .collect();
+        if files.len() > PREVIEW_LINES {
+            lines.pop();
+            lines.push(format!("… and {} more", files.len() - PREVIEW_LINES + 1));
+        }
+        ConfirmDialog {
+            op,
+            from,
+            to,
+            mime: format!("{} file(s)", files.len()),
+            size: total,
+            preview: lines,
+            verb: "Send files".into(),
         }
     }
 
@@ -128,7 +164,14 @@ impl ConfirmDialog {
         let base = |y: i32| y + font.ascent(PX);
         // "Paste from [LOW] into [HIGH]?"
         let mut x = 20;
-        x = font.draw(&mut c, "Paste from ", (x, base(24)), PX, INK, WIDTH - 20);
+        x = font.draw(
+            &mut c,
+            &format!("{} from ", self.verb),
+            (x, base(24)),
+            PX,
+            INK,
+            WIDTH - 20,
+        );
         x = chip(&mut c, font, &self.from, x, 20);
         x = font.draw(&mut c, " into ", (x + 4, base(24)), PX, INK, WIDTH - 20);
         x = chip(&mut c, font, &self.to, x + 4, 20);
@@ -157,8 +200,16 @@ impl ConfirmDialog {
             );
         }
         for (answer, r) in Self::buttons() {
+            let accept = format!(
+                "{} (Enter)",
+                if self.verb == "Paste" {
+                    "Paste"
+                } else {
+                    "Send"
+                }
+            );
             let (label, fill) = match answer {
-                Answer::Accept => ("Paste (Enter)", self.to.1),
+                Answer::Accept => (accept.as_str(), self.to.1),
                 Answer::Refuse => ("Cancel (Esc)", mix(PANEL, INK, 0.2)),
             };
             c.fill(r.loc.x, r.loc.y, r.size.w, r.size.h, fill);

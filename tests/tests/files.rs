@@ -1,0 +1,445 @@
+//! Cross-level file transfer with the real `cloison-send` in real cages, and a raw client on
+//! a level's manager socket for what a hostile sender could send: the policy and the trusted
+//! dialog, byte-identical delivery with the target's owner and mode, the denial downward,
+//! attacks from the target (symlinks, FIFOs, a folder swapped during the copy) and from the
+//! source (names, FIFOs, shrinking files, too many files), and a full disk.
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::AsFd as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cloison_ipc::InputEvent;
+use cloison_ipc::transfer::{ManagerEvent, ManagerRequest};
+use cloison_tests::session::{Session, read_when_done};
+
+const HIGH_UID: u32 = 2_100_000;
+
+fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes `bytes` into `level`'s home as `name`, owned by the level.
+fn put(s: &Session, level: &str, name: &str, bytes: &[u8]) -> PathBuf {
+    let home = s.home(level);
+    let path = home.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let owner = std::fs::metadata(&home).unwrap();
+    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
+    path
+}
+
+/// Pseudo-random bytes (fast, reproducible).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Runs `cloison-send ARGS` in `level`'s cage; returns (exit status, its output) once done.
+fn send(s: &Session, level: &str, args: &str) -> (i32, String) {
+    send_async(s, level, args);
+    let home = s.home(level);
+    read_when_done(&home.join("send.done"));
+    let status = std::fs::read_to_string(home.join("send.status"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    (
+        status,
+        std::fs::read_to_string(home.join("send.log")).unwrap(),
+    )
+}
+
+/// Starts `cloison-send` without waiting.
+fn send_async(s: &Session, level: &str, args: &str) {
+    let home = s.home(level);
+    let _ = std::fs::remove_file(home.join("send.done"));
+    s.spawn_in(
+        level,
+        &[
+            "sh",
+            "-c",
+            &format!("cloison-send {args} > ~/send.log 2>&1; echo $? > ~/send.status; echo done > ~/send.done"),
+        ],
+    );
+}
+
+fn incoming(s: &Session) -> PathBuf {
+    s.home("high").join("Incoming/low")
+}
+
+fn key(s: &mut Session, chord: &str) {
+    s.input(InputEvent::Key {
+        chord: chord.into(),
+    })
+    .unwrap();
+}
+
+fn audit(s: &Session) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(s.audit_log())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The dialog is up (the launcher logs nothing for it: the screenshot tells).
+fn wait_dialog(s: &mut Session) {
+    let size = s.status().unwrap().output;
+    let (x, y) = ((size.width - 560) / 2, 28 + (size.height - 28 - 300) / 2);
+    wait_until("the dialog", || {
+        let shot = s.screenshot().unwrap();
+        shot.rgb(x + 10, y + 2) == (0x2e, 0x9e, 0x44)
+            && shot.rgb(x + 550, y + 2) == (0xc6, 0x28, 0x28)
+    });
+}
+
+fn config_with(dir: &Path, flow_files: &str, extra: &str) -> PathBuf {
+    let text = cloison_tests::session::quiet_config().replace(
+        "from = \"low\"\nto = \"high\"\nclipboard = \"allow\"\nfiles = \"confirm\"",
+        &format!(
+            "from = \"low\"\nto = \"high\"\nclipboard = \"allow\"\nfiles = \"{flow_files}\"{extra}"
+        ),
+    );
+    assert!(text.contains(&format!("files = \"{flow_files}\"")));
+    let path = dir.join("cloison.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn confirmed_files_arrive_byte_identical_escape_sends_nothing_and_downward_is_denied() {
+    let mut s = Session::start(&["--size", "1280x800"]).unwrap();
+    let big = noise(256 << 20, 7);
+    put(&s, "low", "big.bin", &big);
+    put(&s, "low", "notes.txt", "héllo\n".as_bytes());
+    put(&s, "low", "empty", b"");
+    std::fs::create_dir(s.home("low").join("dir")).unwrap();
+    put(&s, "low", "dir/inner.txt", b"inside");
+    std::os::unix::fs::chown(s.home("low").join("dir"), Some(2_000_000), Some(2_000_000)).unwrap();
+
+    // Escape: nothing is delivered.
+    send_async(&s, "low", "notes.txt");
+    wait_dialog(&mut s);
+    key(&mut s, "Escape");
+    read_when_done(&s.home("low").join("send.done"));
+    assert!(!incoming(&s).join("notes.txt").exists());
+    assert!(
+        std::fs::read_to_string(s.home("low").join("send.log"))
+            .unwrap()
+            .contains("the user refused")
+    );
+
+    // Enter: every file, byte-identical, the target's, mode 0640.
+    send_async(&s, "low", "-r notes.txt empty big.bin dir");
+    wait_dialog(&mut s);
+    key(&mut s, "Return");
+    read_when_done(&s.home("low").join("send.done"));
+    let log = std::fs::read_to_string(s.home("low").join("send.log")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(s.home("low").join("send.status"))
+            .unwrap()
+            .trim(),
+        "0",
+        "{log}"
+    );
+    for (name, bytes) in [
+        ("notes.txt", "héllo\n".as_bytes()),
+        ("empty", b"".as_slice()),
+        ("dir/inner.txt", b"inside".as_slice()),
+    ] {
+        let path = incoming(&s).join(name);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{name}");
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.mode() & 0o777),
+            (HIGH_UID, 0o640),
+            "{name}"
+        );
+    }
+    let got = std::fs::read(incoming(&s).join("big.bin")).unwrap();
+    assert!(got == big, "the 256 MiB file differs");
+    // The audit: one record per file, with its hash.
+    let records = audit(&s);
+    let delivered: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["outcome"] == "delivered")
+        .collect();
+    assert_eq!(delivered.len(), 4);
+    let big_record = delivered.iter().find(|r| r["name"] == "big.bin").unwrap();
+    assert_eq!(big_record["size"], 256 << 20);
+    assert_eq!(big_record["delivered_as"], "big.bin");
+
+    // Downward: denied, nothing written, recorded.
+    put(&s, "high", "secret.txt", b"secret");
+    let (status, log) = send(&s, "high", "secret.txt");
+    assert_eq!(status, 1, "{log}");
+    assert!(log.contains("denied by the policy"), "{log}");
+    assert!(!s.home("low").join("Incoming").exists());
+    let last = audit(&s).pop().unwrap();
+    assert_eq!(
+        (last["decision"].as_str(), last["from"].as_str()),
+        (Some("deny"), Some("high"))
+    );
+}
+
+#[test]
+fn the_target_cannot_redirect_a_delivery_with_symlinks_fifos_or_a_swapped_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), "allow", "");
+    let s = Session::start(&["--config", config.to_str().unwrap()]).unwrap();
+    put(&s, "low", "a.txt", b"payload");
+    let high = s.home("high");
+    let chown = |p: &Path| std::os::unix::fs::lchown(p, Some(HIGH_UID), Some(HIGH_UID)).unwrap();
+
+    // ~/Incoming is a symlink to /: refused, nothing written anywhere.
+    std::os::unix::fs::symlink("/", high.join("Incoming")).unwrap();
+    chown(&high.join("Incoming"));
+    let (status, log) = send(&s, "low", "a.txt");
+    assert_eq!(status, 1, "{log}");
+    assert!(log.contains("not usable"), "{log}");
+    assert!(!Path::new("/low").exists() && !Path::new("/a.txt").exists());
+    std::fs::remove_file(high.join("Incoming")).unwrap();
+
+    // ~/Incoming/low is a symlink to /etc, then to the other level's home: refused.
+    std::fs::create_dir(high.join("Incoming")).unwrap();
+    chown(&high.join("Incoming"));
+    for target in [PathBuf::from("/etc"), s.home("low")] {
+        std::os::unix::fs::symlink(&target, high.join("Incoming/low")).unwrap();
+        let (status, log) = send(&s, "low", "a.txt");
+        assert_eq!(status, 1, "{log}");
+        assert!(!target.join("a.txt").exists() || target == s.home("low"));
+        std::fs::remove_file(high.join("Incoming/low")).unwrap();
+    }
+    assert!(!Path::new("/etc/a.txt").exists());
+
+    // The final name taken by a symlink and a FIFO: neither is followed or opened.
+    std::fs::create_dir(high.join("Incoming/low")).unwrap();
+    chown(&high.join("Incoming/low"));
+    std::os::unix::fs::symlink("/etc/cloison-pwned", high.join("Incoming/low/a.txt")).unwrap();
+    nix::unistd::mkfifo(
+        &high.join("Incoming/low/a (1).txt"),
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    )
+    .unwrap();
+    let (status, log) = send(&s, "low", "a.txt");
+    assert_eq!(status, 0, "{log}");
+    assert!(log.contains("delivered as a (2).txt"), "{log}");
+    assert!(!Path::new("/etc/cloison-pwned").exists());
+    assert_eq!(
+        std::fs::read(high.join("Incoming/low/a (2).txt")).unwrap(),
+        b"payload"
+    );
+
+    // The folder swapped for a symlink to /etc while a large file is being copied: the copy
+    // goes on in the folder it opened (moved aside), nothing reaches /etc.
+    let big = noise(256 << 20, 3);
+    put(&s, "low", "big.bin", &big);
+    send_async(&s, "low", "big.bin");
+    wait_until("the copy to start", || {
+        std::fs::read_dir(high.join("Incoming/low"))
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            })
+            .unwrap_or(false)
+    });
+    std::fs::rename(high.join("Incoming/low"), high.join("Incoming/moved")).unwrap();
+    std::os::unix::fs::symlink("/etc", high.join("Incoming/low")).unwrap();
+    read_when_done(&s.home("low").join("send.done"));
+    assert!(!Path::new("/etc/big.bin").exists());
+    assert!(std::fs::read(high.join("Incoming/moved/big.bin")).unwrap() == big);
+}
+
+/// A hostile sender: speaks the manager protocol on low's socket itself.
+fn raw_send(s: &Session, files: &[(&str, std::fs::File)]) -> Vec<ManagerEvent> {
+    let socket = s.socket("low").with_file_name("manager.sock");
+    let stream = UnixStream::connect(socket).unwrap();
+    let request = ManagerRequest::Send {
+        to: Some("high".into()),
+        files: files.iter().map(|(n, _)| n.to_string()).collect(),
+    };
+    let fds: Vec<_> = files.iter().map(|(_, f)| f.as_fd()).collect();
+    cloison_ipc::channel::send_line_fds(&stream, &serde_json::to_string(&request).unwrap(), &fds)
+        .unwrap();
+    let mut events = Vec::new();
+    for line in BufReader::new(&stream).lines() {
+        let event: ManagerEvent = serde_json::from_str(&line.unwrap()).unwrap();
+        let end = matches!(event, ManagerEvent::Done { .. } | ManagerEvent::Error(_));
+        events.push(event);
+        if end {
+            break;
+        }
+    }
+    events
+}
+
+fn outcomes(events: &[ManagerEvent]) -> Vec<(String, String, Option<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            ManagerEvent::File {
+                name,
+                outcome,
+                delivered_as,
+                ..
+            } => Some((name.clone(), outcome.clone(), delivered_as.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_names_fifos_devices_shrinking_files_and_too_many_files_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), "allow", "\nfiles_max_count = 5");
+    let s = Session::start(&["--config", config.to_str().unwrap()]).unwrap();
+    let file = |bytes: &[u8]| {
+        let path = dir
+            .path()
+            .join(format!("f{}", noise(4, bytes.len() as u64)[0]));
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::File::open(&path).unwrap()
+    };
+    let long = "x".repeat(10_000) + ".txt";
+    let events = raw_send(
+        &s,
+        &[
+            ("../../x", file(b"1")),
+            ("a\nb", file(b"22")),
+            ("\u{202e}fdp.exe", file(b"333")),
+            (&long, file(b"4444")),
+        ],
+    );
+    let got = outcomes(&events);
+    assert_eq!(got.len(), 4, "{events:?}");
+    assert!(got.iter().all(|(_, o, _)| o == "delivered"), "{got:?}");
+    let names: Vec<String> = got.iter().map(|(_, _, d)| d.clone().unwrap()).collect();
+    assert_eq!(names[0], "_/_/x");
+    assert_eq!(names[1], "ab");
+    assert_eq!(names[2], "fdp.exe");
+    assert!(
+        names[3].len() <= 200 && names[3].ends_with(".txt"),
+        "{}",
+        names[3]
+    );
+    assert_eq!(std::fs::read(incoming(&s).join("_/_/x")).unwrap(), b"1");
+    assert!(!s.home("high").join("x").exists() && !s.home("high").join("Incoming/x").exists());
+    // The original names are in the audit log.
+    assert!(audit(&s).iter().any(|r| r["name"] == "a\nb"));
+
+    // A FIFO and a device are refused, without the manager ever blocking on them.
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo_fd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let events = raw_send(
+        &s,
+        &[
+            ("fifo", fifo_fd),
+            ("zero", std::fs::File::open("/dev/zero").unwrap()),
+        ],
+    );
+    let got = outcomes(&events);
+    assert_eq!(
+        got.iter().map(|(_, o, _)| o.as_str()).collect::<Vec<_>>(),
+        ["refused", "refused"]
+    );
+
+    // More files than the limit: the whole request is refused.
+    let many: Vec<(String, std::fs::File)> =
+        (0..6).map(|i| (format!("m{i}"), file(b"m"))).collect();
+    let refs: Vec<(&str, std::fs::File)> = many
+        .into_iter()
+        .map(|(n, f)| (Box::leak(n.into_boxed_str()) as &str, f))
+        .collect();
+    let events = raw_send(&s, &refs);
+    assert!(
+        matches!(events.last(), Some(ManagerEvent::Error(m)) if m.contains("at most 5")),
+        "{events:?}"
+    );
+    assert!(!incoming(&s).join("m0").exists());
+
+    // A file that shrinks while it is copied: refused, nothing left.
+    let path = dir.path().join("shrinking");
+    std::fs::write(&path, noise(64 << 20, 11)).unwrap();
+    let source = std::fs::File::open(&path).unwrap();
+    let truncate = std::thread::spawn({
+        let path = path.clone();
+        move || {
+            std::thread::sleep(Duration::from_millis(5));
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(1000)
+                .unwrap();
+        }
+    });
+    let events = raw_send(&s, &[("shrinking", source)]);
+    truncate.join().unwrap();
+    let got = outcomes(&events);
+    assert_eq!(got[0].1, "failed", "{events:?}");
+    assert!(!incoming(&s).join("shrinking").exists());
+    let leftovers: Vec<String> = std::fs::read_dir(incoming(&s))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+use std::os::unix::fs::OpenOptionsExt as _;
+
+#[test]
+fn a_full_target_disk_leaves_no_partial_file_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), "allow", "");
+    let s = Session::start(&["--config", config.to_str().unwrap()]).unwrap();
+    let high = s.home("high");
+    // High's home on a 2 MiB file system.
+    nix::mount::mount(
+        Some("tmpfs"),
+        &high,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some(format!("size=2m,uid={HIGH_UID},gid={HIGH_UID},mode=0700").as_str()),
+    )
+    .unwrap();
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _unmount = Unmount(high.clone());
+    put(&s, "low", "big.bin", &noise(5 << 20, 5));
+    let (status, log) = send(&s, "low", "big.bin");
+    assert_eq!(status, 1, "{log}");
+    assert!(log.contains("no space left"), "{log}");
+    let left: Vec<String> = std::fs::read_dir(high.join("Incoming/low"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let _ = std::fs::Permissions::from_mode(0o600);
+}
