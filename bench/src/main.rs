@@ -15,6 +15,7 @@
 mod cages;
 mod client;
 mod clipboard;
+mod files;
 mod peers;
 
 use std::time::Duration;
@@ -70,6 +71,15 @@ enum What {
         #[arg(long, default_value_t = 20)]
         rounds: usize,
     },
+    /// Cross-level file transfer (1 GiB low → high) against cp on the same file system.
+    Files {
+        /// Interleaved rounds (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// File size in MiB.
+        #[arg(long, default_value_t = 1024)]
+        mib: u64,
+    },
     /// Internal: the namespaces + Landlock + seccomp floor around /bin/true.
     #[command(hide = true)]
     Floor,
@@ -100,6 +110,7 @@ fn main() -> anyhow::Result<()> {
         ),
         What::Cages { runs } => cages::run(runs),
         What::Clipboard { rounds } => clipboard::run(rounds),
+        What::Files { rounds, mib } => files::run(rounds, mib),
         What::Floor => cages::floor(),
         What::Client { mode, amount } => {
             let result = client::run(&mode, amount).context("benchmark client failed")?;

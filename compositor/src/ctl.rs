@@ -204,6 +204,15 @@ impl State {
             focused_level: self.focused_level().map(|l| self.level(l).name.to_string()),
             levels,
             windows,
+            transfer: self
+                .ui
+                .bar
+                .transfer
+                .as_ref()
+                .map(|(id, text)| cloison_ipc::TransferStatus {
+                    id: *id,
+                    text: text.clone(),
+                }),
         }
     }
 

@@ -840,7 +840,7 @@ struct RawConfig {
     #[serde(default)]
     clipboard: Option<Spanned<ClipboardConfig>>,
     #[serde(default)]
-    files: FilesConfig,
+    files: Option<Spanned<FilesConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -911,13 +911,13 @@ struct RawFlow {
     #[serde(default)]
     clipboard_images: bool,
     #[serde(default)]
-    files_max_file_bytes: Option<u64>,
+    files_max_file_bytes: Option<Spanned<u64>>,
     #[serde(default)]
-    files_max_total_bytes: Option<u64>,
+    files_max_total_bytes: Option<Spanned<u64>>,
     #[serde(default)]
-    files_max_count: Option<usize>,
+    files_max_count: Option<Spanned<usize>>,
     #[serde(default)]
-    files_extensions: Vec<String>,
+    files_extensions: Option<Spanned<Vec<String>>>,
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
@@ -1229,6 +1229,51 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
                 )
             })?;
         }
+        let positive = |value: Option<&Spanned<u64>>, key: &str| match value {
+            Some(v) if *v.get_ref() == 0 => Err(invalid(
+                v.span(),
+                format!("{key} is 0: no file could ever cross"),
+                "use a positive limit, or files = \"deny\" to stop files for this pair",
+            )),
+            _ => Ok(value.map(|v| *v.get_ref())),
+        };
+        let files_max_file_bytes =
+            positive(f.files_max_file_bytes.as_ref(), "files_max_file_bytes")?;
+        let files_max_total_bytes =
+            positive(f.files_max_total_bytes.as_ref(), "files_max_total_bytes")?;
+        let count = f
+            .files_max_count
+            .as_ref()
+            .map(|c| Spanned::new(c.span(), *c.get_ref() as u64));
+        let files_max_count = positive(count.as_ref(), "files_max_count")?.map(|c| c as usize);
+        let files_extensions = match &f.files_extensions {
+            None => Vec::new(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for ext in list.get_ref() {
+                    let clean = ext.trim_start_matches('.').to_ascii_lowercase();
+                    if clean.is_empty()
+                        || clean.len() > 16
+                        || !clean.chars().all(|c| c.is_ascii_alphanumeric())
+                    {
+                        return Err(invalid(
+                            list.span(),
+                            format!("{ext:?} is not a file extension"),
+                            "list extensions as letters and digits, e.g. files_extensions = [\"pdf\", \"txt\"]",
+                        ));
+                    }
+                    out.push(clean);
+                }
+                if out.is_empty() {
+                    return Err(invalid(
+                        list.span(),
+                        "files_extensions is empty: no file could ever cross",
+                        "list the allowed extensions, remove the key to allow any, or use files = \"deny\"",
+                    ));
+                }
+                out
+            }
+        };
         flows.push(Flow {
             from: f.from.get_ref().clone(),
             to: f.to.get_ref().clone(),
@@ -1236,14 +1281,10 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
             files: f.files,
             clipboard_max_bytes: f.clipboard_max_bytes.as_ref().map(|m| *m.get_ref()),
             clipboard_images: f.clipboard_images,
-            files_max_file_bytes: f.files_max_file_bytes,
-            files_max_total_bytes: f.files_max_total_bytes,
-            files_max_count: f.files_max_count,
-            files_extensions: f
-                .files_extensions
-                .iter()
-                .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
-                .collect(),
+            files_max_file_bytes,
+            files_max_total_bytes,
+            files_max_count,
+            files_extensions,
         });
     }
 
@@ -1296,6 +1337,31 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         }
     };
 
+    let files = match &raw.files {
+        None => FilesConfig::default(),
+        Some(f) => {
+            let files = f.get_ref().clone();
+            if files.max_file_bytes == 0 || files.max_total_bytes == 0 || files.max_count == 0 {
+                return Err(invalid(
+                    f.span(),
+                    "a [files] limit is 0: no file could ever cross",
+                    "use positive limits (e.g. max_file_bytes = 1073741824), or files = \"deny\" in the flow rules",
+                ));
+            }
+            if files.max_file_bytes > files.max_total_bytes {
+                return Err(invalid(
+                    f.span(),
+                    format!(
+                        "max_file_bytes ({}) is above max_total_bytes ({})",
+                        files.max_file_bytes, files.max_total_bytes
+                    ),
+                    "a request holds at least one file: raise max_total_bytes or lower max_file_bytes",
+                ));
+            }
+            files
+        }
+    };
+
     Ok(Config {
         source: file.to_string(),
         keyboard: raw.keyboard,
@@ -1304,7 +1370,7 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         policy: Policy { flows },
         compositor,
         clipboard,
-        files: raw.files,
+        files,
     })
 }
 

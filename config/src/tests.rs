@@ -447,3 +447,90 @@ fn clipboard_limits_are_checked_and_per_flow_caps_apply() {
     assert!(c.clipboard_images("low", "high") && c.clipboard_images_from("low"));
     assert_eq!(c.clipboard_cap_from("low"), 4096);
 }
+
+#[test]
+fn file_limits_default_and_per_pair() {
+    let c = parse(TWO, "t").unwrap();
+    let limits = c.file_limits("low", "high");
+    assert_eq!(limits.max_file_bytes, 4 << 30);
+    assert_eq!(limits.max_total_bytes, 16 << 30);
+    assert_eq!(limits.max_count, 1000);
+    assert!(limits.extensions.is_empty());
+    assert_eq!(
+        c.decision(FlowKind::Files, "low", "high"),
+        Some((Decision::Confirm, false))
+    );
+    assert_eq!(
+        c.decision(FlowKind::Files, "high", "low"),
+        Some((Decision::Deny, false))
+    );
+    let c = parse(
+        &format!(
+            "[files]\nmax_file_bytes = 1000\nmax_total_bytes = 5000\nmax_count = 3\n{TWO}\n\
+             [[policy.flow]]\nfrom = \"low\"\nto = \"high\"\nclipboard = \"allow\"\n\
+             files = \"allow\"\nfiles_max_count = 7\nfiles_extensions = [\".PDF\", \"txt\"]\n"
+        ),
+        "t",
+    )
+    .unwrap();
+    let limits = c.file_limits("low", "high");
+    assert_eq!(
+        (
+            limits.max_file_bytes,
+            limits.max_total_bytes,
+            limits.max_count
+        ),
+        (1000, 5000, 7)
+    );
+    assert_eq!(limits.extensions, ["pdf", "txt"]);
+    // The other direction has no rule: the [files] limits, any extension.
+    let limits = c.file_limits("high", "low");
+    assert_eq!(limits.max_count, 3);
+    assert!(limits.extensions.is_empty());
+}
+
+#[test]
+fn bad_file_limits_name_the_line_and_the_fix() {
+    let flow = |extra: &str| {
+        format!(
+            "{TWO}\n[[policy.flow]]\nfrom = \"low\"\nto = \"high\"\nclipboard = \"allow\"\n\
+             files = \"allow\"\n{extra}\n"
+        )
+    };
+    let e = err(&flow("files_max_count = 0"));
+    assert_eq!(e.line, 19, "{e}");
+    assert!(e.message.contains("files_max_count is 0"), "{e}");
+    assert!(e.fix.contains("files = \"deny\""), "{e}");
+    let e = err(&flow("files_extensions = [\"tar/gz\"]"));
+    assert_eq!(e.line, 19, "{e}");
+    assert!(
+        e.message.contains("\"tar/gz\" is not a file extension"),
+        "{e}"
+    );
+    let e = err(&flow("files_extensions = []"));
+    assert!(e.message.contains("files_extensions is empty"), "{e}");
+    let e = err(&format!("[files]\nmax_count = 0\n{TWO}"));
+    assert_eq!(e.line, 1, "{e}");
+    assert!(e.message.contains("limit is 0"), "{e}");
+    let e = err(&format!(
+        "[files]\nmax_file_bytes = 10\nmax_total_bytes = 5\n{TWO}"
+    ));
+    assert!(e.message.contains("above max_total_bytes"), "{e}");
+    let e = err(&format!("[files]\nmax_size = 10\n{TWO}"));
+    assert!(e.message.contains("max_size"), "{e}");
+}
+
+#[test]
+fn the_documented_files_example_applies_its_limits() {
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("[files]"))
+        .unwrap();
+    let c = parse(&block, "t").unwrap();
+    let limits = c.file_limits("low", "high");
+    assert_eq!(limits.max_file_bytes, 1 << 30);
+    assert_eq!(limits.max_count, 20);
+    assert_eq!(limits.extensions, ["pdf", "txt", "png"]);
+    assert_eq!(c.file_limits("high", "low").max_count, 200);
+}

@@ -200,6 +200,18 @@ pub struct Status {
     pub levels: Vec<LevelStatus>,
     /// Every mapped window, bottom to top.
     pub windows: Vec<WindowStatus>,
+    /// The file transfer the bar shows, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferStatus>,
+}
+
+/// A file transfer shown in the bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferStatus {
+    /// Its id (for `cancel-transfer`).
+    pub id: u64,
+    /// What the bar says.
+    pub text: String,
 }
 
 /// The output.

@@ -132,6 +132,11 @@ pub enum CtlCommand {
         /// The level.
         level: String,
     },
+    /// Cancel a running file transfer (its id is in cloison-send's output and the bar).
+    CancelTransfer {
+        /// The transfer's id.
+        id: u64,
+    },
 }
 
 /// Injected input.

@@ -43,6 +43,7 @@ pub fn run(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::RestartLevel { level } => Request::RestartLevel {
             level: level.clone(),
         },
+        CtlCommand::CancelTransfer { id } => Request::CancelTransfer { id: *id },
         CtlCommand::Input { event } => Request::Input {
             event: input_event(event)?,
         },

@@ -267,7 +267,10 @@ fn the_target_cannot_redirect_a_delivery_with_symlinks_fifos_or_a_swapped_folder
 
 /// A hostile sender: speaks the manager protocol on low's socket itself.
 fn raw_send(s: &Session, files: &[(&str, std::fs::File)]) -> Vec<ManagerEvent> {
-    let socket = s.socket("low").with_file_name("manager.sock");
+    raw_send_to(&s.socket("low").with_file_name("manager.sock"), files)
+}
+
+fn raw_send_to(socket: &Path, files: &[(&str, std::fs::File)]) -> Vec<ManagerEvent> {
     let stream = UnixStream::connect(socket).unwrap();
     let request = ManagerRequest::Send {
         to: Some("high".into()),
@@ -377,34 +380,53 @@ fn hostile_names_fifos_devices_shrinking_files_and_too_many_files_are_handled() 
     );
     assert!(!incoming(&s).join("m0").exists());
 
-    // A file that shrinks while it is copied: refused, nothing left.
-    let path = dir.path().join("shrinking");
-    std::fs::write(&path, noise(64 << 20, 11)).unwrap();
-    let source = std::fs::File::open(&path).unwrap();
-    let truncate = std::thread::spawn({
-        let path = path.clone();
-        move || {
-            std::thread::sleep(Duration::from_millis(5));
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_len(1000)
-                .unwrap();
-        }
-    });
-    let events = raw_send(&s, &[("shrinking", source)]);
-    truncate.join().unwrap();
-    let got = outcomes(&events);
-    assert_eq!(got[0].1, "failed", "{events:?}");
-    assert!(!incoming(&s).join("shrinking").exists());
-    let leftovers: Vec<String> = std::fs::read_dir(incoming(&s))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.ends_with(".part"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Files that shrink or grow while they are copied: failed, nothing left. The change is
+    // made once the copy has begun (its temporary file exists).
+    type Change = fn(&std::fs::File);
+    let changes: [(&str, Change); 2] = [
+        ("shrinking", |f| f.set_len(1000).unwrap()),
+        ("growing", |mut f| {
+            use std::io::{Seek as _, Write as _};
+            f.seek(std::io::SeekFrom::End(0)).unwrap();
+            f.write_all(&[7u8; 1 << 20]).unwrap();
+        }),
+    ];
+    for (name, change) in changes {
+        let path = dir.path().join(name);
+        std::fs::write(&path, noise(256 << 20, 11)).unwrap();
+        let source = std::fs::File::open(&path).unwrap();
+        let socket = s.socket("low").with_file_name("manager.sock");
+        let sender = std::thread::spawn(move || raw_send_to(&socket, &[(name, source)]));
+        wait_until("the copy to begin", || {
+            std::fs::read_dir(incoming(&s))
+                .map(|d| {
+                    d.flatten()
+                        .any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+                })
+                .unwrap_or(false)
+        });
+        change(&std::fs::OpenOptions::new().write(true).open(&path).unwrap());
+        let events = sender.join().unwrap();
+        let got = outcomes(&events);
+        assert_eq!(got[0].1, "failed", "{name}: {events:?}");
+        assert!(!incoming(&s).join(name).exists(), "{name}");
+        let leftovers: Vec<String> = std::fs::read_dir(incoming(&s))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.ends_with(".part"))
+            .collect();
+        assert!(leftovers.is_empty(), "{name}: {leftovers:?}");
+        let record = audit(&s)
+            .into_iter()
+            .rev()
+            .find(|r| r["name"] == name)
+            .unwrap();
+        assert!(
+            record["outcome"].as_str().unwrap().starts_with("failed"),
+            "{record}"
+        );
+    }
 }
 
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -442,4 +464,89 @@ fn a_full_target_disk_leaves_no_partial_file_and_says_why() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
     let _ = std::fs::Permissions::from_mode(0o600);
+}
+
+/// A transfer long enough to show in the bar (a large sparse file: reading its holes costs
+/// no disk, writing them does), cancelled with `cloison ctl cancel-transfer` and then with a
+/// click on the bar. Nothing is left in the incoming folder either way.
+#[test]
+fn a_long_transfer_shows_progress_in_the_bar_and_can_be_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(
+        dir.path(),
+        "allow",
+        "\nfiles_max_file_bytes = 68719476736\nfiles_max_total_bytes = 68719476736",
+    );
+    let mut s = Session::start(&["--config", config.to_str().unwrap()]).unwrap();
+    let huge = put(&s, "low", "huge.bin", b"");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(32 << 30)
+        .unwrap();
+    let width = s.status().unwrap().output.width;
+    for how in ["ctl", "bar"] {
+        send_async(&s, "low", "huge.bin");
+        let mut shown = None;
+        wait_until("the transfer in the bar", || {
+            shown = s.status().unwrap().transfer;
+            shown.is_some()
+        });
+        let shown = shown.unwrap();
+        assert!(
+            shown.text.starts_with("Sending 34.36 GB to HIGH: ") && shown.text.ends_with('%'),
+            "{shown:?}"
+        );
+        let log = std::fs::read_to_string(s.home("low").join("send.log")).unwrap();
+        assert!(
+            log.contains(&format!("transfer {}:", shown.id)),
+            "cloison-send names the transfer: {log}"
+        );
+        match how {
+            "ctl" => {
+                let out = s
+                    .cloison()
+                    .args(["ctl", "cancel-transfer", &shown.id.to_string()])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{out:?}");
+            }
+            _ => {
+                s.input(InputEvent::PointerMove {
+                    x: f64::from(width) / 2.0,
+                    y: 10.0,
+                })
+                .unwrap();
+                s.input(InputEvent::Click {
+                    button: cloison_ipc::Button::Left,
+                })
+                .unwrap();
+            }
+        }
+        read_when_done(&s.home("low").join("send.done"));
+        let status = std::fs::read_to_string(s.home("low").join("send.status")).unwrap();
+        let log = std::fs::read_to_string(s.home("low").join("send.log")).unwrap();
+        assert_eq!(status.trim(), "1", "{how}: {log}");
+        assert!(log.contains("cancelled"), "{how}: {log}");
+        let left: Vec<_> = std::fs::read_dir(incoming(&s)).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{how}: left behind {left:?}");
+        wait_until("the bar to drop the transfer", || {
+            s.status().unwrap().transfer.is_none()
+        });
+        let record = audit(&s).into_iter().last().unwrap();
+        assert_eq!(record["name"], "huge.bin");
+        assert!(
+            record["outcome"].as_str().unwrap().starts_with("cancelled"),
+            "{record}"
+        );
+        // A transfer that is not running cannot be cancelled.
+        let out = s
+            .cloison()
+            .args(["ctl", "cancel-transfer", &shown.id.to_string()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no transfer"));
+    }
 }
