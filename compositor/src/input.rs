@@ -73,6 +73,33 @@ pub enum Input {
         /// Milliseconds, monotonic.
         time: u32,
     },
+    /// A finger touched the screen (global coordinates).
+    TouchDown {
+        /// Its slot (one per finger).
+        slot: u32,
+        /// Where.
+        pos: Point<f64, Logical>,
+        /// Milliseconds, monotonic.
+        time: u32,
+    },
+    /// A finger moved.
+    TouchMotion {
+        /// Its slot.
+        slot: u32,
+        /// Where.
+        pos: Point<f64, Logical>,
+        /// Milliseconds, monotonic.
+        time: u32,
+    },
+    /// A finger left the screen.
+    TouchUp {
+        /// Its slot.
+        slot: u32,
+        /// Milliseconds, monotonic.
+        time: u32,
+    },
+    /// The touch device cancelled every touch point (e.g. a gesture took them).
+    TouchCancel,
 }
 
 /// Where a pressed key went, so its release follows it.
@@ -165,6 +192,14 @@ pub struct InputState {
     pub pointer_seen: bool,
     /// The level whose seat has the pointer.
     pub pointer_level: Option<LevelId>,
+    /// The surface the pointer was last given, with its origin (to notice changes under a
+    /// pointer that does not move).
+    pointer_focus: Option<(
+        smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+        Point<f64, Logical>,
+    )>,
+    /// Touch points in progress: slot → the level whose seat got the touch down.
+    touches: HashMap<u32, LevelId>,
     /// A frame interaction in progress (no client sees the pointer meanwhile).
     pub frame_grab: Option<FrameGrab>,
     /// The last press on a title bar (window id, when), for double clicks.
@@ -256,6 +291,8 @@ impl InputState {
             pointer: Point::from((0.0, 0.0)),
             pointer_seen: false,
             pointer_level: None,
+            touches: HashMap::new(),
+            pointer_focus: None,
             frame_grab: None,
             last_title_press: None,
             super_tap,
@@ -322,6 +359,111 @@ impl State {
                 source,
                 time,
             } => self.handle_pointer_axis(horizontal, vertical, v120, source, time),
+            Input::TouchDown { slot, pos, time } => self.handle_touch_down(slot, pos, time),
+            Input::TouchMotion { slot, pos, time } => self.handle_touch_motion(slot, pos, time),
+            Input::TouchUp { slot, time } => self.handle_touch_up(slot, time),
+            Input::TouchCancel => self.handle_touch_cancel(),
+        }
+    }
+
+    /// A touch down goes to the level of the surface under it (and focuses its window, like a
+    /// click); the touch point stays with that level's seat until it is lifted. Trusted UI
+    /// (bar, frames, menu, dialog) takes no touch: no client sees those.
+    fn handle_touch_down(&mut self, slot: u32, pos: Point<f64, Logical>, time: u32) {
+        tracing::trace!(slot, ?pos, "touch down");
+        if self.ui.menu.open || self.ui.dialog.is_some() || self.input.touches.contains_key(&slot) {
+            return;
+        }
+        let (window, surface, origin, level) = match self.under(pos) {
+            Under::Surface {
+                window,
+                surface,
+                origin,
+                level,
+            } => (window, surface, origin, level),
+            Under::Inert { window } | Under::Frame { window, .. } => {
+                if self.wm.focused.as_ref() != Some(&window) {
+                    self.focus_window(Some(&window));
+                }
+                return;
+            }
+            Under::Bar | Under::Nothing => return,
+        };
+        if self.wm.focused.as_ref() != Some(&window) {
+            self.focus_window(Some(&window));
+        }
+        let Some(touch) = self.levels[level.0].seat.get_touch() else {
+            return;
+        };
+        self.input.touches.insert(slot, level);
+        touch.down(
+            self,
+            Some((surface, origin)),
+            &smithay::input::touch::DownEvent {
+                slot: Some(slot).into(),
+                location: pos,
+                serial: SERIAL_COUNTER.next_serial(),
+                time,
+            },
+        );
+        touch.frame(self);
+    }
+
+    fn handle_touch_motion(&mut self, slot: u32, pos: Point<f64, Logical>, time: u32) {
+        let Some(level) = self.input.touches.get(&slot).copied() else {
+            return;
+        };
+        let Some(touch) = self.levels[level.0].seat.get_touch() else {
+            return;
+        };
+        // The point keeps the surface it went down on; only its own level's surfaces are
+        // ever named.
+        let focus = match self.under(pos) {
+            Under::Surface {
+                surface,
+                origin,
+                level: l,
+                ..
+            } if l == level => Some((surface, origin)),
+            _ => None,
+        };
+        touch.motion(
+            self,
+            focus,
+            &smithay::input::touch::MotionEvent {
+                slot: Some(slot).into(),
+                location: pos,
+                time,
+            },
+        );
+        touch.frame(self);
+    }
+
+    fn handle_touch_up(&mut self, slot: u32, time: u32) {
+        let Some(level) = self.input.touches.remove(&slot) else {
+            return;
+        };
+        let Some(touch) = self.levels[level.0].seat.get_touch() else {
+            return;
+        };
+        touch.up(
+            self,
+            &smithay::input::touch::UpEvent {
+                slot: Some(slot).into(),
+                serial: SERIAL_COUNTER.next_serial(),
+                time,
+            },
+        );
+        touch.frame(self);
+    }
+
+    fn handle_touch_cancel(&mut self) {
+        let levels: std::collections::BTreeSet<usize> =
+            self.input.touches.drain().map(|(_, l)| l.0).collect();
+        for level in levels {
+            if let Some(touch) = self.levels[level].seat.get_touch() {
+                touch.cancel(self);
+            }
         }
     }
 
@@ -510,6 +652,37 @@ impl State {
         self.queue_redraw();
     }
 
+    /// Gives the pointer again if what is under it changed (a window moved, opened, resized or
+    /// closed) while it stood still; nothing is sent otherwise.
+    pub fn refresh_pointer_focus(&mut self) {
+        if !self.input.pointer_seen
+            || self.ui.menu.open
+            || self.ui.dialog.is_some()
+            || self.input.frame_grab.is_some()
+        {
+            return;
+        }
+        let grabbed = self.input.pointer_level.is_some_and(|l| {
+            self.levels[l.0]
+                .seat
+                .get_pointer()
+                .is_some_and(|p| p.is_grabbed())
+        });
+        if grabbed {
+            return;
+        }
+        let now = match self.under(self.input.pointer) {
+            Under::Surface {
+                surface, origin, ..
+            } => Some((surface, origin)),
+            _ => None,
+        };
+        if now != self.input.pointer_focus {
+            let time = self.now_ms();
+            self.handle_pointer_motion(self.input.pointer, time);
+        }
+    }
+
     fn handle_pointer_motion(&mut self, pos: Point<f64, Logical>, time: u32) {
         let area = self.output_geometry().to_f64();
         let pos = Point::from((
@@ -563,11 +736,13 @@ impl State {
             self.levels[old.0].cursor = CursorImageStatus::default_named();
         }
         self.input.pointer_level = target;
+        self.input.pointer_focus = None;
         if let Some(level) = target {
             // Only ever give a seat its own level's surfaces.
             let focus = under
                 .filter(|(_, _, l)| *l == level)
                 .map(|(surface, origin, _)| (surface, origin));
+            self.input.pointer_focus = focus.clone();
             if let Some(pointer) = self.levels[level.0].seat.get_pointer() {
                 pointer.motion(self, focus, &event);
                 pointer.frame(self);

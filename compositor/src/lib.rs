@@ -180,7 +180,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 /// trip ~30% slower than libwayland compositors'. Every calloop source in the compositor is
 /// fd-based (the frame clock is a timerfd), so calloop's fd reports all of them; nothing uses
 /// calloop idle callbacks or `Timer`s, which that fd would not reflect.
-fn main_loop(
+pub fn main_loop(
     event_loop: &mut EventLoop<'static, State>,
     mut display: Display<State>,
     state: &mut State,

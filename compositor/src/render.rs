@@ -531,6 +531,9 @@ impl State {
         // Once per frame, not per request: output enter/leave for windows, dead popups.
         self.space.refresh();
         self.popups.cleanup();
+        // Windows moved, mapped, resized or closed under a still pointer: the client under it
+        // learns it now, as if the pointer had moved.
+        self.refresh_pointer_focus();
         let outcome = crate::backend::render(self);
         let Some((rendered, states)) = outcome else {
             return;

@@ -148,8 +148,10 @@ impl State {
             };
             if !toplevel.is_initial_configure_sent() {
                 toplevel.send_configure();
-                return;
             }
+            // A client that attaches its first buffer without waiting for the configure
+            // (which xdg-shell asks it to) still gets its window shown, as in Mir, weston and
+            // anvil; it is sized by its buffer until it acks a configure.
             if has_buffer(root) {
                 self.wm.pending.remove(idx);
                 self.map_window(window);

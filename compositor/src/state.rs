@@ -310,6 +310,8 @@ impl State {
             seat.add_keyboard(xkb.clone(), kb.repeat_delay as i32, kb.repeat_rate as i32)
                 .map_err(|_| keymap_error())?;
             seat.add_pointer();
+            // Every seat can take touch: touches go to the level of the surface touched.
+            seat.add_touch();
             seat.user_data().insert_if_missing(|| LevelId(index));
             levels.push(LevelState {
                 id: LevelId(index),

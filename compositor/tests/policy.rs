@@ -226,3 +226,145 @@ fn pointer_and_keyboard_reach_only_the_level_under_them() {
         .count();
     assert_eq!(high_keys, "top secret".len(), "every key reached high");
 }
+
+/// A point inside `inner` (a window's content) at least 40 px from `other` (another window's
+/// content, whose frame reaches past it by a title bar and a border).
+fn point_apart(inner: cloison_ipc::Rect, other: cloison_ipc::Rect) -> (f64, f64) {
+    for (dx, dy) in [(10, 10), (inner.width - 10, 10), (10, inner.height - 10)]
+        .into_iter()
+        .chain([(inner.width - 10, inner.height - 10)])
+    {
+        let (x, y) = (inner.x + dx, inner.y + dy);
+        let near = x > other.x - 40
+            && x < other.x + other.width + 40
+            && y > other.y - 70
+            && y < other.y + other.height + 40;
+        if !near {
+            return (f64::from(x), f64::from(y));
+        }
+    }
+    panic!("no point of {inner:?} is apart from {other:?}");
+}
+
+fn touch_events(f: &Fixture, c: usize) -> Vec<Event> {
+    f.clients[c]
+        .data
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::TouchDown { .. } | Event::TouchMotion { .. } | Event::TouchUp { .. }
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_touch_stays_with_the_level_it_went_down_in() {
+    use cloison_compositor::input::Input;
+    let mut f = Fixture::new();
+    let low = f.add_client("low");
+    let high = f.add_client("high");
+    f.map_window(low, (300, 200), BLUE, "low");
+    f.map_window(high, (300, 200), BLUE, "high");
+    // Side by side.
+    let windows: Vec<_> = f.state.space.elements().cloned().collect();
+    f.state
+        .space
+        .map_element(windows[0].clone(), (20, 80), false);
+    f.state
+        .space
+        .map_element(windows[1].clone(), (420, 300), false);
+    f.frame();
+    let (lg, hg) = (
+        f.window_by_app("low").geometry,
+        f.window_by_app("high").geometry,
+    );
+    let (hx, hy) = point_apart(hg, lg);
+    let (lx, ly) = point_apart(lg, hg);
+    let time = 1;
+    f.input(Input::TouchDown {
+        slot: 0,
+        pos: (hx, hy).into(),
+        time,
+    });
+    // Dragged over the low window: still high's touch; low never hears of it.
+    f.input(Input::TouchMotion {
+        slot: 0,
+        pos: (lx, ly).into(),
+        time,
+    });
+    f.input(Input::TouchUp { slot: 0, time });
+    assert_eq!(
+        touch_events(&f, high),
+        [
+            Event::TouchDown {
+                id: 0,
+                window: 0,
+                x: hx - f64::from(hg.x),
+                y: hy - f64::from(hg.y),
+            },
+            Event::TouchMotion {
+                id: 0,
+                x: lx - f64::from(hg.x),
+                y: ly - f64::from(hg.y),
+            },
+            Event::TouchUp { id: 0 },
+        ]
+    );
+    assert!(
+        touch_events(&f, low).is_empty(),
+        "{:?}",
+        touch_events(&f, low)
+    );
+    assert_eq!(f.status().focused_level.as_deref(), Some("high"));
+    // A touch on low's window goes to low, and gives it the keyboard like a click.
+    f.input(Input::TouchDown {
+        slot: 1,
+        pos: (lx, ly).into(),
+        time,
+    });
+    f.input(Input::TouchUp { slot: 1, time });
+    assert_eq!(touch_events(&f, low).len(), 2);
+    assert_eq!(touch_events(&f, high).len(), 3);
+    assert_eq!(f.status().focused_level.as_deref(), Some("low"));
+    // The bar is trusted UI: a touch there reaches nobody.
+    f.input(Input::TouchDown {
+        slot: 2,
+        pos: (200.0, 5.0).into(),
+        time,
+    });
+    f.input(Input::TouchUp { slot: 2, time });
+    assert_eq!(
+        touch_events(&f, low).len() + touch_events(&f, high).len(),
+        5
+    );
+}
+
+#[test]
+fn a_window_that_appears_under_a_still_pointer_gets_it() {
+    let mut f = Fixture::new();
+    let low = f.add_client("low");
+    let w = f.map_window(low, (300, 200), BLUE, "low");
+    let g = f.window_by_app("low").geometry;
+    // The pointer rests on the output's corner, away from the window.
+    f.inject(InputEvent::PointerMove { x: 790.0, y: 590.0 });
+    let before = f.clients[low].pointer_events().len();
+    // The window moves under the pointer (as a compositor move would): it gets an enter
+    // without the pointer moving, at the right place.
+    let window = f.state.space.elements().next().unwrap().clone();
+    f.state
+        .space
+        .map_element(window, (790 - 50, 590 - 40), false);
+    f.frame();
+    let new: Vec<_> = f.clients[low].pointer_events()[before..].to_vec();
+    assert!(
+        new.iter().any(|e| matches!(
+            e,
+            Event::PointerEnter { window, x, y, .. } if *window == w && *x == 50.0 && *y == 40.0
+        )),
+        "{new:?} (window was at {g:?})"
+    );
+}

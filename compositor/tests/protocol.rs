@@ -46,12 +46,13 @@ fn each_level_sees_only_its_own_seat() {
             .events
             .contains(&Event::SeatName("high".into()))
     );
-    // The seat has keyboard and pointer capabilities even with no device (headless).
+    // The seat has pointer (1), keyboard (2) and touch (4) capabilities even with no device
+    // (headless).
     assert!(
         f.clients[low]
             .data
             .events
-            .contains(&Event::SeatCapabilities(3))
+            .contains(&Event::SeatCapabilities(7))
     );
 }
 

@@ -15,7 +15,7 @@ use wayland_client::globals::GlobalListContents;
 use wayland_client::protocol::{
     wl_buffer, wl_callback, wl_compositor, wl_data_device, wl_data_device_manager, wl_data_offer,
     wl_data_source, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm, wl_shm_pool,
-    wl_subcompositor, wl_subsurface, wl_surface,
+    wl_subcompositor, wl_subsurface, wl_surface, wl_touch,
 };
 use wayland_client::{
     Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum, event_created_child,
@@ -128,6 +128,31 @@ pub enum Event {
         /// Depressed modifiers.
         depressed: u32,
     },
+    /// A touch point went down on a surface.
+    TouchDown {
+        /// Its id.
+        id: i32,
+        /// Window index of the surface.
+        window: usize,
+        /// Surface-local position.
+        x: f64,
+        /// Surface-local position.
+        y: f64,
+    },
+    /// A touch point moved.
+    TouchMotion {
+        /// Its id.
+        id: i32,
+        /// Surface-local position.
+        x: f64,
+        /// Surface-local position.
+        y: f64,
+    },
+    /// A touch point went up.
+    TouchUp {
+        /// Its id.
+        id: i32,
+    },
     /// The pointer entered a surface.
     PointerEnter {
         /// Serial (for set_cursor).
@@ -220,6 +245,8 @@ pub struct ClientData {
     pub keyboard: Option<wl_keyboard::WlKeyboard>,
     /// The seat's pointer.
     pub pointer: Option<wl_pointer::WlPointer>,
+    /// The seat's touch device, if asked for.
+    pub touch: Option<wl_touch::WlTouch>,
     /// xdg_activation_v1, if bound.
     pub activation: Option<xdg_activation_v1::XdgActivationV1>,
     /// Windows by index.
@@ -483,6 +510,7 @@ impl TestClient {
         if let Some(seat) = &self.data.seat {
             self.data.keyboard = Some(seat.get_keyboard(&qh, ()));
             self.data.pointer = Some(seat.get_pointer(&qh, ()));
+            self.data.touch = Some(seat.get_touch(&qh, ()));
         }
     }
 
@@ -1002,6 +1030,33 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for ClientData {
                     depressed: mods_depressed,
                 })
             }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<wl_touch::WlTouch, ()> for ClientData {
+    fn event(
+        data: &mut Self,
+        _: &wl_touch::WlTouch,
+        event: wl_touch::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            wl_touch::Event::Down {
+                surface, id, x, y, ..
+            } => data.events.push(Event::TouchDown {
+                id,
+                window: window_of(&surface),
+                x,
+                y,
+            }),
+            wl_touch::Event::Motion { id, x, y, .. } => {
+                data.events.push(Event::TouchMotion { id, x, y })
+            }
+            wl_touch::Event::Up { id, .. } => data.events.push(Event::TouchUp { id }),
             _ => {}
         }
     }
