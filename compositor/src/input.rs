@@ -199,7 +199,13 @@ pub struct InputState {
         Point<f64, Logical>,
     )>,
     /// Touch points in progress: slot → the level whose seat got the touch down.
-    touches: HashMap<u32, LevelId>,
+    touches: HashMap<
+        u32,
+        (
+            LevelId,
+            smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+        ),
+    >,
     /// A frame interaction in progress (no client sees the pointer meanwhile).
     pub frame_grab: Option<FrameGrab>,
     /// The last press on a title bar (window id, when), for double clicks.
@@ -395,7 +401,7 @@ impl State {
         let Some(touch) = self.levels[level.0].seat.get_touch() else {
             return;
         };
-        self.input.touches.insert(slot, level);
+        self.input.touches.insert(slot, (level, surface.clone()));
         touch.down(
             self,
             Some((surface, origin)),
@@ -410,7 +416,7 @@ impl State {
     }
 
     fn handle_touch_motion(&mut self, slot: u32, pos: Point<f64, Logical>, time: u32) {
-        let Some(level) = self.input.touches.get(&slot).copied() else {
+        let Some(level) = self.input.touches.get(&slot).map(|t| t.0) else {
             return;
         };
         let Some(touch) = self.levels[level.0].seat.get_touch() else {
@@ -440,7 +446,7 @@ impl State {
     }
 
     fn handle_touch_up(&mut self, slot: u32, time: u32) {
-        let Some(level) = self.input.touches.remove(&slot) else {
+        let Some((level, _)) = self.input.touches.remove(&slot) else {
             return;
         };
         let Some(touch) = self.levels[level.0].seat.get_touch() else {
@@ -457,9 +463,34 @@ impl State {
         touch.frame(self);
     }
 
+    /// The window whose main surface is `root` goes away (destroyed or unmapped): touch
+    /// points on it (or on its subsurfaces) are lifted, while its client can still be told.
+    pub fn release_touches_on(
+        &mut self,
+        root: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+    ) {
+        let slots: Vec<u32> = self
+            .input
+            .touches
+            .iter()
+            .filter(|(_, (_, surface))| {
+                let mut top = surface.clone();
+                while let Some(parent) = smithay::wayland::compositor::get_parent(&top) {
+                    top = parent;
+                }
+                top == *root
+            })
+            .map(|(slot, _)| *slot)
+            .collect();
+        for slot in slots {
+            let time = self.now_ms();
+            self.handle_touch_up(slot, time);
+        }
+    }
+
     fn handle_touch_cancel(&mut self) {
         let levels: std::collections::BTreeSet<usize> =
-            self.input.touches.drain().map(|(_, l)| l.0).collect();
+            self.input.touches.drain().map(|(_, (l, _))| l.0).collect();
         for level in levels {
             if let Some(touch) = self.levels[level].seat.get_touch() {
                 touch.cancel(self);

@@ -62,6 +62,8 @@ struct WindowState {
     restore: Option<Rectangle<i32, Logical>>,
     /// An interactive resize in progress (or its last commit pending).
     resize: Option<Resize>,
+    /// Where it was when its client unmapped it (a null buffer): it comes back there.
+    unmapped_at: Option<Point<i32, Logical>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -168,7 +170,11 @@ impl State {
             return;
         };
         if !has_buffer(root) {
-            // The client unmapped its window (null buffer): it may map it again later.
+            // The client unmapped its window (null buffer): it may map it again later, in the
+            // same place.
+            let at = self.space.element_location(&window);
+            with_window_state(&window, |s| s.unmapped_at = at);
+            self.release_touches_on(root);
             self.space.unmap_elem(&window);
             self.forget_focus(&window);
             self.wm.pending.push(window);
@@ -193,8 +199,11 @@ impl State {
                 .states
                 .contains(xdg_toplevel::State::Maximized)
         });
+        let remapped = with_window_state(&window, |s| s.unmapped_at.take());
         let loc = if fullscreen || maximized {
             self.fill_area(fullscreen).loc
+        } else if let Some(at) = remapped {
+            at
         } else {
             // The frame, not just the content, is centred in the area below the bar, then
             // cascaded; the title bar always starts below the bar.
@@ -235,6 +244,7 @@ impl State {
     /// A toplevel was destroyed (by its client, or because the client went away).
     pub fn toplevel_destroyed(&mut self, toplevel: &ToplevelSurface) {
         let surface = toplevel.wl_surface();
+        self.release_touches_on(surface);
         let is_it = |w: &Window| wl_surface(w) == Some(surface);
         self.wm.pending.retain(|w| !is_it(w));
         self.wm.minimized.retain(|w| !is_it(w));

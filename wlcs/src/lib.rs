@@ -352,6 +352,7 @@ fn serve(commands: Channel<(Command, SyncSender<()>)>) -> anyhow::Result<()> {
                         Some(window) => {
                             let at = at + state.usable_area().loc;
                             state.space.map_element(window, at, false);
+                            state.refresh_pointer_focus();
                             state.queue_redraw();
                         }
                         None => tracing::warn!(surface, "WLCS positions an unknown window"),

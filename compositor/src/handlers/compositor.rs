@@ -49,6 +49,9 @@ impl CompositorHandler for State {
             self.toplevel_commit(&root);
         }
         self.popup_commit(surface);
+        // A surface that grew, moved (a subsurface) or appeared under the pointer: the client
+        // learns it with this commit, not a frame later.
+        self.refresh_pointer_focus();
         self.queue_redraw();
     }
 }
