@@ -488,6 +488,24 @@ impl State {
         }
     }
 
+    /// Touch points on exactly this surface are lifted (it is being destroyed).
+    pub fn release_touches_at(
+        &mut self,
+        surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+    ) {
+        let slots: Vec<u32> = self
+            .input
+            .touches
+            .iter()
+            .filter(|(_, (_, s))| s == surface)
+            .map(|(slot, _)| *slot)
+            .collect();
+        for slot in slots {
+            let time = self.now_ms();
+            self.handle_touch_up(slot, time);
+        }
+    }
+
     fn handle_touch_cancel(&mut self) {
         let levels: std::collections::BTreeSet<usize> =
             self.input.touches.drain().map(|(_, (l, _))| l.0).collect();

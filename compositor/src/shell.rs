@@ -306,6 +306,24 @@ impl State {
     }
 
     /// Gives keyboard focus to `window` (raising it) or to nothing.
+    /// Sends popup_done to every popup of `level`'s windows.
+    fn dismiss_popups_of_level(&mut self, level: LevelId) {
+        let roots: Vec<WlSurface> = self
+            .space
+            .elements()
+            .filter(|w| window_info(w).is_some_and(|i| i.level == level))
+            .filter_map(|w| wl_surface(w).cloned())
+            .collect();
+        for root in roots {
+            let popups: Vec<_> = smithay::desktop::PopupManager::popups_for_surface(&root)
+                .map(|(popup, _)| popup)
+                .collect();
+            for popup in popups.iter().rev() {
+                let _ = smithay::desktop::PopupManager::dismiss_popup(&root, popup);
+            }
+        }
+    }
+
     pub fn focus_window(&mut self, window: Option<&Window>) {
         let serial = SERIAL_COUNTER.next_serial();
         let target =
@@ -324,6 +342,18 @@ impl State {
             if keyboard.current_focus() != want {
                 if want.is_some() {
                     self.levels[index].focus_serial = Some(serial);
+                }
+                if keyboard.is_grabbed() {
+                    // A popup grab (the only keyboard grab) would keep the focus: focus moving
+                    // elsewhere dismisses its popups, as a click outside them does.
+                    self.dismiss_popups_of_level(level);
+                    keyboard.unset_grab(self);
+                    if let Some(pointer) = self.levels[index].seat.get_pointer()
+                        && pointer.is_grabbed()
+                    {
+                        let time = self.now_ms();
+                        pointer.unset_grab(self, serial, time);
+                    }
                 }
                 keyboard.set_focus(self, want, serial);
             }

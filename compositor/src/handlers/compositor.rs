@@ -36,6 +36,11 @@ impl CompositorHandler for State {
         }
     }
 
+    fn destroyed(&mut self, surface: &WlSurface) {
+        // A touch point on it is lifted (its client still hears of it).
+        self.release_touches_at(surface);
+    }
+
     fn commit(&mut self, surface: &WlSurface) {
         on_commit_buffer_handler::<Self>(surface);
         if !is_sync_subsurface(surface) {

@@ -25,6 +25,13 @@ impl XdgShellHandler for State {
         State::toplevel_destroyed(self, &surface);
     }
 
+    fn popup_destroyed(&mut self, _surface: PopupSurface) {
+        // While its surface still exists, the pointer leaves it (a leave cannot be sent once
+        // the client destroyed the surface too).
+        self.popups.cleanup();
+        self.refresh_pointer_focus();
+    }
+
     fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {
         self.unconstrain_popup(&surface);
         if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
