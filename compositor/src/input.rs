@@ -51,6 +51,16 @@ pub enum Input {
         /// Milliseconds, monotonic.
         time: u32,
     },
+    /// The pointer moved by a relative amount (a mouse or touchpad): absolute motion for
+    /// everyone, and relative motion for the level's clients that ask for it.
+    PointerMotionRelative {
+        /// How far (logical px, accelerated).
+        delta: Point<f64, Logical>,
+        /// The same, before acceleration.
+        unaccelerated: Point<f64, Logical>,
+        /// Microseconds, monotonic.
+        utime: u64,
+    },
     /// A pointer button (Linux `BTN_*` code).
     PointerButton {
         /// Button code.
@@ -353,6 +363,11 @@ impl State {
                 time,
             } => self.handle_key(keycode, pressed, time),
             Input::PointerMotion { pos, time } => self.handle_pointer_motion(pos, time),
+            Input::PointerMotionRelative {
+                delta,
+                unaccelerated,
+                utime,
+            } => self.handle_pointer_relative(delta, unaccelerated, utime),
             Input::PointerButton {
                 button,
                 pressed,
@@ -729,6 +744,38 @@ impl State {
         if now != self.input.pointer_focus {
             let time = self.now_ms();
             self.handle_pointer_motion(self.input.pointer, time);
+        }
+    }
+
+    fn handle_pointer_relative(
+        &mut self,
+        delta: Point<f64, Logical>,
+        unaccelerated: Point<f64, Logical>,
+        utime: u64,
+    ) {
+        let pos = self.input.pointer + delta;
+        self.handle_pointer_motion(pos, (utime / 1000) as u32);
+        // Only to the surface the level's own seat just got (none over trusted UI, during a
+        // frame grab or while the menu or a dialog is open).
+        let (Some(level), Some(focus)) =
+            (self.input.pointer_level, self.input.pointer_focus.clone())
+        else {
+            return;
+        };
+        if self.ui.menu.open || self.ui.dialog.is_some() || self.input.frame_grab.is_some() {
+            return;
+        }
+        if let Some(pointer) = self.levels[level.0].seat.get_pointer() {
+            pointer.relative_motion(
+                self,
+                Some(focus),
+                &smithay::input::pointer::RelativeMotionEvent {
+                    delta,
+                    delta_unaccel: unaccelerated,
+                    utime,
+                },
+            );
+            pointer.frame(self);
         }
     }
 

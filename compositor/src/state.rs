@@ -26,6 +26,7 @@ use smithay::wayland::cursor_shape::CursorShapeManagerState;
 use smithay::wayland::fractional_scale::FractionalScaleManagerState;
 use smithay::wayland::output::OutputManagerState;
 use smithay::wayland::presentation::PresentationState;
+use smithay::wayland::relative_pointer::RelativePointerManagerState;
 use smithay::wayland::selection::data_device::DataDeviceState;
 use smithay::wayland::selection::primary_selection::PrimarySelectionState;
 use smithay::wayland::shell::xdg::XdgShellState;
@@ -212,6 +213,8 @@ pub struct State {
     pub cursor_shape_state: CursorShapeManagerState,
     /// wp_single_pixel_buffer.
     pub single_pixel_buffer_state: SinglePixelBufferState,
+    /// zwp_relative_pointer_manager_v1.
+    pub relative_pointer_state: RelativePointerManagerState,
     /// xdg-activation.
     pub xdg_activation_state: XdgActivationState,
 }
@@ -287,6 +290,7 @@ impl State {
         let fractional_scale_state = FractionalScaleManagerState::new::<Self>(dh);
         let cursor_shape_state = CursorShapeManagerState::new::<Self>(dh);
         let single_pixel_buffer_state = SinglePixelBufferState::new::<Self>(dh);
+        let relative_pointer_state = RelativePointerManagerState::new::<Self>(dh);
 
         let mut seat_state = SeatState::new();
         let kb = &config.keyboard;
@@ -420,6 +424,7 @@ impl State {
             fractional_scale_state,
             cursor_shape_state,
             single_pixel_buffer_state,
+            relative_pointer_state,
             xdg_activation_state,
         })
     }

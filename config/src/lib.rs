@@ -291,7 +291,7 @@ pub const CORE_GLOBALS: [&str; 5] = [
 
 /// Globals a level may be offered (all of them by default); `[level.protocols] globals`
 /// narrows the list.
-pub const OPTIONAL_GLOBALS: [&str; 11] = [
+pub const OPTIONAL_GLOBALS: [&str; 12] = [
     "wl_subcompositor",
     "zxdg_output_manager_v1",
     "zxdg_decoration_manager_v1",
@@ -303,6 +303,7 @@ pub const OPTIONAL_GLOBALS: [&str; 11] = [
     "wp_cursor_shape_manager_v1",
     "wp_single_pixel_buffer_manager_v1",
     "xdg_activation_v1",
+    "zwp_relative_pointer_manager_v1",
 ];
 
 /// Protocols that are never offered to a level, whatever the configuration says: they would

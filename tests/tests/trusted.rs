@@ -127,9 +127,14 @@ fn typing_and_pointing_in_high_teach_low_nothing() {
     let leaked: Vec<&String> = low_after
         .iter()
         .filter(|l| {
-            !l.starts_with("KeyboardLeave")
-                && !l.starts_with("PointerLeave")
-                && !l.starts_with("Modifiers")
+            // Losing the keyboard (leave, modifiers cleared, the deactivation configure) is
+            // all low may learn.
+            let lost_focus = l.starts_with("KeyboardLeave")
+                || l.starts_with("PointerLeave")
+                || l.starts_with("Modifiers")
+                || l.starts_with("Configure {")
+                || (l.starts_with("ToplevelConfigure {") && l.contains("states: []"));
+            !lost_focus
         })
         .collect();
     assert!(leaked.is_empty(), "low learned: {leaked:?}");

@@ -76,6 +76,7 @@ static EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("wp_cursor_shape_manager_v1", 1),
     ("wp_single_pixel_buffer_manager_v1", 1),
     ("xdg_activation_v1", 1),
+    ("zwp_relative_pointer_manager_v1", 1),
 );
 
 static DESCRIPTOR: WlcsIntegrationDescriptor = WlcsIntegrationDescriptor {
@@ -364,9 +365,12 @@ fn serve(commands: Channel<(Command, SyncSender<()>)>) -> anyhow::Result<()> {
                     state.handle_input(Input::PointerMotion { pos, time });
                 }
                 Command::PointerBy(delta) => {
-                    let time = state.now_ms();
-                    let pos = state.input.pointer + delta;
-                    state.handle_input(Input::PointerMotion { pos, time });
+                    let utime = u64::from(state.now_ms()) * 1000;
+                    state.handle_input(Input::PointerMotionRelative {
+                        delta,
+                        unaccelerated: delta,
+                        utime,
+                    });
                 }
                 Command::Button { code, pressed } => {
                     let time = state.now_ms();

@@ -64,6 +64,7 @@ pub mod fractional_scale;
 pub mod output;
 pub mod presentation;
 pub mod primary_selection;
+pub mod relative_pointer;
 pub mod seat;
 pub mod shm;
 pub mod single_pixel_buffer;
