@@ -9,11 +9,64 @@ use smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcomposi
 use smithay::reexports::wayland_server::protocol::wl_subsurface::WlSubsurface;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, delegate_dispatch, delegate_global_dispatch};
+use smithay::utils::{Logical, Point};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::compositor::{
-    CompositorClientState, CompositorHandler, CompositorState, RegionUserData, SubsurfaceUserData,
-    SurfaceUserData, get_parent, is_sync_subsurface,
+    CompositorClientState, CompositorHandler, CompositorState, RegionUserData,
+    SubsurfaceCachedState, SubsurfaceUserData, SurfaceUserData, add_pre_commit_hook, get_children,
+    get_parent, is_sync_subsurface, with_states,
 };
+
+/// A desynchronised subsurface's position, set by `wl_subsurface.set_position` and committed by
+/// the subsurface itself, waiting for its parent's commit.
+///
+/// The position is the parent's state: it takes effect when the parent's state is applied,
+/// whatever the subsurface's mode. Smithay 0.7 applies a desynchronised subsurface's position on
+/// its own commit (Smithay#1894); the hooks below hold it back until the parent commits.
+#[derive(Default)]
+struct ScheduledPosition(std::sync::Mutex<Option<Point<i32, Logical>>>);
+
+/// Before a desynchronised subsurface's own commit: keep a new position for the parent's.
+fn hold_subsurface_position(surface: &WlSurface) {
+    if is_sync_subsurface(surface) {
+        return;
+    }
+    with_states(surface, |states| {
+        let mut cached = states.cached_state.get::<SubsurfaceCachedState>();
+        let current = cached.current().location;
+        let pending = cached.pending().location;
+        if pending != current {
+            states
+                .data_map
+                .insert_if_missing_threadsafe(ScheduledPosition::default);
+            if let Some(scheduled) = states.data_map.get::<ScheduledPosition>()
+                && let Ok(mut slot) = scheduled.0.lock()
+            {
+                *slot = Some(pending);
+            }
+            cached.pending().location = current;
+        }
+    });
+}
+
+/// After a surface's commit: its desynchronised subsurfaces take their scheduled positions.
+fn apply_subsurface_positions(parent: &WlSurface) {
+    for child in get_children(parent) {
+        if is_sync_subsurface(&child) {
+            continue;
+        }
+        with_states(&child, |states| {
+            let held = states
+                .data_map
+                .get::<ScheduledPosition>()
+                .and_then(|s| s.0.lock().ok().and_then(|mut slot| slot.take()));
+            let mut cached = states.cached_state.get::<SubsurfaceCachedState>();
+            let target = held.unwrap_or(cached.pending().location);
+            cached.current().location = target;
+            cached.pending().location = target;
+        });
+    }
+}
 
 use crate::state::{ClientState, State};
 
@@ -41,7 +94,13 @@ impl CompositorHandler for State {
         self.release_touches_at(surface);
     }
 
+    fn new_subsurface(&mut self, surface: &WlSurface, _parent: &WlSurface) {
+        add_pre_commit_hook::<Self, _>(surface, |_, _, surface| hold_subsurface_position(surface));
+    }
+
     fn commit(&mut self, surface: &WlSurface) {
+        // Before the renderer's view of the tree is rebuilt from the positions.
+        apply_subsurface_positions(surface);
         on_commit_buffer_handler::<Self>(surface);
         if !is_sync_subsurface(surface) {
             let mut root = surface.clone();
