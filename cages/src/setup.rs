@@ -15,7 +15,7 @@ use landlock::{
     RulesetCreatedAttr, RulesetStatus, Scope,
 };
 use nix::mount::{MntFlags, MsFlags, umount2};
-use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::stat::{Mode, umask};
 use nix::unistd::{Gid, Uid, chdir, pivot_root, sethostname, setresgid, setresuid};
 
@@ -482,7 +482,9 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
     if plan.network == Network::None {
         loopback_up()?;
     }
-    // Resource limits from the plan.
+    // Resource limits from the plan, as ceilings: a limit above what the cage's creator may have
+    // (its hard limit: 4096 open files for a console login's shell, say) cannot be raised in a
+    // user namespace, and is the tighter bound anyway.
     for (resource, value, name) in [
         (Resource::RLIMIT_NPROC, plan.rlimits.nproc, "RLIMIT_NPROC"),
         (
@@ -492,6 +494,8 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
         ),
         (Resource::RLIMIT_CORE, plan.rlimits.core, "RLIMIT_CORE"),
     ] {
+        let hard = check(getrlimit(resource), || format!("getrlimit({name})"))?.1;
+        let value = value.min(hard);
         check(setrlimit(resource, value, value), || {
             format!("setrlimit({name}, {value})")
         })?;

@@ -127,9 +127,25 @@ fn plan(env: &Env, level: usize, network: Network, args: &[&str]) -> CagePlan {
     }
 }
 
-/// Runs a plan to completion; returns (exit code, stderr).
-fn run(plan: &CagePlan) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloison-cage"))
+/// Runs a plan to completion from a helper whose open-files hard limit is `nofile` (as under a
+/// console login's shell), if given; returns (exit code, stderr).
+fn run_with_nofile(plan: &CagePlan, nofile: Option<u64>) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cloison-cage"));
+    if let Some(limit) = nofile {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: setrlimit is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(move || {
+                nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_NOFILE,
+                    limit,
+                    limit,
+                )
+                .map_err(std::io::Error::from)
+            });
+        }
+    }
+    let mut child = command
         .arg("run")
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
@@ -205,6 +221,10 @@ fn outer(filter: Option<&str>) {
             plan(&env, 0, Network::None, &["rlimits", "512", "256", "0"]),
         ),
         (
+            "rlimits-under-a-lower-hard-limit",
+            plan(&env, 0, Network::None, &["rlimits", "512", "128", "0"]),
+        ),
+        (
             "idmap-low",
             plan(&env, 0, Network::None, &["idmap", &LOW_UID.to_string()]),
         ),
@@ -245,7 +265,10 @@ fn outer(filter: Option<&str>) {
             continue;
         }
         ran += 1;
-        let (code, err) = run(plan);
+        // The plan's limits are ceilings: under a lower hard limit the cage still starts, with
+        // that limit.
+        let nofile = (*name == "rlimits-under-a-lower-hard-limit").then_some(128);
+        let (code, err) = run_with_nofile(plan, nofile);
         let ok = code == 0;
         #[allow(clippy::disallowed_macros)]
         {
