@@ -137,12 +137,8 @@ pub fn sanitize(name: &str) -> String {
 fn sanitize_component(part: &str) -> String {
     let cleaned: String = part
         .chars()
-        .filter(|&c| {
-            !(c.is_control()
-                || matches!(c,
-                    '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
-                    | '\u{FEFF}' | '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{FFF9}'..='\u{FFFB}'))
-        })
+        // The same invisible, zero-width and bidi set as every text trusted UI shows.
+        .filter(|&c| !(c.is_control() || cloison_config::text::is_invisible(c)))
         .collect();
     let cleaned = cleaned.trim();
     let cleaned = match cleaned {
