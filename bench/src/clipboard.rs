@@ -107,29 +107,10 @@ fn cross_level(file: &Path, size: usize, rounds: usize) -> anyhow::Result<Vec<(f
     let dir = tempfile::Builder::new()
         .prefix("cloison-bench-clip-")
         .tempdir()?;
-    let runtime = dir.path().join("run");
-    std::fs::create_dir(&runtime)?;
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-    let config = dir.path().join("cloison.toml");
-    let text = include_str!("../../assets/cloison.toml")
-        .replace("[[level.session]]\ncommand = [\"foot\"]\n", "")
-        + "\n[clipboard]\nmax_bytes = 67108864\ntimeout_ms = 60000\n";
-    std::fs::write(&config, text)?;
-    let mut session = Command::new(bin("cloison"))
-        .args(["run", "--backend", "headless", "--config"])
-        .arg(&config)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("XDG_DATA_HOME", dir.path().join("data"))
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
-        .env("XDG_STATE_HOME", dir.path().join("state"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let session = crate::session::BenchSession::start(dir.path(), |text| {
+        Ok(text + "\n[clipboard]\nmax_bytes = 67108864\ntimeout_ms = 60000\n")
+    })?;
+    let runtime = session.runtime.clone();
     let ctl_path = cloison_ipc::paths::ctl_socket(&runtime);
     wait("the session", Duration::from_secs(20), || {
         Client::connect(&ctl_path).is_ok()
@@ -233,11 +214,7 @@ fn cross_level(file: &Path, size: usize, rounds: usize) -> anyhow::Result<Vec<(f
         }
         Ok(samples)
     })();
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(session.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = session.wait();
+    drop(session);
     result
 }
 

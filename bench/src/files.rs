@@ -104,35 +104,17 @@ pub fn run(rounds: usize, mib: u64) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("cloison-bench-files-")
         .tempdir_in(std::env::var_os("CLOISON_BENCH_DIR").unwrap_or_else(|| "/var/tmp".into()))?;
-    let runtime = dir.path().join("run");
-    std::fs::create_dir(&runtime)?;
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-    let config = dir.path().join("cloison.toml");
-    let text = include_str!("../../assets/cloison.toml")
-        .replace("[[level.session]]\ncommand = [\"foot\"]\n", "")
-        .replace(
+    let session = crate::session::BenchSession::start(dir.path(), |text| {
+        let text = text.replace(
             "from = \"low\"\nto = \"high\"\nclipboard = \"allow\"\nfiles = \"confirm\"",
             "from = \"low\"\nto = \"high\"\nclipboard = \"allow\"\nfiles = \"allow\"",
         );
-    if !text.contains("files = \"allow\"") {
-        bail!("the default configuration changed: update the benchmark's policy rule");
-    }
-    std::fs::write(&config, text)?;
-    let mut session = Command::new(crate::clipboard::bin("cloison"))
-        .args(["run", "--backend", "headless", "--config"])
-        .arg(&config)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("XDG_DATA_HOME", dir.path().join("data"))
-        .env("XDG_CACHE_HOME", dir.path().join("cache"))
-        .env("XDG_STATE_HOME", dir.path().join("state"))
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
+        if !text.contains("files = \"allow\"") {
+            bail!("the default configuration changed: update the benchmark's policy rule");
+        }
+        Ok(text)
+    })?;
+    let runtime = session.runtime.clone();
     let result = (|| -> anyhow::Result<()> {
         let manager = cloison_ipc::paths::level_manager_socket(&runtime, "low");
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -200,10 +182,6 @@ pub fn run(rounds: usize, mib: u64) -> anyhow::Result<()> {
         }
         Ok(())
     })();
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(session.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = session.wait();
+    drop(session);
     result
 }

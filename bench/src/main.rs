@@ -17,6 +17,7 @@ mod client;
 mod clipboard;
 mod files;
 mod peers;
+mod session;
 
 use std::time::Duration;
 

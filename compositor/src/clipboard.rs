@@ -122,16 +122,6 @@ pub fn pick_type(types: &[String], images: bool) -> Option<String> {
         .or_else(|| (images && types.iter().any(|t| t == PNG)).then(|| PNG.to_string()))
 }
 
-fn human(bytes: u64) -> String {
-    if bytes < 1000 {
-        format!("{bytes} B")
-    } else if bytes < 1_000_000 {
-        format!("{:.1} kB", bytes as f64 / 1000.0)
-    } else {
-        format!("{:.1} MB", bytes as f64 / 1_000_000.0)
-    }
-}
-
 impl State {
     /// A client of `level` set (or cleared) its selection.
     pub fn selection_changed(
@@ -341,7 +331,7 @@ impl State {
             ),
             "oversize" => format!(
                 "Not copied: {label}'s clipboard holds more than {}, the limit",
-                human(copy.cap)
+                cloison_config::text::human_size(copy.cap)
             ),
             _ => format!("Not copied: reading {label}'s clipboard failed"),
         };
@@ -633,6 +623,6 @@ mod tests {
         assert_eq!(pick_type(&t(&["image/png"]), false), None);
         assert_eq!(pick_type(&t(&["image/png"]), true).as_deref(), Some(PNG));
         assert_eq!(pick_type(&t(&["application/x-evil"]), true), None);
-        assert_eq!(human(1234), "1.2 kB");
+        assert_eq!(cloison_config::text::human_size(1234), "1.2 kB");
     }
 }

@@ -478,8 +478,8 @@ impl State {
         touch.frame(self);
     }
 
-    /// The window whose main surface is `root` goes away (destroyed or unmapped): touch
-    /// points on it (or on its subsurfaces) are lifted, while its client can still be told.
+    /// `root` goes away (a window destroyed or unmapped, a surface destroyed): touch points on
+    /// it or on its subsurfaces are lifted, while its client can still be told.
     pub fn release_touches_on(
         &mut self,
         root: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
@@ -489,30 +489,15 @@ impl State {
             .touches
             .iter()
             .filter(|(_, (_, surface))| {
-                let mut top = surface.clone();
-                while let Some(parent) = smithay::wayland::compositor::get_parent(&top) {
-                    top = parent;
+                let mut node = Some(surface.clone());
+                while let Some(n) = node {
+                    if n == *root {
+                        return true;
+                    }
+                    node = smithay::wayland::compositor::get_parent(&n);
                 }
-                top == *root
+                false
             })
-            .map(|(slot, _)| *slot)
-            .collect();
-        for slot in slots {
-            let time = self.now_ms();
-            self.handle_touch_up(slot, time);
-        }
-    }
-
-    /// Touch points on exactly this surface are lifted (it is being destroyed).
-    pub fn release_touches_at(
-        &mut self,
-        surface: &smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
-    ) {
-        let slots: Vec<u32> = self
-            .input
-            .touches
-            .iter()
-            .filter(|(_, (_, s))| s == surface)
             .map(|(slot, _)| *slot)
             .collect();
         for slot in slots {

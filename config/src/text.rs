@@ -94,6 +94,19 @@ pub fn sanitize(input: &str, max_chars: usize) -> String {
     out
 }
 
+/// A byte count as people read it (decimal units): `999 B`, `1.2 kB`, `3.4 MB`, `1.07 GB`.
+pub fn human_size(bytes: u64) -> String {
+    if bytes < 1000 {
+        format!("{bytes} B")
+    } else if bytes < 1_000_000 {
+        format!("{:.1} kB", bytes as f64 / 1000.0)
+    } else if bytes < 1_000_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+    } else {
+        format!("{:.2} GB", bytes as f64 / 1_000_000_000.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +175,13 @@ mod tests {
         assert_eq!(sanitize("[HIGH]\u{2028}Secrets", 128), "[HIGH] Secrets");
         assert_eq!(sanitize("", 128), "");
         assert_eq!(sanitize("\u{202E}\u{200B}\n", 128), "");
+    }
+
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1234), "1.2 kB");
+        assert_eq!(human_size(268_435_456), "268.4 MB");
+        assert_eq!(human_size(34_359_738_368), "34.36 GB");
     }
 }

@@ -97,16 +97,6 @@ pub struct Manager {
     confirming: Option<(u64, String, String)>,
 }
 
-fn human(bytes: u64) -> String {
-    if bytes < 1000 {
-        format!("{bytes} B")
-    } else if bytes < 1_000_000 {
-        format!("{:.1} kB", bytes as f64 / 1000.0)
-    } else {
-        format!("{:.1} MB", bytes as f64 / 1_000_000.0)
-    }
-}
-
 /// Text as the dialog shows it: invisible, control and bidi characters become visible
 /// `⟨U+XXXX⟩` marks, tabs `→`; line breaks stay.
 pub fn make_visible(text: &str) -> String {
@@ -355,7 +345,7 @@ impl Manager {
                 &format!("oversize: above {cap} bytes"),
                 format!(
                     "Not copied: {label}'s clipboard is larger than {}",
-                    human(cap)
+                    cloison_config::text::human_size(cap)
                 ),
             );
             return out;
@@ -444,7 +434,7 @@ impl Manager {
         });
         out.push(Out::Notify(format!(
             "Copied {} {} from {label}",
-            human(size),
+            cloison_config::text::human_size(size),
             kind.word()
         )));
         out
@@ -647,7 +637,7 @@ impl Manager {
         ));
         out.push(Out::Notify(format!(
             "Pasted {} {} from {} into {}: paste it with the app's Ctrl+V",
-            human(size),
+            cloison_config::text::human_size(size),
             kind.word(),
             self.label(&from),
             self.label(to)

@@ -104,18 +104,6 @@ impl Transfers {
     }
 }
 
-fn human(bytes: u64) -> String {
-    if bytes < 1000 {
-        format!("{bytes} B")
-    } else if bytes < 1_000_000 {
-        format!("{:.1} kB", bytes as f64 / 1000.0)
-    } else if bytes < 1_000_000_000 {
-        format!("{:.1} MB", bytes as f64 / 1_000_000.0)
-    } else {
-        format!("{:.2} GB", bytes as f64 / 1_000_000_000.0)
-    }
-}
-
 /// Serves one connection on `level`'s manager socket until it closes.
 pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
     let mut receiver = Receiver::default();
@@ -260,8 +248,8 @@ fn send(
                 Ok(meta) if meta.len() > limits.max_file_bytes => {
                     item.refused = Some(format!(
                         "{} is above the {} limit per file",
-                        human(meta.len()),
-                        human(limits.max_file_bytes)
+                        cloison_config::text::human_size(meta.len()),
+                        cloison_config::text::human_size(limits.max_file_bytes)
                     ));
                 }
                 Ok(meta) => {
@@ -317,8 +305,8 @@ fn send(
     if total > limits.max_total_bytes {
         let rule = format!(
             "{} in one request is above the {} limit",
-            human(total),
-            human(limits.max_total_bytes)
+            cloison_config::text::human_size(total),
+            cloison_config::text::human_size(limits.max_total_bytes)
         );
         for item in &items {
             t.record(Entry {
@@ -454,7 +442,7 @@ fn send(
                             id,
                             Some(format!(
                                 "Sending {} to {to_label}: {}%",
-                                human(total),
+                                cloison_config::text::human_size(total),
                                 all * 100 / total.max(1)
                             )),
                         );
@@ -517,7 +505,7 @@ fn send(
     (t.notify)(if failed == 0 {
         format!(
             "{delivered} file(s), {}, from {} in {to_label}'s Incoming",
-            human(total),
+            cloison_config::text::human_size(total),
             label(config, from)
         )
     } else {

@@ -91,7 +91,7 @@ impl CompositorHandler for State {
 
     fn destroyed(&mut self, surface: &WlSurface) {
         // A touch point on it is lifted (its client still hears of it).
-        self.release_touches_at(surface);
+        self.release_touches_on(surface);
     }
 
     fn new_subsurface(&mut self, surface: &WlSurface, _parent: &WlSurface) {
