@@ -290,10 +290,19 @@ impl CagePlan {
                     "use an absolute path inside the cage, not /",
                 ));
             }
-            if RESERVED_TARGETS.iter().any(|r| bind.target == Path::new(r))
-                || ["/proc", "/dev", "/sys", "/usr", "/etc"]
-                    .iter()
-                    .any(|r| bind.target.starts_with(r))
+            // The exceptions: the host's sysfs and its input and DRM device directories,
+            // read-only, at their own places: the compositor on a seat finds (stats) its
+            // devices there. Binds are always nodev, so no device can be opened through them:
+            // the seat manager opens them and passes descriptors.
+            let device_view = ["/sys", "/dev/input", "/dev/dri"]
+                .iter()
+                .any(|p| bind.source == Path::new(p) && bind.target == Path::new(p))
+                && !bind.writable;
+            if !device_view
+                && (RESERVED_TARGETS.iter().any(|r| bind.target == Path::new(r))
+                    || ["/proc", "/dev", "/sys", "/usr", "/etc"]
+                        .iter()
+                        .any(|r| bind.target.starts_with(r)))
             {
                 return Err(err(
                     &field,
@@ -445,6 +454,29 @@ pub(crate) mod tests {
         p.validate(0).unwrap();
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(serde_json::from_str::<CagePlan>(&json).unwrap(), p);
+    }
+
+    #[test]
+    fn only_read_only_device_views_may_be_bound_under_sys_and_dev() {
+        let with = |source: &str, target: &str, writable: bool| {
+            let mut p = plan();
+            p.binds.push(Bind {
+                source: source.into(),
+                target: target.into(),
+                writable,
+            });
+            p
+        };
+        with("/sys", "/sys", false).validate(0).unwrap();
+        rejects(with("/sys", "/sys", true), 0, "would replace");
+        rejects(with("/tmp", "/sys", false), 0, "would replace");
+        rejects(with("/sys", "/sys/class", false), 0, "would replace");
+        rejects(with("/proc", "/proc", false), 0, "would replace");
+        with("/dev/input", "/dev/input", false).validate(0).unwrap();
+        with("/dev/dri", "/dev/dri", false).validate(0).unwrap();
+        rejects(with("/dev/input", "/dev/input", true), 0, "would replace");
+        rejects(with("/dev/snd", "/dev/snd", false), 0, "would replace");
+        rejects(with("/dev/input", "/dev/dri", false), 0, "would replace");
     }
 
     #[test]

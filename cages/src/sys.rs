@@ -67,6 +67,13 @@ fn bind_fd_flags(fd: &OwnedFd, target: &Path, writable: bool, extra: MsFlags) ->
         None,
     )?;
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | extra;
+    // A remount inside a user namespace must keep the source mount's locked flags (sysfs is
+    // noexec, for one).
+    if let Ok(st) = nix::sys::statvfs::fstatvfs(fd)
+        && st.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC)
+    {
+        flags |= MsFlags::MS_NOEXEC;
+    }
     if !writable {
         flags |= MsFlags::MS_RDONLY;
     }
