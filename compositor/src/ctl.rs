@@ -200,6 +200,18 @@ impl State {
                 backend: self.backend.name().to_string(),
                 width: size.w,
                 height: size.h,
+                displays: self
+                    .output_geometries()
+                    .into_iter()
+                    .map(|(output, g)| cloison_ipc::DisplayStatus {
+                        name: output.name(),
+                        x: g.loc.x,
+                        y: g.loc.y,
+                        width: g.size.w,
+                        height: g.size.h,
+                        refresh: output.current_mode().map_or(0, |m| m.refresh),
+                    })
+                    .collect(),
             },
             focused_level: self.focused_level().map(|l| self.level(l).name.to_string()),
             levels,

@@ -529,6 +529,18 @@ impl State {
             matches!(sym, Some(s) if s == xkb::Keysym::Super_L || s == xkb::Keysym::Super_R);
         // With the Super tap, Super belongs to the compositor: no client sees it.
         let reserved = self.input.super_tap && is_super;
+        if pressed {
+            // Ctrl+Alt+F1…F12 (the keymap's XF86Switch_VT_n) switch virtual terminals where the
+            // compositor owns a seat; no client sees them.
+            let vt_sym = self.input.xkb.key_get_one_sym(xkb_keycode).raw();
+            let first = xkb::Keysym::XF86_Switch_VT_1.raw();
+            if (first..first + 12).contains(&vt_sym)
+                && crate::backend::switch_vt(self, (vt_sym - first + 1) as i32)
+            {
+                self.input.pressed.insert(keycode, KeyRoute::Intercepted);
+                return;
+            }
+        }
         let route = if pressed {
             let action = self.input.shortcut(keycode);
             self.input
@@ -765,11 +777,7 @@ impl State {
     }
 
     fn handle_pointer_motion(&mut self, pos: Point<f64, Logical>, time: u32) {
-        let area = self.output_geometry().to_f64();
-        let pos = Point::from((
-            pos.x.clamp(area.loc.x, area.loc.x + area.size.w - 1.0),
-            pos.y.clamp(area.loc.y, area.loc.y + area.size.h - 1.0),
-        ));
+        let pos = self.clamp_to_outputs(pos);
         self.input.pointer = pos;
         self.input.pointer_seen = true;
         self.queue_redraw();
@@ -838,7 +846,7 @@ impl State {
             if pressed
                 && let Some(answer) = crate::ui::dialog::ConfirmDialog::hit(
                     self.output_geometry().size,
-                    self.input.pointer,
+                    self.input.pointer - self.output_geometry().loc.to_f64(),
                 )
             {
                 self.answer_dialog(answer);
@@ -848,8 +856,9 @@ impl State {
         if self.ui.menu.open {
             // A click on an entry starts it; anywhere else closes the menu. No client sees it.
             if pressed {
-                let size = self.output_geometry().size;
-                let outcome = match self.ui.menu.hit(size, self.input.pointer) {
+                let primary = self.output_geometry();
+                let at = self.input.pointer - primary.loc.to_f64();
+                let outcome = match self.ui.menu.hit(primary.size, at) {
                     Some((level, app)) => {
                         self.ui.menu.open = false;
                         crate::ui::menu::MenuOutcome::Launch(level, app)
@@ -893,9 +902,12 @@ impl State {
                     }
                 }
                 Under::Bar => {
+                    let bar = self
+                        .bar_at(self.input.pointer)
+                        .unwrap_or_else(|| self.output_geometry());
                     if crate::ui::bar::menu_button_hit(
-                        self.output_geometry().size.w,
-                        self.input.pointer,
+                        bar.size.w,
+                        self.input.pointer - bar.loc.to_f64(),
                     ) {
                         self.toggle_menu();
                         return;

@@ -37,16 +37,18 @@ pub enum BackendKind {
     Headless,
     /// A nested window (GLES).
     Winit,
+    /// The seat's own displays and input devices (KMS, libinput, libseat).
+    Drm,
 }
 
 impl BackendKind {
-    /// `winit` when a display is available (`WAYLAND_DISPLAY` or `DISPLAY`), else `headless`.
+    /// As [`cloison_ipc::backend::auto`] decides: `winit` inside a desktop, `drm` on a seat,
+    /// else `headless`.
     pub fn auto() -> BackendKind {
-        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        if set("WAYLAND_DISPLAY") || set("DISPLAY") {
-            BackendKind::Winit
-        } else {
-            BackendKind::Headless
+        match cloison_ipc::backend::auto() {
+            "winit" => BackendKind::Winit,
+            "drm" => BackendKind::Drm,
+            _ => BackendKind::Headless,
         }
     }
 }
@@ -100,6 +102,15 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         BackendKind::Winit => {
             anyhow::bail!("this build has no winit backend; use --backend headless")
         }
+        #[cfg(feature = "drm")]
+        BackendKind::Drm => (
+            backend::Backend::Drm(backend::drm::DrmBackend::new(&handle, &options.config)?),
+            options.size,
+        ),
+        #[cfg(not(feature = "drm"))]
+        BackendKind::Drm => {
+            anyhow::bail!("this build has no drm backend; use --backend headless")
+        }
     };
 
     let mut state = State::new(
@@ -110,6 +121,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         backend,
         size,
     )?;
+    #[cfg(feature = "drm")]
+    if matches!(state.backend, backend::Backend::Drm(_)) {
+        backend::drm::start(&mut state);
+    }
 
     let own_sockets = options.handed_over.is_none();
     let ctl_path = cloison_ipc::paths::ctl_socket(&options.runtime_dir);

@@ -25,8 +25,9 @@ struct Cli {
     /// Read the validated configuration as JSON from this descriptor (used by `cloison run`).
     #[arg(long, value_name = "FD", conflicts_with = "config")]
     config_fd: Option<i32>,
-    /// Backend: auto (winit when WAYLAND_DISPLAY or DISPLAY is set), headless or winit.
-    #[arg(long, default_value = "auto", value_parser = ["auto", "headless", "winit"])]
+    /// Backend: auto (winit when WAYLAND_DISPLAY or DISPLAY is set, drm on a seat, else
+    /// headless), headless, winit or drm.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "headless", "winit", "drm"])]
     backend: String,
     /// Output size (headless) or initial window size (winit), as WIDTHxHEIGHT.
     #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
@@ -134,6 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let backend = match cli.backend.as_str() {
         "headless" => BackendKind::Headless,
         "winit" => BackendKind::Winit,
+        "drm" => BackendKind::Drm,
         _ => BackendKind::auto(),
     };
     let handed_over = handed_over(&cli)?;

@@ -148,6 +148,10 @@ impl State {
                     }
                 }
             },
+            ToCompositor::DevicesChanged => {
+                #[cfg(feature = "drm")]
+                crate::backend::drm::DrmBackend::devices_changed(self);
+            }
             // Handled where its descriptor is taken (the channel's reader).
             ToCompositor::Paste { .. } => {}
         }

@@ -23,7 +23,9 @@ use smithay::backend::renderer::element::memory::{
 use smithay::backend::renderer::element::surface::{
     WaylandSurfaceRenderElement, render_elements_from_surface_tree,
 };
-use smithay::backend::renderer::element::utils::CropRenderElement;
+use smithay::backend::renderer::element::utils::{
+    CropRenderElement, Relocate, RelocateRenderElement,
+};
 use smithay::backend::renderer::element::{
     Kind, RenderElementStates, default_primary_scanout_output_compare, render_elements,
 };
@@ -87,16 +89,24 @@ pub struct Scene<'a> {
     pub default_cursor: &'a MemoryRenderBuffer,
     /// Font and bar.
     pub ui: &'a Ui,
-    /// Output size.
+    /// The output drawn: its size.
     pub output_size: Size<i32, Logical>,
+    /// The output drawn: its top-left corner in global coordinates.
+    pub origin: Point<i32, Logical>,
+    /// Whether it is the primary output (the one that shows the menu and dialogs).
+    pub primary: bool,
 }
+
+/// An element placed on one output (global coordinates shifted by the output's origin).
+pub type PlacedElement<R> = RelocateRenderElement<OutputRenderElement<R>>;
 
 /// Builds a [`Scene`] from disjoint fields of the state (so a backend can be borrowed
 /// mutably beside it).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! scene {
-    ($state:expr, $cursor:expr) => {
+    ($state:expr, $cursor:expr, $output:expr) => {{
+        let geometry = $state.space.output_geometry($output).unwrap_or_default();
         $crate::render::Scene {
             space: &$state.space,
             levels: &$state.levels,
@@ -106,19 +116,17 @@ macro_rules! scene {
             dnd_icon: $state.dnd_icon.as_ref(),
             default_cursor: &$state.frame_clock.default_cursor,
             ui: &$state.ui,
-            output_size: $state
-                .space
-                .output_geometry(&$state.output)
-                .map(|g| g.size)
-                .unwrap_or_default(),
+            output_size: geometry.size,
+            origin: geometry.loc,
+            primary: $output == &$state.output,
         }
-    };
+    }};
 }
 
 impl State {
-    /// The scene as of now.
+    /// The scene of the primary output as of now.
     pub fn scene(&self) -> Scene<'_> {
-        scene!(self, self.cursor_to_draw())
+        scene!(self, self.cursor_to_draw(), &self.output)
     }
 
     /// The cursor image and position, if the pointer is on the output: the image the client
@@ -235,13 +243,28 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
     }
 }
 
-/// Builds the render elements of `scene`, front to back.
-pub fn output_elements<R>(renderer: &mut R, scene: &Scene<'_>) -> Vec<OutputRenderElement<R>>
+/// Builds the render elements of `scene`'s output, front to back, in the output's coordinates.
+pub fn output_elements<R>(renderer: &mut R, scene: &Scene<'_>) -> Vec<PlacedElement<R>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Send + Clone + 'static,
+{
+    let offset = (-scene.origin.x, -scene.origin.y);
+    global_elements(renderer, scene)
+        .into_iter()
+        .map(|e| RelocateRenderElement::from_element(e, offset, Relocate::Relative))
+        .collect()
+}
+
+/// The elements of `scene` in global coordinates: the bar at the output's top, the menu and
+/// dialogs on the primary output, everything else where it is in the layout.
+fn global_elements<R>(renderer: &mut R, scene: &Scene<'_>) -> Vec<OutputRenderElement<R>>
 where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Send + Clone + 'static,
 {
     let scale = Scale::from(1.0);
+    let origin = scene.origin.to_f64().to_physical(scale);
     let mut elements: Vec<OutputRenderElement<R>> = Vec::new();
 
     // The trusted bar, above everything.
@@ -250,7 +273,7 @@ where
         let bar = scene.ui.bar.buffer(bar_content(scene), &scene.ui.font);
         match MemoryRenderBufferRenderElement::from_buffer(
             renderer,
-            (0.0, 0.0),
+            origin,
             &bar,
             None,
             None,
@@ -321,12 +344,17 @@ where
     }
 
     // The paste confirmation, above every window and the menu, below the cursor and the bar.
-    if let Some(dialog) = scene.ui.dialog.as_ref().filter(|_| trusted_ui) {
+    if let Some(dialog) = scene
+        .ui
+        .dialog
+        .as_ref()
+        .filter(|_| trusted_ui && scene.primary)
+    {
         let image = scene.ui.dialog_cache.buffer(dialog, &scene.ui.font);
         let at = crate::ui::dialog::ConfirmDialog::geometry(scene.output_size).loc;
         match MemoryRenderBufferRenderElement::from_buffer(
             renderer,
-            at.to_f64().to_physical(scale),
+            at.to_f64().to_physical(scale) + origin,
             &image,
             None,
             None,
@@ -339,7 +367,7 @@ where
     }
 
     // The launcher menu, above every window, below the cursor and the bar.
-    if trusted_ui && scene.ui.menu.open {
+    if trusted_ui && scene.primary && scene.ui.menu.open {
         let levels: Vec<(String, cloison_config::Color)> = scene
             .levels
             .iter()
@@ -349,7 +377,7 @@ where
         let at = scene.ui.menu.geometry(scene.output_size).loc;
         match MemoryRenderBufferRenderElement::from_buffer(
             renderer,
-            at.to_f64().to_physical(scale),
+            at.to_f64().to_physical(scale) + origin,
             &menu,
             None,
             None,
@@ -534,19 +562,22 @@ impl State {
         // Windows moved, mapped, resized or closed under a still pointer: the client under it
         // learns it now, as if the pointer had moved.
         self.refresh_pointer_focus();
-        let outcome = crate::backend::render(self);
-        let Some((rendered, states)) = outcome else {
-            return;
-        };
-        if rendered {
-            self.frame_clock.frames += 1;
+        for output in self.outputs.clone() {
+            // `None`: not drawn now (failed, or the output still shows its previous frame and
+            // the backend draws again once that is on screen).
+            let Some((rendered, states)) = crate::backend::render(self, &output) else {
+                continue;
+            };
+            if rendered {
+                self.frame_clock.frames += 1;
+            }
+            self.post_repaint(&output, rendered, &states);
         }
-        self.post_repaint(rendered, &states);
     }
 
     /// After a frame: which output each surface is on, presentation feedback, frame callbacks.
-    fn post_repaint(&mut self, rendered: bool, states: &RenderElementStates) {
-        let output = self.output.clone();
+    fn post_repaint(&mut self, output: &Output, rendered: bool, states: &RenderElementStates) {
+        let output = output.clone();
         let time = self.clock.now();
         for window in self.space.elements() {
             window.with_surfaces(|surface, data| {

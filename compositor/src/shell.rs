@@ -476,11 +476,16 @@ impl State {
         } else {
             xdg_toplevel::State::Maximized
         };
-        let area = self.fill_area(fullscreen);
         let current = self
             .space
             .element_location(&window)
             .map(|loc| Rectangle::new(loc, window_geometry(&window).size));
+        // Maximized or fullscreen on the output that shows most of the window.
+        let restore = with_window_state(&window, |s| s.restore).or(current);
+        let output_area = restore
+            .map(|r| self.usable_area_for(r))
+            .unwrap_or_else(|| self.usable_area());
+        let area = self.fill_area_in(output_area, fullscreen);
         if on {
             with_window_state(&window, |s| {
                 if s.restore.is_none() {
@@ -537,7 +542,8 @@ impl State {
             return;
         };
         // The target rectangle, relative to the popup's parent.
-        let mut target = self.usable_area();
+        let mut target =
+            self.usable_area_for(Rectangle::new(window_loc, window_geometry(&window).size));
         target.loc -= get_popup_toplevel_coords(&kind);
         target.loc -= window_loc;
         popup.with_pending_state(|state| {
@@ -827,7 +833,7 @@ impl State {
     /// What is at `pos`. Input only ever reaches a client inside the area its frame (or its
     /// popup's frame) encloses, exactly where it is drawn.
     pub fn under(&self, pos: Point<f64, Logical>) -> Under {
-        if pos.y < self.usable_area().loc.y as f64 {
+        if self.bar_at(pos).is_some() {
             return Under::Bar;
         }
         for window in self.space.elements().rev() {
@@ -906,7 +912,13 @@ impl State {
     /// Moves a window so its content is at `loc`, keeping its title bar reachable (below the
     /// bar, and partly on the output).
     pub fn move_window(&mut self, window: &Window, loc: Point<i32, Logical>) {
-        let area = self.usable_area();
+        // Anywhere on the screens, below the bars.
+        let layout = self.layout_geometry();
+        let bar = crate::ui::BAR_HEIGHT.min(layout.size.h);
+        let area = Rectangle::<i32, Logical>::new(
+            (layout.loc.x, layout.loc.y + bar).into(),
+            (layout.size.w, layout.size.h - bar).into(),
+        );
         let (_, eh) = FrameLayout::extra(false);
         let min_y = area.loc.y + eh - crate::ui::BORDER;
         let size = window_geometry(window).size;

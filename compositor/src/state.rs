@@ -20,7 +20,7 @@ use smithay::reexports::calloop::{LoopHandle, LoopSignal};
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
-use smithay::utils::{Clock, Logical, Monotonic, Rectangle, Serial, Size, Transform};
+use smithay::utils::{Clock, Logical, Monotonic, Point, Rectangle, Serial, Size, Transform};
 use smithay::wayland::compositor::{CompositorClientState, CompositorState};
 use smithay::wayland::cursor_shape::CursorShapeManagerState;
 use smithay::wayland::fractional_scale::FractionalScaleManagerState;
@@ -164,8 +164,11 @@ pub struct State {
 
     /// Rendering and real input.
     pub backend: Backend,
-    /// The one output.
+    /// The primary output: the first of `outputs` (the menu and dialogs show on it, new
+    /// windows open on it).
     pub output: Output,
+    /// Every output, left to right as laid out (one for the headless and nested backends).
+    pub outputs: Vec<Output>,
     /// Windows and their stacking order.
     pub space: Space<Window>,
     /// xdg popups.
@@ -360,7 +363,10 @@ impl State {
             size: output_size,
             refresh: 60_000,
         };
-        let _global = output.create_global::<State>(dh);
+        let global = output.create_global::<State>(dh);
+        output
+            .user_data()
+            .insert_if_missing(|| OutputGlobal(global));
         output.change_current_state(
             Some(mode),
             Some(Transform::Normal),
@@ -400,6 +406,7 @@ impl State {
             clock,
             config,
             backend,
+            outputs: vec![output.clone()],
             output,
             space,
             popups: PopupManager::default(),
@@ -457,7 +464,119 @@ impl State {
         &self.levels[id.0]
     }
 
-    /// The output's area in global coordinates.
+    /// Replaces the outputs with `outputs` (each placed at its position), in order; the
+    /// first becomes the primary output. Outputs that are gone lose their global; windows
+    /// left on no output come back to the primary one.
+    pub fn set_outputs(&mut self, outputs: Vec<(Output, Point<i32, Logical>)>) {
+        let Some((primary, _)) = outputs.first().cloned() else {
+            tracing::warn!("no output left: keeping the last layout");
+            return;
+        };
+        for old in std::mem::take(&mut self.outputs) {
+            if !outputs.iter().any(|(o, _)| *o == old) {
+                self.space.unmap_output(&old);
+                if let Some(OutputGlobal(global)) = old.user_data().get::<OutputGlobal>() {
+                    self.display_handle.remove_global::<State>(global.clone());
+                }
+            }
+        }
+        for (output, loc) in &outputs {
+            if output.user_data().get::<OutputGlobal>().is_none() {
+                let global = output.create_global::<State>(&self.display_handle);
+                output
+                    .user_data()
+                    .insert_if_missing(|| OutputGlobal(global));
+            }
+            output.change_current_state(None, None, None, Some(*loc));
+            self.space.map_output(output, *loc);
+        }
+        self.outputs = outputs.into_iter().map(|(o, _)| o).collect();
+        self.output = primary;
+        // Windows nowhere to be seen come back to the primary output.
+        let lost: Vec<Window> = self
+            .space
+            .elements()
+            .filter(|w| {
+                let Some(loc) = self.space.element_location(w) else {
+                    return false;
+                };
+                let rect = Rectangle::new(loc, crate::shell::window_geometry(w).size);
+                !self.outputs.iter().any(|o| {
+                    self.space
+                        .output_geometry(o)
+                        .is_some_and(|g| g.overlaps(rect))
+                })
+            })
+            .cloned()
+            .collect();
+        let area = self.usable_area();
+        for window in lost {
+            self.move_window(&window, area.loc + Point::from((32, 48)));
+        }
+        let pointer = self.clamp_to_outputs(self.input.pointer);
+        self.input.pointer = pointer;
+        self.queue_redraw();
+    }
+
+    /// Every output with its area in global coordinates.
+    pub fn output_geometries(&self) -> Vec<(Output, Rectangle<i32, Logical>)> {
+        self.outputs
+            .iter()
+            .filter_map(|o| Some((o.clone(), self.space.output_geometry(o)?)))
+            .collect()
+    }
+
+    /// The area covered by all outputs (their bounding box).
+    pub fn layout_geometry(&self) -> Rectangle<i32, Logical> {
+        self.output_geometries()
+            .into_iter()
+            .map(|(_, g)| g)
+            .reduce(|a, b| a.merge(b))
+            .unwrap_or_else(|| self.output_geometry())
+    }
+
+    /// The output at `pos` and its area, if any.
+    pub fn output_at(&self, pos: Point<f64, Logical>) -> Option<(Output, Rectangle<i32, Logical>)> {
+        self.output_geometries()
+            .into_iter()
+            .find(|(_, g)| g.to_f64().contains(pos))
+    }
+
+    /// `pos` moved onto the nearest output (the pointer never leaves the screens).
+    pub fn clamp_to_outputs(&self, pos: Point<f64, Logical>) -> Point<f64, Logical> {
+        let clamp = |g: Rectangle<i32, Logical>| {
+            let g = g.to_f64();
+            Point::<f64, Logical>::from((
+                pos.x.clamp(g.loc.x, g.loc.x + g.size.w - 1.0),
+                pos.y.clamp(g.loc.y, g.loc.y + g.size.h - 1.0),
+            ))
+        };
+        let mut geometries = self.output_geometries().into_iter().map(|(_, g)| g);
+        let Some(first) = geometries.next() else {
+            return clamp(self.output_geometry());
+        };
+        let distance = |p: Point<f64, Logical>| (p.x - pos.x).powi(2) + (p.y - pos.y).powi(2);
+        geometries.fold(clamp(first), |best, g| {
+            let p = clamp(g);
+            if distance(p) < distance(best) {
+                p
+            } else {
+                best
+            }
+        })
+    }
+
+    /// The trusted bar's area on the output at `pos`, if `pos` is on a bar.
+    pub fn bar_at(&self, pos: Point<f64, Logical>) -> Option<Rectangle<i32, Logical>> {
+        let (_, g) = self.output_at(pos)?;
+        let bar = Rectangle::new(
+            g.loc,
+            (g.size.w, crate::ui::BAR_HEIGHT.min(g.size.h)).into(),
+        );
+        bar.to_f64().contains(pos).then_some(bar)
+    }
+
+    /// The primary output's area in global coordinates.
     pub fn output_geometry(&self) -> Rectangle<i32, Logical> {
         self.space
             .output_geometry(&self.output)
@@ -474,10 +593,41 @@ impl State {
         )
     }
 
+    /// The area windows may use on the output that shows most of `rect` (the primary output
+    /// if none does).
+    pub fn usable_area_for(&self, rect: Rectangle<i32, Logical>) -> Rectangle<i32, Logical> {
+        let overlap = |g: &Rectangle<i32, Logical>| {
+            g.intersection(rect)
+                .map(|i| i.size.w as i64 * i.size.h as i64)
+                .unwrap_or(0)
+        };
+        let Some((_, o)) = self
+            .output_geometries()
+            .into_iter()
+            .filter(|(_, g)| overlap(g) > 0)
+            .max_by_key(|(_, g)| overlap(g))
+        else {
+            return self.usable_area();
+        };
+        let bar = crate::ui::BAR_HEIGHT.min(o.size.h);
+        Rectangle::new(
+            (o.loc.x, o.loc.y + bar).into(),
+            (o.size.w, o.size.h - bar).into(),
+        )
+    }
+
     /// The content rectangle of a maximized (`fullscreen = false`) or fullscreen window: the
     /// usable area minus the window's frame.
     pub fn fill_area(&self, fullscreen: bool) -> Rectangle<i32, Logical> {
-        let area = self.usable_area();
+        self.fill_area_in(self.usable_area(), fullscreen)
+    }
+
+    /// The same, in `area` (the usable area of one output).
+    pub fn fill_area_in(
+        &self,
+        area: Rectangle<i32, Logical>,
+        fullscreen: bool,
+    ) -> Rectangle<i32, Logical> {
         let (ew, eh) = crate::ui::FrameLayout::extra(fullscreen);
         Rectangle::new(
             crate::ui::FrameLayout::content_loc(area.loc, fullscreen),
@@ -495,6 +645,9 @@ impl State {
             .cloned()
     }
 }
+
+/// An output's global, kept in its user data so it can be removed with the output.
+struct OutputGlobal(smithay::reexports::wayland_server::backend::GlobalId);
 
 /// The [`WindowInfo`] of a window.
 pub fn window_info(window: &Window) -> Option<WindowInfo> {

@@ -63,6 +63,45 @@ pub struct Config {
     pub clipboard: ClipboardConfig,
     /// File transfer limits.
     pub files: FilesConfig,
+    /// Displays (the `drm` backend): mode and position by connector name.
+    #[serde(default)]
+    pub outputs: Vec<OutputConfig>,
+    /// Touchpads (the `drm` backend).
+    #[serde(default)]
+    pub touchpad: TouchpadConfig,
+}
+
+/// One display, by connector name (`[[output]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Connector name as the kernel calls it: `HDMI-A-1`, `DP-2`, `eDP-1`, `Virtual-1`.
+    pub name: String,
+    /// Width, height and refresh (Hz, if given); `None`: the display's preferred mode.
+    pub mode: Option<(u32, u32, Option<u32>)>,
+    /// Top-left corner in the layout; `None`: right of the outputs before it.
+    pub position: Option<(i32, i32)>,
+    /// Whether to use it at all.
+    pub enabled: bool,
+}
+
+/// Touchpad behaviour (`[touchpad]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TouchpadConfig {
+    /// A tap is a click.
+    pub tap: bool,
+    /// Content follows the fingers (scrolling is reversed).
+    pub natural_scroll: bool,
+}
+
+impl Default for TouchpadConfig {
+    fn default() -> Self {
+        Self {
+            tap: true,
+            natural_scroll: false,
+        }
+    }
 }
 
 /// File transfer limits (flow rules may narrow or widen them per pair).
@@ -842,6 +881,22 @@ struct RawConfig {
     clipboard: Option<Spanned<ClipboardConfig>>,
     #[serde(default)]
     files: Option<Spanned<FilesConfig>>,
+    #[serde(default, rename = "output")]
+    outputs: Vec<Spanned<RawOutput>>,
+    #[serde(default)]
+    touchpad: TouchpadConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutput {
+    name: Spanned<String>,
+    #[serde(default)]
+    mode: Option<Spanned<String>>,
+    #[serde(default)]
+    position: Option<Spanned<Vec<i64>>>,
+    #[serde(default = "yes")]
+    enabled: bool,
 }
 
 #[derive(Deserialize)]
@@ -1363,6 +1418,8 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         }
     };
 
+    let outputs = validate_outputs(&raw.outputs, &line_of)?;
+
     Ok(Config {
         source: file.to_string(),
         keyboard: raw.keyboard,
@@ -1372,7 +1429,97 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         compositor,
         clipboard,
         files,
+        outputs,
+        touchpad: raw.touchpad,
     })
+}
+
+fn validate_outputs(
+    raw: &[Spanned<RawOutput>],
+    line_of: &dyn Fn(&Range<usize>) -> usize,
+) -> Result<Vec<OutputConfig>, Invalid> {
+    let mut outputs: Vec<OutputConfig> = Vec::new();
+    for (i, spanned) in raw.iter().enumerate() {
+        let output = spanned.get_ref();
+        let name = output.name.get_ref();
+        if name.is_empty()
+            || name.len() > 32
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                output.name.span(),
+                format!("invalid output name {name:?}"),
+                "use the connector's name, e.g. \"HDMI-A-1\", \"DP-2\", \"eDP-1\" (`cloison ctl status` lists them)",
+            ));
+        }
+        if let Some(first) = raw[..i].iter().find(|o| o.get_ref().name.get_ref() == name) {
+            return Err(invalid(
+                output.name.span(),
+                format!(
+                    "output {name:?} is configured twice (first at line {})",
+                    line_of(&first.span())
+                ),
+                "merge the two [[output]] sections",
+            ));
+        }
+        let mode = match &output.mode {
+            None => None,
+            Some(mode) => Some(parse_mode(mode.get_ref()).map_err(|m| {
+                invalid(
+                    mode.span(),
+                    m,
+                    "write WIDTHxHEIGHT or WIDTHxHEIGHT@HZ, e.g. \"1920x1080\" or \"2560x1440@60\"",
+                )
+            })?),
+        };
+        let position = match &output.position {
+            None => None,
+            Some(position) => match position.get_ref().as_slice() {
+                [x, y] if (0..=32768).contains(x) && (0..=32768).contains(y) => {
+                    Some((*x as i32, *y as i32))
+                }
+                _ => {
+                    return Err(invalid(
+                        position.span(),
+                        format!("invalid output position {:?}", position.get_ref()),
+                        "write [X, Y] with whole numbers from 0 to 32768, e.g. position = [1920, 0]",
+                    ));
+                }
+            },
+        };
+        outputs.push(OutputConfig {
+            name: name.clone(),
+            mode,
+            position,
+            enabled: output.enabled,
+        });
+    }
+    Ok(outputs)
+}
+
+/// Parses `WIDTHxHEIGHT` or `WIDTHxHEIGHT@HZ`.
+pub fn parse_mode(text: &str) -> Result<(u32, u32, Option<u32>), String> {
+    let bad = || format!("invalid mode {text:?}");
+    let (size, refresh) = match text.split_once('@') {
+        Some((size, hz)) => (
+            size,
+            Some(
+                hz.parse::<u32>()
+                    .ok()
+                    .filter(|hz| (1..=1000).contains(hz))
+                    .ok_or_else(bad)?,
+            ),
+        ),
+        None => (text, None),
+    };
+    let (w, h) = size.split_once('x').ok_or_else(bad)?;
+    let dimension = |v: &str| v.parse::<u32>().ok().filter(|v| (64..=16384).contains(v));
+    match (dimension(w), dimension(h)) {
+        (Some(w), Some(h)) => Ok((w, h, refresh)),
+        _ => Err(bad()),
+    }
 }
 
 fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {

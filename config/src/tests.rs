@@ -534,3 +534,64 @@ fn the_documented_files_example_applies_its_limits() {
     assert_eq!(limits.extensions, ["pdf", "txt", "png"]);
     assert_eq!(c.file_limits("high", "low").max_count, 200);
 }
+
+#[test]
+fn the_documented_output_example_places_and_configures_displays() {
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("[[output]]"))
+        .unwrap();
+    let c = parse(&block, "t").unwrap();
+    assert_eq!(c.outputs.len(), 3);
+    assert_eq!(c.outputs[0].name, "eDP-1");
+    assert_eq!(c.outputs[0].mode, Some((1920, 1080, Some(60))));
+    assert_eq!(c.outputs[1].position, Some((1920, 0)));
+    assert_eq!(c.outputs[1].mode, None);
+    assert!(!c.outputs[2].enabled);
+    assert!(c.touchpad.tap && c.touchpad.natural_scroll);
+    // Without them: no output settings, tapping on, natural scrolling off.
+    let plain = Config::builtin();
+    assert!(plain.outputs.is_empty());
+    assert!(plain.touchpad.tap && !plain.touchpad.natural_scroll);
+}
+
+#[test]
+fn bad_output_tables_name_the_line_and_the_fix() {
+    let cases = [
+        ("[[output]]\nname = \"HDMI A\"\n", "invalid output name", 2),
+        (
+            "[[output]]\nname = \"DP-1\"\nmode = \"1920*1080\"\n",
+            "invalid mode",
+            3,
+        ),
+        (
+            "[[output]]\nname = \"DP-1\"\nmode = \"1920x1080@0\"\n",
+            "invalid mode",
+            3,
+        ),
+        (
+            "[[output]]\nname = \"DP-1\"\nposition = [-5, 0]\n",
+            "invalid output position",
+            3,
+        ),
+        (
+            "[[output]]\nname = \"DP-1\"\nposition = [1]\n",
+            "invalid output position",
+            3,
+        ),
+        (
+            "[[output]]\nname = \"DP-1\"\n[[output]]\nname = \"DP-1\"\n",
+            "configured twice (first at line 1)",
+            4,
+        ),
+        ("[[output]]\nname = \"DP-1\"\nscale = 2\n", "scale", 3),
+        ("[touchpad]\ntap = \"yes\"\n", "invalid type", 2),
+    ];
+    for (text, needle, line) in cases {
+        let e = err(&format!("{text}{TWO}"));
+        assert!(e.message.contains(needle), "{text}: {e}");
+        assert_eq!(e.line, line, "{text}: {e}");
+        assert!(!e.fix.is_empty(), "{text}: {e}");
+    }
+}

@@ -217,12 +217,32 @@ pub struct TransferStatus {
 /// The output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputStatus {
-    /// Backend in use: `headless` or `winit`.
+    /// Backend in use: `headless`, `winit` or `drm`.
     pub backend: String,
+    /// Width of the primary display, in pixels.
+    pub width: i32,
+    /// Height of the primary display, in pixels.
+    pub height: i32,
+    /// Every display, primary first, as laid out.
+    #[serde(default)]
+    pub displays: Vec<DisplayStatus>,
+}
+
+/// One display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisplayStatus {
+    /// Its name (the connector's, e.g. `HDMI-A-1`, with the drm backend).
+    pub name: String,
+    /// Left edge in the layout.
+    pub x: i32,
+    /// Top edge in the layout.
+    pub y: i32,
     /// Width in pixels.
     pub width: i32,
     /// Height in pixels.
     pub height: i32,
+    /// Refresh rate in mHz.
+    pub refresh: i32,
 }
 
 /// One level.
@@ -317,6 +337,36 @@ pub struct Screenshot {
 }
 
 /// Well-known paths under the session's runtime directory.
+/// Which backend a session started here should use when none is asked for.
+pub mod backend {
+    /// `winit` inside a desktop (`WAYLAND_DISPLAY` or `DISPLAY` set), `drm` when started on a
+    /// seat with a display device ([`on_a_seat`]), else `headless`.
+    pub fn auto() -> &'static str {
+        if set("WAYLAND_DISPLAY") || set("DISPLAY") {
+            "winit"
+        } else if on_a_seat() {
+            "drm"
+        } else {
+            "headless"
+        }
+    }
+
+    /// Whether this process runs in a login on a seat (logind sets `XDG_SEAT`; a seatd setup
+    /// names its socket or libseat backend) and a KMS device (`/dev/dri/card*`) exists.
+    pub fn on_a_seat() -> bool {
+        let seat = set("XDG_SEAT") || set("SEATD_SOCK") || set("LIBSEAT_BACKEND");
+        seat && std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("card"))
+        })
+    }
+
+    fn set(name: &str) -> bool {
+        std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    }
+}
+
 pub mod paths {
     use std::path::{Path, PathBuf};
 
@@ -377,6 +427,9 @@ pub mod session {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(rename_all = "kebab-case", deny_unknown_fields)]
     pub enum ToCompositor {
+        /// A display or input device was added, removed or changed (udev, as the launcher
+        /// sees it): rescan (the drm backend).
+        DevicesChanged,
         /// What the launcher menu lists, per level (every configured level, in order).
         Menu {
             /// One list of entry names per level.

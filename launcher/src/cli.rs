@@ -79,10 +79,12 @@ pub struct RunArgs {
     /// Configuration file (default: $XDG_CONFIG_HOME/cloison/cloison.toml, else built-in).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Backend: auto picks winit when WAYLAND_DISPLAY or DISPLAY is set, else headless.
+    /// Backend: auto picks winit when WAYLAND_DISPLAY or DISPLAY is set, drm on a seat
+    /// (a console or display-manager login with a display device), else headless.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
-    /// Output size (headless) or initial window size (winit), as WIDTHxHEIGHT.
+    /// Output size (headless) or initial window size (winit), as WIDTHxHEIGHT; the drm
+    /// backend uses the displays' modes (`[[output]]` in the configuration).
     #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
     pub size: (i32, i32),
 }
@@ -90,12 +92,14 @@ pub struct RunArgs {
 /// Backend choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
-    /// winit with a display, headless without.
+    /// winit inside a desktop, drm on a seat, headless otherwise.
     Auto,
     /// Offscreen rendering (pixman); screenshots through `cloison ctl screenshot`.
     Headless,
     /// A window inside the current X11 or Wayland desktop.
     Winit,
+    /// The seat's displays (KMS) and input devices, through seatd or logind.
+    Drm,
 }
 
 /// Arguments of `cloison ctl`.

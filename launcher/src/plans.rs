@@ -336,6 +336,9 @@ pub fn compositor_plan(
             ));
         }
     }
+    if backend == "drm" {
+        seat_access(&mut binds, &mut env);
+    }
     let mut argv: Vec<String> = vec![
         COMPOSITOR_IN_CAGE.into(),
         "--backend".into(),
@@ -390,6 +393,48 @@ pub fn compositor_plan(
         run: vec![argv],
         exit_with_first: true,
         pass_fds,
+    }
+}
+
+/// What the compositor needs on a seat: the seat manager's socket (seatd's, else the system
+/// bus for logind), read-only sysfs and udev database (to find the GPU and input devices and
+/// their seat). Devices themselves are opened by the seat manager and passed as descriptors:
+/// `/dev/dri` and `/dev/input` are bound like every bind, without device access (nodev).
+fn seat_access(binds: &mut Vec<Bind>, env: &mut Vec<(String, String)>) {
+    let var = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    // libinput stats a device node before asking the seat manager to open it: the nodes
+    // are visible (bound nodev, read-only), never openable.
+    for dir in ["/sys", "/run/udev", "/dev/input", "/dev/dri"] {
+        if Path::new(dir).is_dir() {
+            binds.push(Bind {
+                source: dir.into(),
+                target: dir.into(),
+                writable: false,
+            });
+        }
+    }
+    let seatd = var("SEATD_SOCK").unwrap_or_else(|| "/run/seatd.sock".into());
+    let backend = var("LIBSEAT_BACKEND");
+    if backend.as_deref() != Some("logind") && Path::new(&seatd).exists() {
+        binds.push(Bind {
+            source: seatd.into(),
+            target: "/run/cloison/seatd.sock".into(),
+            writable: true,
+        });
+        env.push(("SEATD_SOCK".into(), "/run/cloison/seatd.sock".into()));
+        env.push(("LIBSEAT_BACKEND".into(), "seatd".into()));
+    } else if Path::new("/run/dbus/system_bus_socket").exists() {
+        binds.push(Bind {
+            source: "/run/dbus/system_bus_socket".into(),
+            target: "/run/dbus/system_bus_socket".into(),
+            writable: true,
+        });
+        env.push(("LIBSEAT_BACKEND".into(), "logind".into()));
+    }
+    for name in ["XDG_SEAT", "XDG_SESSION_ID", "XDG_VTNR"] {
+        if let Some(value) = var(name) {
+            env.push((name.into(), value));
+        }
     }
 }
 

@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Write as _};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -171,16 +171,10 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let paths = SessionPaths::from_env()?;
     let ids = Ids::current();
     let backend = match args.backend {
-        BackendArg::Auto => {
-            let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-            if set("WAYLAND_DISPLAY") || set("DISPLAY") {
-                "winit"
-            } else {
-                "headless"
-            }
-        }
+        BackendArg::Auto => cloison_ipc::backend::auto(),
         BackendArg::Headless => "headless",
         BackendArg::Winit => "winit",
+        BackendArg::Drm => "drm",
     };
     let helper = sibling_binary("cloison-cage")?;
     let send_tool = sibling_binary("cloison-send")?;
@@ -226,6 +220,10 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
             }
         })
         .map_err(|e| anyhow::anyhow!("cannot watch the session's events: {e}"))?;
+
+    if backend == "drm" {
+        watch_devices(&handle)?;
+    }
 
     let audit = crate::audit::Audit::open(&paths.audit_log())?;
     tracing::info!(log = %audit.path().display(), "audit log");
@@ -1268,4 +1266,58 @@ fn cleanup(session_dir: &Path) {
     {
         tracing::warn!("cannot remove {}: {err}", session_dir.display());
     }
+}
+
+/// Tells the compositor when udev reports a display or input device change. The compositor's
+/// cage has no netlink socket (no network at all), so the launcher listens for it: udev's own
+/// announcements (multicast group 2, sent once a device node and its database entry are
+/// ready), filtered to the `drm` and `input` subsystems.
+fn watch_devices(handle: &LoopHandle<'static, Session>) -> anyhow::Result<()> {
+    use nix::sys::socket::{
+        AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, socket,
+    };
+    let socket = socket(
+        AddressFamily::Netlink,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        SockProtocol::NetlinkKObjectUEvent,
+    )
+    .context("cannot open a udev event socket")?;
+    bind(socket.as_raw_fd(), &NetlinkAddr::new(0, 2)).context("cannot listen to udev events")?;
+    handle
+        .insert_source(
+            Generic::new(socket, Interest::READ, Mode::Level),
+            |_, socket, session| {
+                let mut buf = [0u8; 8192];
+                let mut changed = false;
+                loop {
+                    match nix::sys::socket::recv(
+                        socket.as_raw_fd(),
+                        &mut buf,
+                        nix::sys::socket::MsgFlags::empty(),
+                    ) {
+                        Ok(n) => changed |= is_display_or_input(&buf[..n]),
+                        Err(nix::errno::Errno::EAGAIN) => break,
+                        Err(err) => {
+                            tracing::warn!("udev events: {err}");
+                            break;
+                        }
+                    }
+                }
+                if changed {
+                    tracing::debug!("display or input devices changed");
+                    session.tell_compositor(&ToCompositor::DevicesChanged);
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot watch udev events: {e}"))?;
+    Ok(())
+}
+
+/// Whether a udev announcement is about a display (`drm`) or input device.
+fn is_display_or_input(message: &[u8]) -> bool {
+    message
+        .split(|b| *b == 0)
+        .any(|field| field == b"SUBSYSTEM=drm" || field == b"SUBSYSTEM=input")
 }

@@ -3,15 +3,11 @@
 
 use anyhow::Context as _;
 use smithay::backend::allocator::Fourcc;
-use smithay::backend::input::{
-    AbsolutePositionEvent, Axis, ButtonState, Event, InputEvent, KeyState, KeyboardKeyEvent,
-    PointerAxisEvent, PointerButtonEvent,
-};
 use smithay::backend::renderer::damage::OutputDamageTracker;
 use smithay::backend::renderer::element::RenderElementStates;
 use smithay::backend::renderer::gles::{GlesRenderbuffer, GlesRenderer};
 use smithay::backend::renderer::{Bind, ExportMem, Offscreen};
-use smithay::backend::winit::{self, WinitEvent, WinitGraphicsBackend, WinitInput};
+use smithay::backend::winit::{self, WinitEvent, WinitGraphicsBackend};
 use smithay::output::Mode;
 use smithay::reexports::calloop::LoopHandle;
 use smithay::reexports::winit::dpi::PhysicalSize;
@@ -19,7 +15,6 @@ use smithay::reexports::winit::window::Window as WinitWindow;
 use smithay::utils::{Physical, Rectangle, Size, Transform};
 
 use super::{Backend, Capture};
-use crate::input::Input;
 use crate::render::{BACKGROUND, Scene, output_elements};
 use crate::state::State;
 
@@ -143,53 +138,10 @@ fn handle_event(state: &mut State, event: WinitEvent) {
             state.stop();
         }
         WinitEvent::Input(event) => {
-            if let Some(input) = convert(state, event) {
+            let area = state.output_geometry();
+            if let Some(input) = super::convert_input(area, event) {
                 state.handle_input(input);
             }
         }
     }
-}
-
-fn convert(state: &State, event: InputEvent<WinitInput>) -> Option<Input> {
-    Some(match event {
-        InputEvent::Keyboard { event } => Input::Key {
-            keycode: event.key_code().raw(),
-            pressed: event.state() == KeyState::Pressed,
-            time: event.time_msec(),
-        },
-        InputEvent::PointerMotionAbsolute { event } => {
-            let area = state.output_geometry();
-            Input::PointerMotion {
-                pos: event.position_transformed(area.size) + area.loc.to_f64(),
-                time: event.time_msec(),
-            }
-        }
-        InputEvent::PointerButton { event } => Input::PointerButton {
-            button: event.button_code(),
-            pressed: event.state() == ButtonState::Pressed,
-            time: event.time_msec(),
-        },
-        InputEvent::PointerAxis { event } => {
-            let amount = |axis| {
-                event
-                    .amount(axis)
-                    .unwrap_or_else(|| event.amount_v120(axis).unwrap_or(0.0) * 15.0 / 120.0)
-            };
-            let v120 = match (
-                event.amount_v120(Axis::Horizontal),
-                event.amount_v120(Axis::Vertical),
-            ) {
-                (None, None) => None,
-                (h, v) => Some((h.unwrap_or(0.0), v.unwrap_or(0.0))),
-            };
-            Input::PointerAxis {
-                horizontal: amount(Axis::Horizontal),
-                vertical: amount(Axis::Vertical),
-                v120,
-                source: event.source(),
-                time: event.time_msec(),
-            }
-        }
-        _ => return None,
-    })
 }
