@@ -73,6 +73,16 @@ impl Image {
         })
     }
 
+    /// Writes the image as a PNG (for a person to look at after a failure).
+    pub fn save_png(&self, path: &Path) -> anyhow::Result<()> {
+        let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let mut encoder = png::Encoder::new(file, self.width, self.height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.write_header()?.write_image_data(&self.rgba)?;
+        Ok(())
+    }
+
     /// The pixel at (x, y) as (r, g, b).
     pub fn rgb(&self, x: i32, y: i32) -> (u8, u8, u8) {
         let i = (y as usize * self.width as usize + x as usize) * 4;
