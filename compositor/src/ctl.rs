@@ -210,6 +210,7 @@ impl State {
                         width: g.size.w,
                         height: g.size.h,
                         refresh: output.current_mode().map_or(0, |m| m.refresh),
+                        renderer: self.backend.renderer_of(&output).into(),
                     })
                     .collect(),
             },

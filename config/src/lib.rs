@@ -178,14 +178,31 @@ pub struct CompositorConfig {
     /// Outside uid and gid of the compositor's cage when the session runs as root (run as a
     /// user, every cage maps to that user).
     pub uid: u32,
+    /// How the drm backend renders.
+    pub renderer: RendererChoice,
 }
 
 impl Default for CompositorConfig {
     fn default() -> Self {
         Self {
             uid: DEFAULT_COMPOSITOR_UID,
+            renderer: RendererChoice::Auto,
         }
     }
+}
+
+/// The drm backend's renderer (`[compositor] renderer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RendererChoice {
+    /// GLES where a GPU's EGL/GBM works in hardware; pixman on dumb buffers otherwise
+    /// (virtual GPUs, simpledrm, software-only Mesa).
+    #[default]
+    Auto,
+    /// GLES wherever EGL/GBM works, even in software (llvmpipe); pixman where it does not.
+    Gles,
+    /// pixman on dumb buffers everywhere.
+    Pixman,
 }
 
 /// The xkb keymap (RMLVO names) and key repeat for all seats.

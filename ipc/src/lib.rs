@@ -243,6 +243,9 @@ pub struct DisplayStatus {
     pub height: i32,
     /// Refresh rate in mHz.
     pub refresh: i32,
+    /// What draws it: `pixman` or `gles`.
+    #[serde(default)]
+    pub renderer: String,
 }
 
 /// One level.

@@ -252,6 +252,23 @@ impl Vm {
         Ok(image)
     }
 
+    /// Screendumps of `device` until one satisfies `pred` (a display is updated a frame or
+    /// two after the state that asks for it), or the last one after 20 s.
+    pub fn screen_until(
+        &mut self,
+        device: &str,
+        mut pred: impl FnMut(&Image) -> bool,
+    ) -> anyhow::Result<Image> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let shot = self.screendump(device)?;
+            if pred(&shot) || Instant::now() > deadline {
+                return Ok(shot);
+            }
+            std::thread::sleep(Duration::from_millis(400));
+        }
+    }
+
     /// Presses or releases keys, by QEMU key code (`a`, `shift`, `ret`, `ctrl`…).
     pub fn keys(&mut self, keys: &[&str], down: bool) -> anyhow::Result<()> {
         let events: Vec<serde_json::Value> = keys

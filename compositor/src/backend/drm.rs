@@ -24,15 +24,20 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use cloison_config::RendererChoice;
 use smithay::backend::allocator::Fourcc;
+use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::dumb::DumbAllocator;
-use smithay::backend::allocator::gbm::GbmDevice;
+use smithay::backend::allocator::gbm::{GbmAllocator, GbmBufferFlags, GbmDevice};
 use smithay::backend::drm::compositor::{DrmCompositor, FrameFlags};
+use smithay::backend::drm::exporter::gbm::GbmFramebufferExporter;
 use smithay::backend::drm::{DrmDevice, DrmDeviceFd, DrmEvent};
+use smithay::backend::egl::{EGLContext, EGLDisplay};
 use smithay::backend::input::InputEvent;
 use smithay::backend::libinput::{LibinputInputBackend, LibinputSessionInterface};
 use smithay::backend::renderer::Bind;
 use smithay::backend::renderer::element::RenderElementStates;
+use smithay::backend::renderer::gles::GlesRenderer;
 use smithay::backend::renderer::pixman::PixmanRenderer;
 use smithay::backend::session::libseat::LibSeatSession;
 use smithay::backend::session::{Event as SessionEvent, Session};
@@ -47,13 +52,48 @@ use super::Backend;
 use crate::render::{BACKGROUND, Scene, output_elements};
 use crate::state::State;
 
-type Compositor = DrmCompositor<DumbAllocator, DrmDeviceFd, (), DrmDeviceFd>;
+/// A display's compositor: GLES into GBM buffers, or pixman into dumb buffers.
+enum Compositor {
+    Gles(
+        DrmCompositor<
+            GbmAllocator<DrmDeviceFd>,
+            GbmFramebufferExporter<DrmDeviceFd>,
+            (),
+            DrmDeviceFd,
+        >,
+    ),
+    Pixman(DrmCompositor<DumbAllocator, DrmDeviceFd, (), DrmDeviceFd>),
+}
+
+/// Calls the same method on either kind of compositor.
+macro_rules! either {
+    ($compositor:expr, $c:ident => $body:expr) => {
+        match $compositor {
+            Compositor::Gles($c) => $body,
+            Compositor::Pixman($c) => $body,
+        }
+    };
+}
+
+/// How a GPU's displays are drawn.
+enum GpuRenderer {
+    /// GLES through EGL on the GPU's GBM device.
+    Gles {
+        renderer: Box<GlesRenderer>,
+        gbm: GbmDevice<DrmDeviceFd>,
+        /// Mesa's software rasterizer (forced with `renderer = "gles"`).
+        software: bool,
+    },
+    /// The backend's pixman renderer, into dumb buffers.
+    Pixman,
+}
 
 /// One KMS device.
 struct Gpu {
     path: PathBuf,
     fd: DrmDeviceFd,
     drm: DrmDevice,
+    renderer: GpuRenderer,
     /// Its event source (removed with it).
     token: RegistrationToken,
 }
@@ -76,7 +116,9 @@ struct Head {
 pub struct DrmBackend {
     session: LibSeatSession,
     libinput: Libinput,
-    renderer: PixmanRenderer,
+    /// Renders for every GPU without GLES.
+    pixman: PixmanRenderer,
+    renderer_choice: RendererChoice,
     /// KMS devices by index (`None`: unplugged; indices stay stable for event sources).
     gpus: Vec<Option<Gpu>>,
     heads: Vec<Head>,
@@ -107,9 +149,10 @@ impl DrmBackend {
             !paths.is_empty(),
             "seat {seat} has no display device (no /dev/dri/card* on it)"
         );
+        let choice = config.compositor.renderer;
         let mut gpus = Vec::new();
         for path in paths {
-            match open_gpu(&mut session, &path, gpus.len(), loop_handle) {
+            match open_gpu(&mut session, &path, gpus.len(), choice, loop_handle) {
                 Ok(gpu) => gpus.push(Some(gpu)),
                 Err(err) => tracing::warn!(device = %path.display(), "not used: {err:#}"),
             }
@@ -132,7 +175,7 @@ impl DrmBackend {
         // Events for devices added below come through the source just inserted.
         let _ = libinput.dispatch();
 
-        let renderer = PixmanRenderer::new().context("cannot create the pixman renderer")?;
+        let pixman = PixmanRenderer::new().context("cannot create the pixman renderer")?;
         tracing::info!(
             seat,
             devices = ?gpus
@@ -146,7 +189,8 @@ impl DrmBackend {
             active: session.is_active(),
             session,
             libinput,
-            renderer,
+            pixman,
+            renderer_choice: choice,
             gpus,
             heads: Vec::new(),
             input_devices: HashMap::new(),
@@ -162,6 +206,17 @@ impl DrmBackend {
         tracing::info!(vt, "switching virtual terminal");
         if let Err(err) = self.session.change_vt(vt) {
             tracing::warn!(vt, "cannot switch virtual terminal: {err}");
+        }
+    }
+
+    /// The renderer that draws `output`.
+    pub fn renderer_of(&self, output: &Output) -> &'static str {
+        match self.heads.iter().find(|h| h.output == *output) {
+            Some(Head {
+                compositor: Compositor::Gles(_),
+                ..
+            }) => "gles",
+            _ => "pixman",
         }
     }
 
@@ -182,24 +237,51 @@ impl DrmBackend {
             head.redraw_wanted = true;
             return Ok(None);
         }
-        let elements = output_elements(&mut self.renderer, scene);
-        let frame = head
-            .compositor
-            .render_frame(
-                &mut self.renderer,
-                &elements,
-                BACKGROUND,
-                FrameFlags::DEFAULT,
-            )
-            .map_err(|e| anyhow::anyhow!("cannot render {}: {e}", output.name()))?;
-        let rendered = !frame.is_empty;
-        let states = frame.states;
-        if rendered {
-            head.compositor
-                .queue_frame(())
-                .map_err(|e| anyhow::anyhow!("cannot flip {}: {e}", output.name()))?;
-            head.flip_pending = true;
+        let Some(gpu) = self.gpus.get_mut(head.gpu).and_then(Option::as_mut) else {
+            return Ok(None);
+        };
+        // Same scene, same steps, whichever renderer: elements, render, queue the flip.
+        macro_rules! draw {
+            ($compositor:expr, $renderer:expr, $before_flip:expr) => {{
+                let renderer = $renderer;
+                let elements = output_elements(renderer, scene);
+                let frame = $compositor
+                    .render_frame(renderer, &elements, BACKGROUND, FrameFlags::DEFAULT)
+                    .map_err(|e| anyhow::anyhow!("cannot render {}: {e}", output.name()))?;
+                let rendered = !frame.is_empty;
+                let states = frame.states;
+                if rendered {
+                    $before_flip(renderer);
+                    $compositor
+                        .queue_frame(())
+                        .map_err(|e| anyhow::anyhow!("cannot flip {}: {e}", output.name()))?;
+                }
+                (rendered, states)
+            }};
         }
+        let (rendered, states) = match (&mut head.compositor, &mut gpu.renderer) {
+            (
+                Compositor::Gles(c),
+                GpuRenderer::Gles {
+                    renderer, software, ..
+                },
+            ) => {
+                let software = *software;
+                draw!(c, renderer.as_mut(), |r: &mut GlesRenderer| {
+                    // Software GL (llvmpipe) signals no fence the display waits for: finish
+                    // drawing before the flip, or the display shows half-drawn tiles.
+                    if software {
+                        // SAFETY: Finish takes no pointers; the context is current inside.
+                        let _ = r.with_context(|gl| unsafe { gl.Finish() });
+                    }
+                })
+            }
+            (Compositor::Pixman(c), _) => draw!(c, &mut self.pixman, |_: &mut PixmanRenderer| {}),
+            (Compositor::Gles(_), GpuRenderer::Pixman) => {
+                anyhow::bail!("{}: GLES compositor without a GLES renderer", output.name())
+            }
+        };
+        head.flip_pending |= rendered;
         Ok(Some((rendered, states)))
     }
 
@@ -232,7 +314,13 @@ impl DrmBackend {
             if self.gpus.iter().flatten().any(|g| g.path == path) {
                 continue;
             }
-            match open_gpu(&mut self.session, &path, self.gpus.len(), loop_handle) {
+            match open_gpu(
+                &mut self.session,
+                &path,
+                self.gpus.len(),
+                self.renderer_choice,
+                loop_handle,
+            ) {
                 Ok(gpu) => {
                     tracing::info!(device = %path.display(), "display device added");
                     self.gpus.push(Some(gpu));
@@ -295,6 +383,7 @@ fn open_gpu(
     session: &mut LibSeatSession,
     path: &std::path::Path,
     index: usize,
+    choice: RendererChoice,
     loop_handle: &LoopHandle<'static, State>,
 ) -> anyhow::Result<Gpu> {
     let fd = session
@@ -311,12 +400,81 @@ fn open_gpu(
             DrmEvent::Error(err) => tracing::error!("display device error: {err}"),
         })
         .map_err(|e| anyhow::anyhow!("cannot watch it: {e}"))?;
+    let renderer = match choice {
+        RendererChoice::Pixman => GpuRenderer::Pixman,
+        RendererChoice::Auto | RendererChoice::Gles => {
+            match gles(&fd, choice == RendererChoice::Gles) {
+                Ok((renderer, gbm, name)) => {
+                    let software = ["llvmpipe", "softpipe", "swrast"]
+                        .iter()
+                        .any(|s| name.contains(s));
+                    if software && choice == RendererChoice::Auto {
+                        tracing::info!(
+                            device = %path.display(),
+                            gl = name,
+                            "GLES runs in software here: pixman on dumb buffers is cheaper"
+                        );
+                        GpuRenderer::Pixman
+                    } else {
+                        tracing::info!(device = %path.display(), gl = name, "rendering with GLES");
+                        GpuRenderer::Gles {
+                            renderer: Box::new(renderer),
+                            gbm,
+                            software,
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::info!(device = %path.display(), "no GLES ({err:#}): pixman on dumb buffers");
+                    GpuRenderer::Pixman
+                }
+            }
+        }
+    };
     Ok(Gpu {
         path: path.to_path_buf(),
         fd,
         drm,
+        renderer,
         token,
     })
+}
+
+/// GLES on the device's GBM: the renderer, the GBM device, the GL renderer's name. Fails
+/// early when EGL says it renders in software, unless `even_in_software`.
+fn gles(
+    fd: &DrmDeviceFd,
+    even_in_software: bool,
+) -> anyhow::Result<(GlesRenderer, GbmDevice<DrmDeviceFd>, String)> {
+    let gbm = GbmDevice::new(fd.clone()).context("GBM")?;
+    // SAFETY: the GBM device lives as long as the display (both are kept with the GPU).
+    let display = unsafe { EGLDisplay::new(gbm.clone()) }.context("EGL")?;
+    // Asking EGL costs nothing; a GL context in software (LLVM) takes a while to start.
+    let software_device = smithay::backend::egl::EGLDevice::device_for_display(&display)
+        .is_ok_and(|d| d.is_software());
+    if software_device && !even_in_software {
+        anyhow::bail!("EGL renders in software here");
+    }
+    let context = EGLContext::new(&display).context("an EGL context")?;
+    // SAFETY: the context is new and used by this renderer alone.
+    let mut renderer = unsafe { GlesRenderer::new(context) }.context("the GLES renderer")?;
+    let name = renderer
+        .with_context(|gl| {
+            // SAFETY: the context is current inside with_context; GetString returns a static,
+            // NUL-terminated string or NULL.
+            unsafe {
+                let name = gl.GetString(smithay::backend::renderer::gles::ffi::RENDERER);
+                if name.is_null() {
+                    String::new()
+                } else {
+                    std::ffi::CStr::from_ptr(name.cast())
+                        .to_string_lossy()
+                        .into_owned()
+                }
+            }
+        })
+        .context("the GL renderer's name")?;
+    Ok((renderer, gbm, name))
 }
 
 /// Sets up the displays once the state exists.
@@ -417,7 +575,7 @@ fn scan_outputs(state: &mut State) {
             .and_then(|c| c.mode);
         match add_head(drm, f, wanted) {
             Ok(head) => {
-                let mode = head.compositor.pending_mode();
+                let mode = either!(&head.compositor, c => c.pending_mode());
                 tracing::info!(
                     output = f.name,
                     "display connected: {}x{}@{}",
@@ -547,21 +705,41 @@ fn add_head(
     };
     output.change_current_state(Some(output_mode), Some(Transform::Normal), None, None);
     output.set_preferred(output_mode);
-    let formats =
-        Bind::<smithay::backend::allocator::dmabuf::Dmabuf>::supported_formats(&drm.renderer)
-            .unwrap_or_default();
-    let compositor = DrmCompositor::new(
-        &output,
-        surface,
-        None,
-        DumbAllocator::new(gpu.fd.clone()),
-        gpu.fd.clone(),
-        [Fourcc::Xrgb8888, Fourcc::Argb8888],
-        formats,
-        gpu.drm.cursor_size(),
-        None::<GbmDevice<DrmDeviceFd>>,
-    )
-    .map_err(|e| anyhow::anyhow!("cannot set up rendering for the display: {e}"))?;
+    let color_formats = [Fourcc::Xrgb8888, Fourcc::Argb8888];
+    let cursor_size = gpu.drm.cursor_size();
+    let compositor = match &gpu.renderer {
+        GpuRenderer::Gles { renderer, gbm, .. } => Compositor::Gles(
+            DrmCompositor::new(
+                &output,
+                surface,
+                None,
+                GbmAllocator::new(
+                    gbm.clone(),
+                    GbmBufferFlags::RENDERING | GbmBufferFlags::SCANOUT,
+                ),
+                GbmFramebufferExporter::new(gbm.clone(), None),
+                color_formats,
+                renderer.egl_context().dmabuf_render_formats().clone(),
+                cursor_size,
+                Some(gbm.clone()),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot set up GLES rendering for the display: {e}"))?,
+        ),
+        GpuRenderer::Pixman => Compositor::Pixman(
+            DrmCompositor::new(
+                &output,
+                surface,
+                None,
+                DumbAllocator::new(gpu.fd.clone()),
+                gpu.fd.clone(),
+                color_formats,
+                Bind::<Dmabuf>::supported_formats(&drm.pixman).unwrap_or_default(),
+                cursor_size,
+                None::<GbmDevice<DrmDeviceFd>>,
+            )
+            .map_err(|e| anyhow::anyhow!("cannot set up rendering for the display: {e}"))?,
+        ),
+    };
     Ok(Head {
         gpu: found.gpu,
         connector: found.connector,
@@ -585,7 +763,8 @@ fn vblank(state: &mut State, gpu: usize, crtc: crtc::Handle) {
     else {
         return;
     };
-    if let Err(err) = head.compositor.frame_submitted() {
+    if let Err(err) = either!(&mut head.compositor, c => c.frame_submitted().map(|_| ()).map_err(|e| e.to_string()))
+    {
         tracing::warn!(output = head.output.name(), "page flip: {err}");
     }
     head.flip_pending = false;
@@ -633,13 +812,13 @@ fn session_event(state: &mut State, event: SessionEvent) {
                 head.flip_pending = false;
                 head.redraw_wanted = false;
                 // Another program may have changed the display: redraw all of it.
-                if let Err(err) = head.compositor.reset_state() {
+                if let Err(err) = either!(&mut head.compositor, c => c.reset_state()) {
                     tracing::warn!(
                         output = head.output.name(),
                         "cannot reset the display: {err}"
                     );
                 }
-                head.compositor.reset_buffers();
+                either!(&mut head.compositor, c => c.reset_buffers());
             }
             DrmBackend::devices_changed(state);
             state.queue_redraw();

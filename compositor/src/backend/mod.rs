@@ -58,6 +58,20 @@ impl Backend {
             Backend::Drm(_) => "drm",
         }
     }
+
+    /// The renderer that draws `output`: `pixman` or `gles`.
+    pub fn renderer_of(&self, output: &Output) -> &'static str {
+        match self {
+            Backend::Headless(_) => {
+                let _ = output;
+                "pixman"
+            }
+            #[cfg(feature = "winit")]
+            Backend::Winit(_) => "gles",
+            #[cfg(feature = "drm")]
+            Backend::Drm(drm) => drm.renderer_of(output),
+        }
+    }
 }
 
 /// Renders the current scene on `output`. Returns whether anything was drawn, and the
