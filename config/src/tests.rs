@@ -595,3 +595,20 @@ fn bad_output_tables_name_the_line_and_the_fix() {
         assert!(!e.fix.is_empty(), "{text}: {e}");
     }
 }
+
+#[test]
+fn the_renderer_choice_is_parsed_and_checked() {
+    assert_eq!(Config::builtin().compositor.renderer, RendererChoice::Auto);
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("renderer = "))
+        .unwrap();
+    assert_eq!(
+        parse(&block, "t").unwrap().compositor.renderer,
+        RendererChoice::Pixman
+    );
+    let e = err(&format!("[compositor]\nrenderer = \"vulkan\"\n{TWO}"));
+    assert!(e.message.contains("unknown variant"), "{e}");
+    assert_eq!(e.line, 2, "{e}");
+}

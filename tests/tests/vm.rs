@@ -252,6 +252,24 @@ fn seat_session(renderer: Option<&str>, expected: &str) {
     assert_eq!(pasted.trim(), "cloison-clip");
     let _ = vm.screendump("gpu0");
 
+    // Virtual terminals: Ctrl+Alt+F2 hands the displays to the text console (the session
+    // pauses, no bar on screen); Ctrl+Alt+F1 there (the kernel's console switch) brings the
+    // session back, redrawn.
+    vm.chord(&["ctrl", "alt", "f2"]).unwrap();
+    vm.wait_line("cloison-vm: log ", "session paused", STEP)
+        .unwrap();
+    let console = vm
+        .screen_until("gpu0", |shot| !bar_names(shot, "high"))
+        .unwrap();
+    assert!(!bar_names(&console, "high"), "VT 2 is in front");
+    vm.chord(&["ctrl", "alt", "f1"]).unwrap();
+    vm.wait_line("cloison-vm: log ", "session active again", STEP)
+        .unwrap();
+    let back = vm
+        .screen_until("gpu0", |shot| bar_names(shot, "high"))
+        .unwrap();
+    assert!(bar_names(&back, "high"), "the session is back in front");
+
     // Hotplug. A keyboard plugged in now types into the focused terminal.
     // (Bound to the second display's console so QMP can address it alone.)
     vm.plug(serde_json::json!({"driver": "virtio-keyboard-pci", "id": "kbd2", "display": "gpu1"}))

@@ -132,7 +132,7 @@ pub struct DrmBackend {
 }
 
 impl DrmBackend {
-    /// Opens the seat session, the primary GPU and the seat's input devices, and adds their
+    /// Opens the seat session, the seat's display devices and input devices, and adds their
     /// event sources to the loop. Displays are set up by [`start`], once the state exists.
     pub fn new(
         loop_handle: &LoopHandle<'static, State>,
