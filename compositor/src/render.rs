@@ -95,6 +95,8 @@ pub struct Scene<'a> {
     pub origin: Point<i32, Logical>,
     /// Whether it is the primary output (the one that shows the menu and dialogs).
     pub primary: bool,
+    /// Its integer scale (physical pixels per logical pixel).
+    pub scale: i32,
 }
 
 /// An element placed on one output (global coordinates shifted by the output's origin).
@@ -119,6 +121,7 @@ macro_rules! scene {
             output_size: geometry.size,
             origin: geometry.loc,
             primary: $output == &$state.output,
+            scale: $output.current_scale().integer_scale().max(1),
         }
     }};
 }
@@ -249,7 +252,8 @@ where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Send + Clone + 'static,
 {
-    let offset = (-scene.origin.x, -scene.origin.y);
+    let origin = scene.origin.to_physical(scene.scale);
+    let offset = (-origin.x, -origin.y);
     global_elements(renderer, scene)
         .into_iter()
         .map(|e| RelocateRenderElement::from_element(e, offset, Relocate::Relative))
@@ -263,7 +267,7 @@ where
     R: Renderer + ImportAll + ImportMem,
     R::TextureId: Send + Clone + 'static,
 {
-    let scale = Scale::from(1.0);
+    let scale = Scale::from(scene.scale as f64);
     let origin = scene.origin.to_f64().to_physical(scale);
     let mut elements: Vec<OutputRenderElement<R>> = Vec::new();
 
@@ -400,7 +404,7 @@ where
         let level = &scene.levels[info.level.0];
         let surface = toplevel.wl_surface();
         let render_loc = layout.content.loc - crate::shell::window_geometry(window).loc;
-        let clip = |rect: Rectangle<i32, Logical>| rect.to_physical(1);
+        let clip = |rect: Rectangle<i32, Logical>| rect.to_physical(scene.scale);
 
         // Popups: clipped to their own geometry, each in a 2-px frame of the level's colour.
         for (popup, rect) in mapped_popups(window, layout.content.loc).into_iter().rev() {
@@ -409,7 +413,7 @@ where
                 render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                     renderer,
                     popup.wl_surface(),
-                    popup_render.to_physical(1),
+                    popup_render.to_physical(scene.scale),
                     scale,
                     1.0,
                     Kind::Unspecified,
@@ -419,7 +423,13 @@ where
                 .map(OutputRenderElement::Clipped),
             );
             if trusted_ui {
-                popup_frame_elements(popup.wl_surface(), rect, level.color, &mut elements);
+                popup_frame_elements(
+                    popup.wl_surface(),
+                    rect,
+                    level.color,
+                    scene.scale,
+                    &mut elements,
+                );
             }
         }
 
@@ -445,7 +455,7 @@ where
             };
             let frame = with_decoration(window, level.color, |decoration| {
                 decoration.update(title_state, &level.label, &scene.ui.font, read_title);
-                decoration.element(renderer, &layout)
+                decoration.element(renderer, &layout, scene.scale)
             });
             elements.push(OutputRenderElement::Frame(frame));
         }
@@ -456,7 +466,7 @@ where
             render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(
                 renderer,
                 surface,
-                render_loc.to_physical(1),
+                render_loc.to_physical(scene.scale),
                 scale,
                 1.0,
                 Kind::Unspecified,

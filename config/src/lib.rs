@@ -79,8 +79,12 @@ pub struct OutputConfig {
     pub name: String,
     /// Width, height and refresh (Hz, if given); `None`: the display's preferred mode.
     pub mode: Option<(u32, u32, Option<u32>)>,
-    /// Top-left corner in the layout; `None`: right of the outputs before it.
+    /// Top-left corner in the layout (logical pixels); `None`: right of the outputs before it.
     pub position: Option<(i32, i32)>,
+    /// Physical pixels per logical pixel (1 to 4): everything, trusted UI included, is drawn
+    /// that many times larger.
+    #[serde(default = "one")]
+    pub scale: u32,
     /// Whether to use it at all.
     pub enabled: bool,
 }
@@ -912,8 +916,14 @@ struct RawOutput {
     mode: Option<Spanned<String>>,
     #[serde(default)]
     position: Option<Spanned<Vec<i64>>>,
+    #[serde(default)]
+    scale: Option<Spanned<i64>>,
     #[serde(default = "yes")]
     enabled: bool,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Deserialize)]
@@ -1506,10 +1516,24 @@ fn validate_outputs(
                 }
             },
         };
+        let scale = match &output.scale {
+            None => 1,
+            Some(scale) => match *scale.get_ref() {
+                s @ 1..=4 => s as u32,
+                s => {
+                    return Err(invalid(
+                        scale.span(),
+                        format!("invalid output scale {s}"),
+                        "use a whole number from 1 to 4 (fractional scales are not supported)",
+                    ));
+                }
+            },
+        };
         outputs.push(OutputConfig {
             name: name.clone(),
             mode,
             position,
+            scale,
             enabled: output.enabled,
         });
     }

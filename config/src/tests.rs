@@ -546,8 +546,9 @@ fn the_documented_output_example_places_and_configures_displays() {
     assert_eq!(c.outputs.len(), 3);
     assert_eq!(c.outputs[0].name, "eDP-1");
     assert_eq!(c.outputs[0].mode, Some((1920, 1080, Some(60))));
-    assert_eq!(c.outputs[1].position, Some((1920, 0)));
+    assert_eq!(c.outputs[1].position, Some((960, 0)));
     assert_eq!(c.outputs[1].mode, None);
+    assert_eq!((c.outputs[0].scale, c.outputs[1].scale), (2, 1));
     assert!(!c.outputs[2].enabled);
     assert!(c.touchpad.tap && c.touchpad.natural_scroll);
     // Without them: no output settings, tapping on, natural scrolling off.
@@ -585,7 +586,16 @@ fn bad_output_tables_name_the_line_and_the_fix() {
             "configured twice (first at line 1)",
             4,
         ),
-        ("[[output]]\nname = \"DP-1\"\nscale = 2\n", "scale", 3),
+        (
+            "[[output]]\nname = \"DP-1\"\nscale = 0\n",
+            "invalid output scale",
+            3,
+        ),
+        (
+            "[[output]]\nname = \"DP-1\"\nscale = 1.5\n",
+            "invalid type",
+            3,
+        ),
         ("[touchpad]\ntap = \"yes\"\n", "invalid type", 2),
     ];
     for (text, needle, line) in cases {

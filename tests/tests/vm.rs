@@ -79,6 +79,61 @@ fn on_a_seat_gles_shows_both_levels_on_two_displays_and_takes_real_input() {
     seat_session(Some("gles"), "gles");
 }
 
+#[test]
+#[ignore = "boots a virtual machine: run by `scripts/vm test` (in .ci/run)"]
+fn on_a_seat_a_display_at_scale_2_draws_everything_twice_as_large() {
+    let mut vm = Vm::boot("CLOISON_VM_SCALE=2 cloison-vm-session").unwrap();
+    let (_, status) = vm
+        .wait_status(
+            "both terminals, the first display at scale 2",
+            START,
+            |st| {
+                st.output.displays.len() == 2
+                    && window(st, "low").is_some()
+                    && window(st, "high").is_some()
+            },
+        )
+        .unwrap();
+    let displays = &status.output.displays;
+    // 1280x800 pixels at scale 2: 640x400 logical, the second display right of it.
+    assert_eq!(
+        (displays[0].width, displays[0].height),
+        (640, 400),
+        "{displays:?}"
+    );
+    assert_eq!(displays[1].x, 640, "{displays:?}");
+    vm.layout = (640 + displays[1].width, displays[1].height.max(400));
+    // On so small a display the two terminals overlap whole: look at the one on top, the
+    // one with the keyboard.
+    let level = status
+        .focused_level
+        .clone()
+        .expect("a terminal has the keyboard");
+    let level = level.as_str();
+    let g = window(&status, level).unwrap().geometry;
+    let c = colour(level);
+    // Physical pixels: everything at twice its logical size, clipped to the display.
+    let right = (2 * (g.x + g.width)).min(1280);
+    let framed = |shot: &Image| {
+        shot.all(2 * (g.x - BORDER).max(0), 2 * g.y, 2 * BORDER, 80, c)
+            && shot.all(2 * g.x, 2 * (g.y - TITLE - BORDER), 80, 2 * BORDER, c)
+            && shot.rgb(1, 2 * BAR - 3) == c
+            && shot.distinct_colours(2 * g.x, 2 * g.y, (right - 2 * g.x).min(400), 80) > 2
+    };
+    let shot = vm.screen_until("gpu0", framed).unwrap();
+    assert!(
+        framed(&shot),
+        "{level}: frame, bar and content at scale 2 ({g:?})"
+    );
+    assert_eq!((shot.width, shot.height), (1280, 800));
+    // The second display stays at scale 1: its bar is 28 pixels high.
+    let second = vm
+        .screen_until("gpu1", |shot| bar_names(shot, level))
+        .unwrap();
+    assert!(bar_names(&second, level) && second.rgb(1, BAR + 4) != c);
+    vm.quit();
+}
+
 fn seat_session(renderer: Option<&str>, expected: &str) {
     let command = match renderer {
         Some(r) => format!("CLOISON_VM_RENDERER={r} cloison-vm-session"),

@@ -569,11 +569,10 @@ fn scan_outputs(state: &mut State) {
         {
             continue;
         }
-        let wanted = configured
-            .iter()
-            .find(|c| c.name == f.name)
-            .and_then(|c| c.mode);
-        match add_head(drm, f, wanted) {
+        let settings = configured.iter().find(|c| c.name == f.name);
+        let wanted = settings.and_then(|c| c.mode);
+        let scale = settings.map_or(1, |c| c.scale);
+        match add_head(drm, f, wanted, scale) {
             Ok(head) => {
                 let mode = either!(&head.compositor, c => c.pending_mode());
                 tracing::info!(
@@ -592,10 +591,11 @@ fn scan_outputs(state: &mut State) {
     let mut layout = Vec::new();
     let mut next_x = 0;
     for head in &drm.heads {
+        let scale = head.output.current_scale().integer_scale().max(1);
         let size = head
             .output
             .current_mode()
-            .map(|m| m.size.to_logical(1))
+            .map(|m| m.size.to_logical(scale))
             .unwrap_or_default();
         let position = configured
             .iter()
@@ -646,6 +646,7 @@ fn add_head(
     drm: &mut DrmBackend,
     found: &Found,
     wanted: Option<(u32, u32, Option<u32>)>,
+    scale: u32,
 ) -> anyhow::Result<Head> {
     let gpu = drm.gpus[found.gpu]
         .as_mut()
@@ -703,7 +704,12 @@ fn add_head(
         size: (mode.size().0 as i32, mode.size().1 as i32).into(),
         refresh: mode.vrefresh() as i32 * 1000,
     };
-    output.change_current_state(Some(output_mode), Some(Transform::Normal), None, None);
+    output.change_current_state(
+        Some(output_mode),
+        Some(Transform::Normal),
+        Some(smithay::output::Scale::Integer(scale as i32)),
+        None,
+    );
     output.set_preferred(output_mode);
     let color_formats = [Fourcc::Xrgb8888, Fourcc::Argb8888];
     let cursor_size = gpu.drm.cursor_size();

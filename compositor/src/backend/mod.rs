@@ -120,7 +120,9 @@ pub fn capture(state: &mut State) -> anyhow::Result<Capture> {
         #[cfg(feature = "drm")]
         Backend::Drm(_) => {
             // The primary output, drawn again offscreen: what its last page flip showed.
-            let scene = crate::scene!(state, None, &state.output);
+            let mut scene = crate::scene!(state, None, &state.output);
+            // At scale 1 whatever the display's: one pixel per logical pixel.
+            scene.scale = 1;
             let size = scene.output_size.to_physical(1);
             let mut offscreen = headless::Headless::new(size)?;
             offscreen.render(&scene)?;

@@ -119,7 +119,12 @@ impl Decoration {
 
     /// The frame as one render element for `layout` (title bar and border together: the
     /// damage tracker's work grows with the number of elements, not with their area).
-    pub fn element<R>(&mut self, renderer: &mut R, layout: &FrameLayout) -> FrameElement<R>
+    pub fn element<R>(
+        &mut self,
+        renderer: &mut R,
+        layout: &FrameLayout,
+        scale: i32,
+    ) -> FrameElement<R>
     where
         R: Renderer + ImportMem,
         R::TextureId: Send + Clone + 'static,
@@ -130,7 +135,7 @@ impl Decoration {
         );
         let ring = self
             .ring
-            .element(inner, BORDER, self.color.to_f32_rgba().into());
+            .element(inner, BORDER, self.color.to_f32_rgba().into(), scale);
         // The ring bumps its own counter when it resizes; fold it into ours.
         let ring_commit = Element::current_commit(&ring);
         if self.ring_commit != Some(ring_commit) {
@@ -140,7 +145,7 @@ impl Decoration {
         let title = match (&self.title, layout.title) {
             (Some((_, buffer)), Some(rect)) => match MemoryRenderBufferRenderElement::from_buffer(
                 renderer,
-                rect.loc.to_f64().to_physical(1.0),
+                rect.loc.to_f64().to_physical(scale as f64),
                 buffer,
                 None,
                 None,
@@ -158,7 +163,8 @@ impl Decoration {
         FrameElement {
             id: self.id.clone(),
             commit: self.commit,
-            outer: layout.outer.to_physical(1),
+            outer: layout.outer.to_physical(scale),
+            scale: Scale::from(scale as f64),
             ring,
             title,
         }
@@ -170,6 +176,8 @@ pub struct FrameElement<R: Renderer> {
     id: Id,
     commit: CommitCounter,
     outer: Rectangle<i32, Physical>,
+    /// The output scale it was built for.
+    scale: Scale<f64>,
     ring: RingElement,
     title: Option<MemoryRenderBufferRenderElement<R>>,
 }
@@ -178,13 +186,13 @@ impl<R: Renderer> FrameElement<R> {
     /// The title bar's rectangle relative to the frame.
     fn title_rect(&self) -> Option<Rectangle<i32, Physical>> {
         let title = self.title.as_ref()?;
-        let g = title.geometry(Scale::from(1.0));
+        let g = title.geometry(self.scale);
         Some(Rectangle::new(g.loc - self.outer.loc, g.size))
     }
 
     /// The ring's rectangle relative to the frame.
     fn ring_offset(&self) -> Point<i32, Physical> {
-        self.ring.geometry(Scale::from(1.0)).loc - self.outer.loc
+        self.ring.geometry(self.scale).loc - self.outer.loc
     }
 }
 
@@ -250,10 +258,7 @@ where
                 .map(|d| Rectangle::new(d.loc - rect.loc, d.size))
                 .collect()
         };
-        let ring_rect = Rectangle::new(
-            self.ring_offset(),
-            self.ring.geometry(Scale::from(1.0)).size,
-        );
+        let ring_rect = Rectangle::new(self.ring_offset(), self.ring.geometry(self.scale).size);
         let ring_damage = part(ring_rect);
         if !ring_damage.is_empty() {
             let ring_dst = Rectangle::new(dst.loc + ring_rect.loc, ring_rect.size);
@@ -390,6 +395,7 @@ pub fn popup_frame_elements<E>(
     surface: &WlSurface,
     rect: Rectangle<i32, Logical>,
     color: Color,
+    scale: i32,
     out: &mut Vec<E>,
 ) where
     E: From<RingElement>,
@@ -403,7 +409,7 @@ pub fn popup_frame_elements<E>(
         };
         let Ok(mut ring) = ring.lock() else { return };
         out.push(
-            ring.element(rect, POPUP_BORDER, color.to_f32_rgba().into())
+            ring.element(rect, POPUP_BORDER, color.to_f32_rgba().into(), scale)
                 .into(),
         );
     });

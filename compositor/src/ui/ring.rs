@@ -15,7 +15,7 @@ use smithay::utils::{Buffer, Logical, Physical, Rectangle, Scale};
 pub struct RingId {
     id: Id,
     commit: CommitCounter,
-    size: Option<smithay::utils::Size<i32, Logical>>,
+    size: Option<smithay::utils::Size<i32, Physical>>,
 }
 
 impl Default for RingId {
@@ -29,21 +29,25 @@ impl Default for RingId {
 }
 
 impl RingId {
-    /// The element for a ring of `width` around `inner` (global logical coordinates, scale 1).
+    /// The element for a ring of `width` around `inner` (global logical coordinates), on an
+    /// output of integer `scale`.
     pub fn element(
         &mut self,
         inner: Rectangle<i32, Logical>,
         width: i32,
         color: Color32F,
+        scale: i32,
     ) -> RingElement {
         let outer = Rectangle::new(
             (inner.loc.x - width, inner.loc.y - width).into(),
             (inner.size.w + 2 * width, inner.size.h + 2 * width).into(),
-        );
+        )
+        .to_physical(scale);
         if self.size != Some(outer.size) {
             self.size = Some(outer.size);
             self.commit.increment();
         }
+        let width = width * scale;
         let (w, h) = (outer.size.w, outer.size.h);
         let strips = [
             Rectangle::new((0, 0).into(), (w, width).into()),
@@ -54,7 +58,7 @@ impl RingId {
         RingElement {
             id: self.id.clone(),
             commit: self.commit,
-            outer: outer.to_physical(1),
+            outer,
             strips,
             color,
         }
