@@ -202,7 +202,6 @@ impl State {
                 height: size.h,
                 displays: self
                     .output_geometries()
-                    .into_iter()
                     .map(|(output, g)| cloison_ipc::DisplayStatus {
                         name: output.name(),
                         x: g.loc.x,
@@ -210,7 +209,7 @@ impl State {
                         width: g.size.w,
                         height: g.size.h,
                         refresh: output.current_mode().map_or(0, |m| m.refresh),
-                        renderer: self.backend.renderer_of(&output).into(),
+                        renderer: self.backend.renderer_of(output).into(),
                     })
                     .collect(),
             },

@@ -913,12 +913,7 @@ impl State {
     /// bar, and partly on the output).
     pub fn move_window(&mut self, window: &Window, loc: Point<i32, Logical>) {
         // Anywhere on the screens, below the bars.
-        let layout = self.layout_geometry();
-        let bar = crate::ui::BAR_HEIGHT.min(layout.size.h);
-        let area = Rectangle::<i32, Logical>::new(
-            (layout.loc.x, layout.loc.y + bar).into(),
-            (layout.size.w, layout.size.h - bar).into(),
-        );
+        let area = crate::state::below_bar(self.layout_geometry());
         let (_, eh) = FrameLayout::extra(false);
         let min_y = area.loc.y + eh - crate::ui::BORDER;
         let size = window_geometry(window).size;

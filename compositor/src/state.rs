@@ -519,27 +519,25 @@ impl State {
     }
 
     /// Every output with its area in global coordinates.
-    pub fn output_geometries(&self) -> Vec<(Output, Rectangle<i32, Logical>)> {
+    pub fn output_geometries(&self) -> impl Iterator<Item = (&Output, Rectangle<i32, Logical>)> {
         self.outputs
             .iter()
-            .filter_map(|o| Some((o.clone(), self.space.output_geometry(o)?)))
-            .collect()
+            .filter_map(|o| Some((o, self.space.output_geometry(o)?)))
     }
 
     /// The area covered by all outputs (their bounding box).
     pub fn layout_geometry(&self) -> Rectangle<i32, Logical> {
         self.output_geometries()
-            .into_iter()
             .map(|(_, g)| g)
             .reduce(|a, b| a.merge(b))
             .unwrap_or_else(|| self.output_geometry())
     }
 
-    /// The output at `pos` and its area, if any.
-    pub fn output_at(&self, pos: Point<f64, Logical>) -> Option<(Output, Rectangle<i32, Logical>)> {
+    /// The area of the output at `pos`, if any.
+    pub fn output_at(&self, pos: Point<f64, Logical>) -> Option<Rectangle<i32, Logical>> {
         self.output_geometries()
-            .into_iter()
-            .find(|(_, g)| g.to_f64().contains(pos))
+            .map(|(_, g)| g)
+            .find(|g| g.to_f64().contains(pos))
     }
 
     /// `pos` moved onto the nearest output (the pointer never leaves the screens).
@@ -551,28 +549,17 @@ impl State {
                 pos.y.clamp(g.loc.y, g.loc.y + g.size.h - 1.0),
             ))
         };
-        let mut geometries = self.output_geometries().into_iter().map(|(_, g)| g);
-        let Some(first) = geometries.next() else {
-            return clamp(self.output_geometry());
-        };
         let distance = |p: Point<f64, Logical>| (p.x - pos.x).powi(2) + (p.y - pos.y).powi(2);
-        geometries.fold(clamp(first), |best, g| {
-            let p = clamp(g);
-            if distance(p) < distance(best) {
-                p
-            } else {
-                best
-            }
-        })
+        self.output_geometries()
+            .map(|(_, g)| clamp(g))
+            .min_by(|a, b| distance(*a).total_cmp(&distance(*b)))
+            .unwrap_or_else(|| clamp(self.output_geometry()))
     }
 
     /// The trusted bar's area on the output at `pos`, if `pos` is on a bar.
     pub fn bar_at(&self, pos: Point<f64, Logical>) -> Option<Rectangle<i32, Logical>> {
-        let (_, g) = self.output_at(pos)?;
-        let bar = Rectangle::new(
-            g.loc,
-            (g.size.w, crate::ui::BAR_HEIGHT.min(g.size.h)).into(),
-        );
+        let g = self.output_at(pos)?;
+        let bar = Rectangle::new(g.loc, (g.size.w, g.size.h - below_bar(g).size.h).into());
         bar.to_f64().contains(pos).then_some(bar)
     }
 
@@ -583,14 +570,9 @@ impl State {
             .unwrap_or_else(|| Rectangle::from_size((1920, 1080).into()))
     }
 
-    /// The area windows (frames included) may use: the output below the trusted bar.
+    /// The area windows (frames included) may use: the primary output below the trusted bar.
     pub fn usable_area(&self) -> Rectangle<i32, Logical> {
-        let o = self.output_geometry();
-        let bar = crate::ui::BAR_HEIGHT.min(o.size.h);
-        Rectangle::new(
-            (o.loc.x, o.loc.y + bar).into(),
-            (o.size.w, o.size.h - bar).into(),
-        )
+        below_bar(self.output_geometry())
     }
 
     /// The area windows may use on the output that shows most of `rect` (the primary output
@@ -601,19 +583,11 @@ impl State {
                 .map(|i| i.size.w as i64 * i.size.h as i64)
                 .unwrap_or(0)
         };
-        let Some((_, o)) = self
-            .output_geometries()
-            .into_iter()
-            .filter(|(_, g)| overlap(g) > 0)
-            .max_by_key(|(_, g)| overlap(g))
-        else {
-            return self.usable_area();
-        };
-        let bar = crate::ui::BAR_HEIGHT.min(o.size.h);
-        Rectangle::new(
-            (o.loc.x, o.loc.y + bar).into(),
-            (o.size.w, o.size.h - bar).into(),
-        )
+        self.output_geometries()
+            .map(|(_, g)| g)
+            .filter(|g| overlap(g) > 0)
+            .max_by_key(overlap)
+            .map_or_else(|| self.usable_area(), below_bar)
     }
 
     /// The content rectangle of a maximized (`fullscreen = false`) or fullscreen window: the
@@ -644,6 +618,15 @@ impl State {
             .find(|w| w.toplevel().is_some_and(|t| t.wl_surface() == surface))
             .cloned()
     }
+}
+
+/// The part of `area` below the trusted bar at its top.
+pub fn below_bar(area: Rectangle<i32, Logical>) -> Rectangle<i32, Logical> {
+    let bar = crate::ui::BAR_HEIGHT.min(area.size.h);
+    Rectangle::new(
+        (area.loc.x, area.loc.y + bar).into(),
+        (area.size.w, area.size.h - bar).into(),
+    )
 }
 
 /// An output's global, kept in its user data so it can be removed with the output.

@@ -415,7 +415,12 @@ fn seat_access(binds: &mut Vec<Bind>, env: &mut Vec<(String, String)>) {
     }
     let seatd = var("SEATD_SOCK").unwrap_or_else(|| "/run/seatd.sock".into());
     let backend = var("LIBSEAT_BACKEND");
-    if backend.as_deref() != Some("logind") && Path::new(&seatd).exists() {
+    // Only a socket: whatever SEATD_SOCK names is bound writable into the compositor's cage.
+    let is_socket = |path: &str| {
+        use std::os::unix::fs::FileTypeExt as _;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
+    };
+    if backend.as_deref() != Some("logind") && is_socket(&seatd) {
         binds.push(Bind {
             source: seatd.into(),
             target: "/run/cloison/seatd.sock".into(),
@@ -423,7 +428,7 @@ fn seat_access(binds: &mut Vec<Bind>, env: &mut Vec<(String, String)>) {
         });
         env.push(("SEATD_SOCK".into(), "/run/cloison/seatd.sock".into()));
         env.push(("LIBSEAT_BACKEND".into(), "seatd".into()));
-    } else if Path::new("/run/dbus/system_bus_socket").exists() {
+    } else if is_socket("/run/dbus/system_bus_socket") {
         binds.push(Bind {
             source: "/run/dbus/system_bus_socket".into(),
             target: "/run/dbus/system_bus_socket".into(),

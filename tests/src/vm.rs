@@ -384,20 +384,14 @@ fn tail(console: &str) -> String {
 
 /// QEMU key code (and whether Shift is needed) for a character on a US keyboard.
 fn qcode(c: char) -> Option<(&'static str, bool)> {
+    // QEMU names letter and digit keys by the character itself.
     const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
-    const KEYS: [&str; 26] = [
-        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r",
-        "s", "t", "u", "v", "w", "x", "y", "z",
-    ];
-    const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-    if let Some(i) = LOWER.find(c) {
-        return Some((KEYS[i], false));
-    }
+    const DIGITS: &str = "0123456789";
     if let Some(i) = LOWER.find(c.to_ascii_lowercase()) {
-        return Some((KEYS[i], true));
+        return Some((&LOWER[i..=i], c.is_ascii_uppercase()));
     }
-    if let Some(d) = c.to_digit(10) {
-        return Some((DIGITS[d as usize], false));
+    if let Some(i) = DIGITS.find(c) {
+        return Some((&DIGITS[i..=i], false));
     }
     Some(match c {
         ' ' => ("spc", false),

@@ -612,9 +612,6 @@ fn scan_outputs(state: &mut State) {
         tracing::warn!("no display is connected");
         return;
     }
-    for head in &mut drm.heads {
-        head.redraw_wanted = false;
-    }
     state.set_outputs(layout);
 }
 

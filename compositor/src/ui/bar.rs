@@ -62,7 +62,8 @@ pub struct BarContent {
 
 /// The bar's state.
 pub struct Bar {
-    cache: RefCell<Option<(BarContent, MemoryRenderBuffer)>>,
+    /// One image per output width (displays of different widths each keep theirs).
+    cache: RefCell<Vec<(BarContent, MemoryRenderBuffer)>>,
     /// The clock text, refreshed when the bar timer fires (each minute).
     pub clock: String,
     /// The current notification and when it expires.
@@ -95,7 +96,7 @@ impl Bar {
             )
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let bar = Bar {
-            cache: RefCell::new(None),
+            cache: RefCell::new(Vec::new()),
             clock: clock(),
             notification: None,
             transfer: None,
@@ -143,16 +144,27 @@ impl Bar {
         self.arm();
     }
 
-    /// The bar image for `content`, re-rendered only if it changed.
+    /// The bar image for `content`, re-rendered only if it changed for that width.
     pub fn buffer(&self, content: BarContent, font: &Font) -> MemoryRenderBuffer {
+        /// More widths than displays a workstation has: the oldest goes.
+        const WIDTHS: usize = 8;
         let mut cache = self.cache.borrow_mut();
-        if let Some((cached, buffer)) = cache.as_ref()
-            && *cached == content
+        let slot = cache.iter().position(|(c, _)| c.width == content.width);
+        if let Some(i) = slot
+            && cache[i].0 == content
         {
-            return buffer.clone();
+            return cache[i].1.clone();
         }
         let buffer = draw_bar(font, &content).into_buffer();
-        *cache = Some((content, buffer.clone()));
+        match slot {
+            Some(i) => cache[i] = (content, buffer.clone()),
+            None => {
+                if cache.len() == WIDTHS {
+                    cache.remove(0);
+                }
+                cache.push((content, buffer.clone()));
+            }
+        }
         buffer
     }
 }

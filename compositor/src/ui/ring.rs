@@ -15,7 +15,7 @@ use smithay::utils::{Buffer, Logical, Physical, Rectangle, Scale};
 pub struct RingId {
     id: Id,
     commit: CommitCounter,
-    size: Option<smithay::utils::Size<i32, Physical>>,
+    size: Option<smithay::utils::Size<i32, Logical>>,
 }
 
 impl Default for RingId {
@@ -41,12 +41,14 @@ impl RingId {
         let outer = Rectangle::new(
             (inner.loc.x - width, inner.loc.y - width).into(),
             (inner.size.w + 2 * width, inner.size.h + 2 * width).into(),
-        )
-        .to_physical(scale);
+        );
+        // A new logical size is new content; drawing it on displays of different scales is
+        // not (each display's damage tracker keeps its own history).
         if self.size != Some(outer.size) {
             self.size = Some(outer.size);
             self.commit.increment();
         }
+        let outer = outer.to_physical(scale);
         let width = width * scale;
         let (w, h) = (outer.size.w, outer.size.h);
         let strips = [
