@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::CommandExt as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -70,14 +70,15 @@ fn spawn(plan: &CagePlan, argv: &[String]) -> Result<i32, String> {
         .args(&argv[1..])
         .env_clear()
         .envs(plan.env.iter().cloned())
-        .current_dir("/home/user")
-        // Its own process group: a terminal's job control stays within its session.
-        .process_group(0);
-    // SAFETY: only sigprocmask between fork and exec (async-signal-safe). Init blocks the
-    // signals it reads through its signalfd; programs must start with none blocked, or
-    // SIGTERM would not end them (std's spawn keeps the mask).
+        .current_dir("/home/user");
+    // SAFETY: only setsid and sigprocmask between fork and exec (both async-signal-safe).
+    // Each program is a session of its own, without a controlling terminal (a terminal
+    // emulator gives its shell one of the cage's own ptys). Init blocks the signals it reads
+    // through its signalfd; programs must start with none blocked, or SIGTERM would not end
+    // them (std's spawn keeps the mask).
     unsafe {
         command.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
             SigSet::empty()
                 .thread_set_mask()
                 .map_err(std::io::Error::from)

@@ -6,14 +6,19 @@
 //! ```text
 //! launcher ──spawns──▶ cloison-cage (helper, outside)      plan on stdin, control socket fd 3
 //!                        │ validate, check paths, refresh the level's /etc cache
-//!                        │ clone(NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS|NEWCGROUP[|NEWNET])
-//!                        │ write the child's uid/gid maps, then let it go
-//!                        └─▶ init (pid 1 inside)     prepare(): open host paths (O_PATH),
-//!                              │                     compile seccomp (while maps are written)
+//!                        │ root: a user namespace owned by the cage's outside uid (userns)
+//!                        │ clone(NEWNS|NEWPID|NEWIPC|NEWUTS|NEWCGROUP[|NEWNET]
+//!                        │       [|NEWUSER when unprivileged: then write the child's maps])
+//!                        │ then let it go
+//!                        └─▶ init (pid 1 inside)     setsid: no controlling terminal
+//!                              │                     prepare(): open host paths (O_PATH),
+//!                              │                     compile seccomp
 //!                              │                     build(): mounts, pivot_root, hostname, lo,
-//!                              │                     rlimits, umask, fds, no_new_privs, caps,
-//!                              │                     landlock, seccomp — then serves spawns
-//!                              └─▶ apps
+//!                              │                     [root: join the user namespace], become
+//!                              │                     the cage's user, rlimits, umask, fds,
+//!                              │                     no_new_privs, caps, landlock, seccomp —
+//!                              │                     then serves spawns
+//!                              └─▶ apps (each in a new session)
 //! ```
 //!
 //! The helper stays as the cage's supervisor outside: it forwards SIGTERM/SIGINT/SIGHUP to init,
@@ -21,15 +26,21 @@
 //! and takes the whole pid namespace with it. The helper is a separate, single-threaded program
 //! so that nothing runs between `clone` and the cage's confinement but plain system calls.
 //!
+//! Nothing in a cage shares the launcher's terminal: init starts a new session before anything
+//! else (no controlling terminal, so `/dev/tty` opens nothing of the host's and job-control
+//! ioctls reach no terminal outside), and every program it starts gets a session of its own
+//! (bubblewrap's `--new-session`; CVE-2017-5226).
+//!
 //! Modules: [`plan`] (the plan and its validator), [`setup`] (the ordered build), [`seccomp`]
-//! (policies from `assets/seccomp/`), [`init`] (pid 1), [`sys`] (system-call wrappers whose
-//! errors name the call).
+//! (policies from `assets/seccomp/`), [`init`] (pid 1), [`userns`] (user namespaces owned by
+//! the cage's own uid), [`sys`] (system-call wrappers whose errors name the call).
 
 pub mod init;
 pub mod plan;
 pub mod seccomp;
 pub mod setup;
 pub mod sys;
+pub mod userns;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -73,16 +84,19 @@ pub enum CageError {
     },
 }
 
-/// Namespaces every cage gets (network only when the plan says `none`).
-fn clone_flags(plan: &CagePlan) -> CloneFlags {
-    let mut flags = CloneFlags::CLONE_NEWUSER
-        | CloneFlags::CLONE_NEWNS
+/// Namespaces every cage gets (network only when the plan says `none`; the user namespace
+/// here only when it was not created beforehand, see [`userns`]).
+fn clone_flags(plan: &CagePlan, new_user_namespace: bool) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWIPC
         | CloneFlags::CLONE_NEWUTS
         | CloneFlags::CLONE_NEWCGROUP;
     if plan.network == plan::Network::None {
         flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if new_user_namespace {
+        flags |= CloneFlags::CLONE_NEWUSER;
     }
     flags
 }
@@ -115,6 +129,14 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
     check_paths(plan).map_err(other)?;
     // The level's /etc, prepared once and kept up to date.
     setup::ensure_etc_cache(plan)?;
+    // Run as root, the cage's user namespace belongs to its own outside uid: the kernel's
+    // per-user counters of everything in the cage are that uid's, not root's.
+    let user_ns = if caller == 0 {
+        Some(userns::create(&plan.identity).map_err(other)?)
+    } else {
+        None
+    };
+    let flags = clone_flags(plan, user_ns.is_none());
     // Termination signals are forwarded to init; SIGCHLD tells us it ended.
     let mut mask = SigSet::empty();
     for sig in [
@@ -133,28 +155,28 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
     let (go_r, go_w) = nix::unistd::pipe().map_err(|e| other(format!("pipe: {e}")))?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
         .map_err(|e| other(format!("pipe2: {e}")))?;
-    let flags = clone_flags(plan).bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
+    let clone_bits = flags.bits() as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     // SAFETY: a fork-like clone (no new stack, no shared memory or files). This program is
     // single-threaded, so the child may run arbitrary code: it builds the cage and never
     // returns into the caller's frames (it exits).
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    let pid = unsafe { libc::syscall(libc::SYS_clone, clone_bits, 0usize, 0usize, 0usize, 0usize) };
     if pid < 0 {
         return Err(other(format!(
-            "clone({:?}): {}",
-            clone_flags(plan),
+            "clone({flags:?}): {}",
             std::io::Error::last_os_error()
         )));
     }
     if pid == 0 {
         drop(go_w);
         drop(err_r);
-        let code = child_main(plan, go_r, err_w, control);
+        let code = child_main(plan, go_r, err_w, control, user_ns);
         std::process::exit(code);
     }
     let child = Pid::from_raw(pid as i32);
     drop(go_r);
     drop(err_w);
     drop(control);
+    drop(user_ns);
     // The passed descriptors now live in the cage; the helper has no use for them.
     for &fd in &plan.pass_fds {
         // SAFETY: the launcher passed these descriptors for the cage; nothing in the helper
@@ -162,8 +184,11 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
         drop(unsafe { owned_fd(fd) });
     }
 
-    // Map the cage's user to its outside identity, then let init go.
-    write_maps(plan, child, caller).map_err(other)?;
+    // Map the cage's user to its outside identity (unless its namespace was made with its
+    // maps), then let init go.
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        write_maps(plan, child, caller).map_err(other)?;
+    }
     // (If the child already failed, this write fails too: its message, read below, says why.)
     let _ = std::fs::File::from(go_w).write_all(b"g");
 
@@ -243,7 +268,18 @@ fn write_maps(plan: &CagePlan, child: Pid, caller: u32) -> Result<(), String> {
 }
 
 /// The cage's first process: waits for its maps, builds the cage, becomes init.
-fn child_main(plan: &CagePlan, go: OwnedFd, err: OwnedFd, control: Option<OwnedFd>) -> i32 {
+fn child_main(
+    plan: &CagePlan,
+    go: OwnedFd,
+    err: OwnedFd,
+    control: Option<OwnedFd>,
+    user_ns: Option<OwnedFd>,
+) -> i32 {
+    // A new session, before anything: the cage never has the launcher's terminal as its
+    // controlling terminal (TIOCSTI, TIOCSPGRP, KDSKBMODE on it, SIGTTOU games…).
+    if nix::unistd::setsid().is_err() {
+        return 125;
+    }
     // Die if the helper dies (and, through it, the launcher).
     if sys::prctl(
         libc::PR_SET_PDEATHSIG,
@@ -275,7 +311,7 @@ fn child_main(plan: &CagePlan, go: OwnedFd, err: OwnedFd, control: Option<OwnedF
         keep.push(c.as_raw_fd());
     }
     keep.extend(&plan.pass_fds);
-    if let Err(e) = setup::build(plan, prepared, &keep) {
+    if let Err(e) = setup::build(plan, prepared, &keep, user_ns) {
         let _ = write!(err, "{e}");
         return 125;
     }
@@ -343,12 +379,17 @@ impl Cage {
                 .stdout(Stdio::from(output))
                 .stderr(Stdio::from(copy));
         }
-        // SAFETY: between fork and exec only fcntl and dup2 are called, which are
+        // SAFETY: between fork and exec only sigaction, fcntl and dup2 are called, which are
         // async-signal-safe. Every source is first copied above 500 (close-on-exec), so that no
         // target overwrites a source still to be moved; dup2 then clears close-on-exec on the
         // targets.
         unsafe {
             command.pre_exec(move || {
+                // The launcher ignores the terminal's stop signals; a cage starts with the
+                // default for them (an ignored signal stays ignored across exec).
+                for signal in [libc::SIGTTOU, libc::SIGTTIN, libc::SIGTSTP] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
                 let mut high = Vec::with_capacity(moves.len());
                 for &(source, target) in &moves {
                     let copy = libc::fcntl(source, libc::F_DUPFD_CLOEXEC, 500);

@@ -294,25 +294,32 @@ pub fn ensure_etc_cache(plan: &CagePlan) -> Result<(), SetupError> {
 /// Builds the cage around the calling process (the cage's init, pid 1 of its namespaces),
 /// after the helper wrote its uid/gid maps. Ends confined: no capabilities, no new privileges,
 /// landlock, seccomp. `keep` are the descriptors to keep open (control socket, error pipe).
-pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), SetupError> {
+///
+/// `user_ns` (root sessions, see [`crate::userns`]): the cage's user namespace, joined once the
+/// file system is built. Until then init is root in the host's user namespace, in its own mount
+/// namespace; without it (unprivileged sessions), init is already in a user namespace of its
+/// own and becomes the cage's user first.
+pub fn build(
+    plan: &CagePlan,
+    prepared: Prepared,
+    keep: &[i32],
+    user_ns: Option<OwnedFd>,
+) -> Result<(), SetupError> {
     let root = Path::new(NEW_ROOT);
     let inside = |p: &str| root.join(p.trim_start_matches('/'));
     let (uid, gid) = (plan.identity.uid, plan.identity.gid);
+    // Who owns the cage's own file systems, as the mounting process names them: the cage's
+    // user either way.
+    let (owner_uid, owner_gid) = match user_ns {
+        Some(_) => (plan.identity.outside_uid, plan.identity.outside_gid),
+        None => (uid, gid),
+    };
+    let owned = |options: &str| format!("{options},uid={owner_uid},gid={owner_gid}");
 
-    // Become the cage's user (the only uid mapped), keeping our capabilities for the setup.
-    sys::prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
-    check(
-        setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid)),
-        || format!("setresgid({gid})"),
-    )?;
-    // Supplementary groups can only be dropped where setgroups is allowed (the root case).
-    let _ = nix::unistd::setgroups(&[]);
-    check(
-        setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid)),
-        || format!("setresuid({uid})"),
-    )?;
-    let (_, permitted) = sys::capget()?;
-    sys::capset(permitted, permitted, 0)?;
+    if user_ns.is_none() {
+        // Become the cage's user (the only uid mapped), keeping our capabilities for the setup.
+        become_cage_user(plan)?;
+    }
     // No mount or unmount here ever propagates back to the host.
     do_mount(
         None,
@@ -327,7 +334,7 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
         root,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=0755"),
+        Some(&owned("mode=0755")),
     )?;
     // System directories read-only; merged-/usr links recreated as links.
     for (name, entry) in &prepared.system {
@@ -373,7 +380,7 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
         &inside("dev"),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("mode=0755"),
+        Some(&owned("mode=0755")),
     )?;
     for (name, fd) in &prepared.devices {
         touch(&inside("dev").join(name))?;
@@ -394,7 +401,7 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
         &inside("dev/shm"),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777"),
+        Some(&owned("mode=1777")),
     )?;
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -420,7 +427,7 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
         &inside("tmp"),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777"),
+        Some(&owned("mode=1777")),
     )?;
     // The level's home, read-write.
     mkdir_all(&inside("home/user"))?;
@@ -433,7 +440,7 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
         &inside(&runtime),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(&format!("mode=0700,uid={uid},gid={gid}")),
+        Some(&owned("mode=0700")),
     )?;
     // The plan's binds (the level's sockets, …).
     for (target, fd, dir, writable) in &prepared.binds {
@@ -482,6 +489,14 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
     if plan.network == Network::None {
         loopback_up()?;
     }
+    if let Some(ns) = user_ns {
+        // Root's supplementary groups go before anything else changes.
+        check(nix::unistd::setgroups(&[]), || "setgroups([])".into())?;
+        // Into the cage's user namespace (owned by its outside uid): every capability there,
+        // none over the namespaces just set up, which belong to the host's.
+        crate::userns::join(ns)?;
+        become_cage_user(plan)?;
+    }
     // Resource limits from the plan, as ceilings: a limit above what the cage's creator may have
     // (its hard limit: 4096 open files for a console login's shell, say) cannot be raised in a
     // user namespace, and is the tighter bound anyway.
@@ -514,6 +529,34 @@ pub fn build(plan: &CagePlan, prepared: Prepared, keep: &[i32]) -> Result<(), Se
     landlock(plan)?;
     // Seccomp, last: the level's system-call policy (inherited by every process of the cage).
     seccomp::install(&policy)?;
+    Ok(())
+}
+
+/// Becomes the cage's user (the only uid mapped), keeping the capabilities the rest of the
+/// build needs (they are dropped at its end).
+fn become_cage_user(plan: &CagePlan) -> Result<(), SetupError> {
+    let (uid, gid) = (plan.identity.uid, plan.identity.gid);
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, "PR_SET_KEEPCAPS")?;
+    check(
+        setresgid(Gid::from_raw(gid), Gid::from_raw(gid), Gid::from_raw(gid)),
+        || format!("setresgid({gid})"),
+    )?;
+    // Supplementary groups can only be dropped where setgroups is allowed (and were dropped
+    // already in a root session).
+    let _ = nix::unistd::setgroups(&[]);
+    check(
+        setresuid(Uid::from_raw(uid), Uid::from_raw(uid), Uid::from_raw(uid)),
+        || format!("setresuid({uid})"),
+    )?;
+    let (_, permitted) = sys::capget()?;
+    sys::capset(permitted, permitted, 0)?;
+    // A change of effective uid clears the parent-death signal: set it again (init dies with
+    // the helper).
+    sys::prctl(
+        libc::PR_SET_PDEATHSIG,
+        libc::SIGKILL as libc::c_ulong,
+        "PR_SET_PDEATHSIG",
+    )?;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod clipboard;
 pub mod control;
 pub mod ctl;
 pub mod files;
+pub mod output;
 pub mod plans;
 pub mod session;
 pub mod transfer;

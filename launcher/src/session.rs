@@ -180,6 +180,16 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let send_tool = sibling_binary("cloison-send")?;
     let compositor_binary = sibling_binary("cloison-compositor")?;
 
+    // Started from a terminal, the launcher may not be in its foreground (`cloison run &`, or a
+    // terminal someone set TOSTOP on): writing a log line must not stop it.
+    for signal in [
+        nix::sys::signal::Signal::SIGTTOU,
+        nix::sys::signal::Signal::SIGTTIN,
+    ] {
+        // SAFETY: SIG_IGN installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn) };
+    }
+
     let ctl_path = paths::ctl_socket(&paths.runtime_dir);
     if UnixStream::connect(&ctl_path).is_ok() {
         bail!(
@@ -336,20 +346,6 @@ fn listen(path: &Path, owner: (u32, u32)) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Logs what a cage's programs print, one line at a time, with the level's name.
-fn log_output(level: String, read: OwnedFd) {
-    let _ = std::thread::Builder::new()
-        .name(format!("output-{level}"))
-        .spawn(move || {
-            for line in BufReader::new(std::fs::File::from(read)).lines() {
-                match line {
-                    Ok(line) => tracing::info!(target: "cloison::cage", level = %level, "{line}"),
-                    Err(_) => break,
-                }
-            }
-        });
-}
-
 impl Session {
     #[allow(clippy::too_many_arguments)]
     fn start(
@@ -479,8 +475,22 @@ impl Session {
             "compositor confinement: {}",
             plans::enforced(&plan)
         );
-        let cage = Cage::start_with(&plan, &self.helper, CageIo { pass, output: None })
-            .context("cannot start the compositor's cage")?;
+        // Its output comes through a pipe too: no cage holds the launcher's terminal.
+        let (output_read, output_write) = nix::unistd::pipe().context("pipe")?;
+        crate::output::follow(
+            "compositor".into(),
+            output_read,
+            crate::output::Sink::Verbatim,
+        );
+        let cage = Cage::start_with(
+            &plan,
+            &self.helper,
+            CageIo {
+                pass,
+                output: Some(output_write),
+            },
+        )
+        .context("cannot start the compositor's cage")?;
         let (helper, init_reader, init_writer) = cage.into_parts();
         read_compositor(ours.try_clone()?, self.events.clone());
         ours.set_write_timeout(Some(Duration::from_secs(2)))?;
@@ -538,7 +548,7 @@ impl Session {
         let name = self.config.levels[index].name.clone();
         let result = (|| -> anyhow::Result<()> {
             let (read, write) = nix::unistd::pipe().context("pipe")?;
-            log_output(name.clone(), read);
+            crate::output::follow(name.clone(), read, crate::output::Sink::Level);
             let run = &mut self.levels[index];
             let cage = Cage::start_with(
                 &run.plan,

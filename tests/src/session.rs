@@ -141,6 +141,9 @@ pub struct Session {
     ctl: Client,
     /// Clients started with [`Session::spawn`], killed on drop.
     children: Vec<Child>,
+    /// The terminal `cloison run` was started from ([`Session::start_in_terminal`]): its
+    /// controlling terminal, standard input and outputs.
+    pub terminal: Option<std::os::fd::OwnedFd>,
 }
 
 impl Session {
@@ -154,7 +157,15 @@ impl Session {
     /// Starts `cloison run --backend headless` with the real built-in default configuration
     /// (a terminal in each level).
     pub fn start_default(extra: &[&str]) -> anyhow::Result<Session> {
-        Self::start_full(&["--backend", "headless"], extra, &[], false)
+        Self::start_full(&["--backend", "headless"], extra, &[], false, false)
+    }
+
+    /// Starts `cloison run --backend headless` (quiet configuration) the way a user does from a
+    /// terminal or a console login: in a session of its own whose controlling terminal is a new
+    /// pty, which is also its standard input and outputs (like `script`). Its output (both
+    /// streams, through the terminal) is collected in `stdout` and `stderr` alike.
+    pub fn start_in_terminal(extra: &[&str]) -> anyhow::Result<Session> {
+        Self::start_full(&["--backend", "headless"], extra, &[], true, true)
     }
 
     /// Starts `cloison run` with `args`, `extra` and environment `env` (quiet configuration).
@@ -163,7 +174,7 @@ impl Session {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Session> {
-        Self::start_full(args, extra, env, true)
+        Self::start_full(args, extra, env, true, false)
     }
 
     fn start_full(
@@ -171,6 +182,7 @@ impl Session {
         extra: &[&str],
         env: &[(&str, &str)],
         quiet: bool,
+        terminal: bool,
     ) -> anyhow::Result<Session> {
         let runtime = tempfile::Builder::new().prefix("cloison-e2e-").tempdir()?;
         let config_home = runtime.path().join("config");
@@ -198,26 +210,62 @@ impl Session {
         for (k, v) in env {
             command.env(k, v);
         }
+        let pty = if terminal {
+            let pty = nix::pty::openpty(None, None).context("openpty")?;
+            let slave = std::fs::File::from(pty.slave);
+            command
+                .stdin(slave.try_clone()?)
+                .stdout(slave.try_clone()?)
+                .stderr(slave);
+            use std::os::unix::process::CommandExt as _;
+            // SAFETY: setsid and ioctl are async-signal-safe; standard input is the pty's
+            // slave by the time this runs.
+            unsafe {
+                command.pre_exec(|| {
+                    nix::unistd::setsid().map_err(std::io::Error::from)?;
+                    if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            Some(pty.master)
+        } else {
+            None
+        };
         let mut child = command.spawn().context("cannot start cloison run")?;
         // Its messages are kept (tests read them) and passed on to the test's output.
         let stderr = Arc::new(Mutex::new(Vec::new()));
-        let sink = stderr.clone();
-        let err = child.stderr.take().context("no stderr")?;
-        std::thread::spawn(move || {
-            use std::io::Write as _;
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = writeln!(std::io::stderr(), "{line}");
-                sink.lock().expect("lock").push(line);
-            }
-        });
         let stdout = Arc::new(Mutex::new(Vec::new()));
-        let lines = stdout.clone();
-        let out = child.stdout.take().context("no stdout")?;
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                lines.lock().expect("lock").push(line);
+        let keep = |read: Box<dyn std::io::Read + Send>,
+                    sinks: Vec<Arc<Mutex<Vec<String>>>>,
+                    echo: bool| {
+            std::thread::spawn(move || {
+                use std::io::Write as _;
+                for line in BufReader::new(read).lines().map_while(Result::ok) {
+                    let line = line.trim_end_matches('\r').to_string();
+                    if echo {
+                        let _ = writeln!(std::io::stderr(), "{line}");
+                    }
+                    for sink in &sinks {
+                        sink.lock().expect("lock").push(line.clone());
+                    }
+                }
+            });
+        };
+        match &pty {
+            Some(master) => keep(
+                Box::new(std::fs::File::from(master.try_clone()?)),
+                vec![stdout.clone(), stderr.clone()],
+                true,
+            ),
+            None => {
+                let err = child.stderr.take().context("no stderr")?;
+                keep(Box::new(err), vec![stderr.clone()], true);
+                let out = child.stdout.take().context("no stdout")?;
+                keep(Box::new(out), vec![stdout.clone()], false);
             }
-        });
+        }
         let ctl_path = cloison_ipc::paths::ctl_socket(runtime.path());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -246,6 +294,7 @@ impl Session {
             stderr,
             ctl,
             children: Vec::new(),
+            terminal: pty,
         })
     }
 
@@ -401,6 +450,11 @@ impl Session {
         });
         self.children.push(child);
         Ok((self.children.len() - 1, lines))
+    }
+
+    /// The pid of `cloison run` (while it runs).
+    pub fn launcher_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// A spawned client's process.

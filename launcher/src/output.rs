@@ -1,0 +1,159 @@
+//! What the cages print. No cage shares the launcher's terminal or log: each cage's standard
+//! output and error are a pipe that a thread here reads, line by line, and passes on — a level's
+//! lines as log records carrying `level=`, the compositor's (already formatted log records) as
+//! they are. Both are bounded, since a level controls what it prints: a line is cut at
+//! [`MAX_LINE`] bytes (the rest of it is skipped, never buffered), and at most
+//! [`LINES_PER_SECOND`] lines a second are passed on (with bursts of [`BURST`]); what is dropped
+//! is counted and said once it flows again.
+
+use std::io::{BufReader, Write as _};
+use std::os::fd::OwnedFd;
+use std::time::Instant;
+
+/// Longest line passed on, in bytes.
+pub const MAX_LINE: usize = 4096;
+/// Lines passed on per second, on average.
+pub const LINES_PER_SECOND: f64 = 100.0;
+/// Lines passed on at once after a quiet period.
+pub const BURST: f64 = 200.0;
+
+/// Where a cage's lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// A level's programs: each line a log record with `level=`.
+    Level,
+    /// The compositor: its log records, written to our standard error as they are.
+    Verbatim,
+}
+
+/// Reads `read` until it closes, in a thread of its own.
+pub fn follow(name: String, read: OwnedFd, sink: Sink) {
+    let _ = std::thread::Builder::new()
+        .name(format!("output-{name}"))
+        .spawn(move || {
+            let mut reader = BufReader::new(std::fs::File::from(read));
+            let mut limiter = Limiter::new(Instant::now());
+            while let Some(line) = next_line(&mut reader, MAX_LINE) {
+                let now = Instant::now();
+                let dropped = limiter.dropped;
+                if !limiter.admit(now) {
+                    continue;
+                }
+                if dropped > 0 {
+                    tracing::warn!(
+                        cage = %name,
+                        "{dropped} lines from {name} were not logged (more than {LINES_PER_SECOND} a second)"
+                    );
+                }
+                let text = String::from_utf8_lossy(&line);
+                match sink {
+                    Sink::Level => {
+                        tracing::info!(target: "cloison::cage", level = %name, "{text}")
+                    }
+                    Sink::Verbatim => {
+                        let _ = writeln!(std::io::stderr(), "{text}");
+                    }
+                }
+            }
+        });
+}
+
+/// The next line of `reader` without its newline, cut at `max` bytes (the rest of a longer
+/// line is read and thrown away, so memory stays bounded); `None` at the end.
+pub fn next_line(reader: &mut impl std::io::BufRead, max: usize) -> Option<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut cut = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return (!line.is_empty()).then_some(line),
+        };
+        if available.is_empty() {
+            return (!line.is_empty() || cut).then_some(line);
+        }
+        let (chunk, end) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        let room = max.saturating_sub(line.len());
+        if chunk.len() > room {
+            cut = true;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = end.unwrap_or(available.len());
+        reader.consume(used);
+        if end.is_some() {
+            if cut {
+                line.extend_from_slice(" … (cut)".as_bytes());
+            }
+            return Some(line);
+        }
+    }
+}
+
+/// A token bucket.
+struct Limiter {
+    tokens: f64,
+    last: Instant,
+    /// Lines refused since the last one admitted.
+    dropped: u64,
+}
+
+impl Limiter {
+    fn new(now: Instant) -> Limiter {
+        Limiter {
+            tokens: BURST,
+            last: now,
+            dropped: 0,
+        }
+    }
+
+    /// Whether a line may pass now.
+    fn admit(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * LINES_PER_SECOND).min(BURST);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.dropped = 0;
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn long_lines_are_cut_and_the_rest_skipped() {
+        let mut input = vec![b'a'; 10_000];
+        input.push(b'\n');
+        input.extend_from_slice(b"next\nlast");
+        let mut reader = BufReader::with_capacity(64, &input[..]);
+        let first = next_line(&mut reader, 100).unwrap();
+        assert_eq!(&first[..100], &[b'a'; 100][..]);
+        assert!(first.ends_with(" … (cut)".as_bytes()));
+        assert_eq!(next_line(&mut reader, 100).unwrap(), b"next");
+        assert_eq!(next_line(&mut reader, 100).unwrap(), b"last");
+        assert_eq!(next_line(&mut reader, 100), None);
+    }
+
+    #[test]
+    fn a_flood_is_limited_and_counted() {
+        let start = Instant::now();
+        let mut limiter = Limiter::new(start);
+        let admitted = (0..10_000).filter(|_| limiter.admit(start)).count();
+        assert_eq!(admitted, BURST as usize);
+        assert_eq!(limiter.dropped, 10_000 - BURST as u64);
+        // A second later, a hundred more pass.
+        let later = start + Duration::from_secs(1);
+        let admitted = (0..10_000).filter(|_| limiter.admit(later)).count();
+        assert_eq!(admitted, LINES_PER_SECOND as usize);
+    }
+}
