@@ -417,13 +417,15 @@ impl State {
             return;
         };
         self.input.touches.insert(slot, (level, surface.clone()));
+        let serial = SERIAL_COUNTER.next_serial();
+        self.levels[level.0].user_input(serial, true);
         touch.down(
             self,
             Some((surface, origin)),
             &smithay::input::touch::DownEvent {
                 slot: Some(slot).into(),
                 location: pos,
-                serial: SERIAL_COUNTER.next_serial(),
+                serial,
                 time,
             },
         );
@@ -590,9 +592,7 @@ impl State {
         if let KeyRoute::Level(level) = route
             && let Some(keyboard) = self.levels[level.0].seat.get_keyboard()
         {
-            if pressed {
-                self.levels[level.0].last_input = Some((serial, std::time::Instant::now()));
-            }
+            self.levels[level.0].user_input(serial, pressed);
             let state = if pressed {
                 KeyState::Pressed
             } else {
@@ -925,9 +925,7 @@ impl State {
         if let Some(level) = self.input.pointer_level
             && let Some(pointer) = self.levels[level.0].seat.get_pointer()
         {
-            if pressed {
-                self.levels[level.0].last_input = Some((serial, std::time::Instant::now()));
-            }
+            self.levels[level.0].user_input(serial, pressed);
             let state = if pressed {
                 ButtonState::Pressed
             } else {

@@ -10,6 +10,7 @@ pub mod ctl;
 pub mod handlers;
 pub mod input;
 pub mod keys;
+pub mod limits;
 pub mod manager;
 pub mod render;
 pub mod shell;

@@ -145,13 +145,29 @@ impl State {
     }
 }
 
-/// Whether a client surface (tree root) is small enough to be drawn as a cursor or drag icon.
-fn within_cursor_limit(surface: &WlSurface) -> bool {
-    with_renderer_surface_state(surface, |s| {
-        s.surface_size()
-            .is_none_or(|size| size.w <= MAX_CURSOR && size.h <= MAX_CURSOR)
+/// Whether a client's surface tree may be drawn as a cursor (with `hotspot`) or a drag icon
+/// (`None`): the whole tree — subsurfaces included — fits in [`MAX_CURSOR`] pixels each way,
+/// lies near its root, and a cursor's hotspot is on it. Otherwise a client could draw an image
+/// of any size, or anywhere, that follows the pointer over other levels' windows.
+fn within_cursor_limit(surface: &WlSurface, hotspot: Option<Point<i32, Logical>>) -> bool {
+    let bbox = smithay::desktop::utils::bbox_from_surface_tree(surface, (0, 0));
+    let near = |v: i32| (-MAX_CURSOR..=MAX_CURSOR).contains(&v);
+    bbox.size.w <= MAX_CURSOR
+        && bbox.size.h <= MAX_CURSOR
+        && near(bbox.loc.x)
+        && near(bbox.loc.y)
+        && hotspot.is_none_or(|h| bbox.to_f64().contains(h.to_f64()) || bbox.is_empty())
+}
+
+/// The hotspot a client gave its cursor surface.
+fn cursor_hotspot(surface: &WlSurface) -> Point<i32, Logical> {
+    with_states(surface, |states| {
+        states
+            .data_map
+            .get::<CursorImageSurfaceData>()
+            .and_then(|d| d.lock().ok().map(|d| d.hotspot))
+            .unwrap_or_default()
     })
-    .unwrap_or(true)
 }
 
 /// A window's frame layout, from its position and state.
@@ -168,13 +184,64 @@ pub fn window_layout(space: &Space<Window>, window: &Window) -> Option<FrameLayo
     ))
 }
 
-/// A popup's window geometry: what its client declared, else its surfaces' extent.
+/// A popup's window geometry: what its client declared, else its surfaces' extent; never
+/// larger than anything is drawn (`limits::MAX_EXTENT`).
 pub fn popup_geometry(popup: &PopupKind) -> Rectangle<i32, Logical> {
-    let geometry = popup.geometry();
-    if !geometry.is_empty() {
-        return geometry;
+    let mut geometry = popup.geometry();
+    if geometry.is_empty() {
+        geometry = smithay::desktop::utils::bbox_from_surface_tree(popup.wl_surface(), (0, 0));
     }
-    smithay::desktop::utils::bbox_from_surface_tree(popup.wl_surface(), (0, 0))
+    geometry.size.w = geometry.size.w.clamp(0, crate::limits::MAX_EXTENT);
+    geometry.size.h = geometry.size.h.clamp(0, crate::limits::MAX_EXTENT);
+    geometry
+}
+
+/// Where windows and popups may be drawn: each output's area below its bar.
+pub fn usable_areas(space: &Space<Window>) -> Vec<Rectangle<i32, Logical>> {
+    space
+        .outputs()
+        .filter_map(|o| space.output_geometry(o))
+        .map(crate::state::below_bar)
+        .collect()
+}
+
+/// `rect` moved — and cut, if it is larger — into `area` shrunk by `margin` on every side.
+pub fn keep_inside(
+    rect: Rectangle<i32, Logical>,
+    area: Rectangle<i32, Logical>,
+    margin: i32,
+) -> Rectangle<i32, Logical> {
+    let inner_w = (area.size.w - 2 * margin).max(1);
+    let inner_h = (area.size.h - 2 * margin).max(1);
+    let (x0, y0) = (area.loc.x + margin, area.loc.y + margin);
+    let w = rect.size.w.clamp(0, inner_w);
+    let h = rect.size.h.clamp(0, inner_h);
+    Rectangle::new(
+        (
+            rect.loc.x.clamp(x0, x0 + inner_w - w),
+            rect.loc.y.clamp(y0, y0 + inner_h - h),
+        )
+            .into(),
+        (w, h).into(),
+    )
+}
+
+/// A popup's rectangle as shown: inside the usable area of the output that shows most of it
+/// (the first output if none does), its 2-px frame included. Whatever its client asked for, a
+/// popup never covers a bar and its frame is never off screen (Qubes keeps override-redirect
+/// windows on screen the same way).
+pub fn popup_on_screen(
+    rect: Rectangle<i32, Logical>,
+    areas: &[Rectangle<i32, Logical>],
+) -> Rectangle<i32, Logical> {
+    let overlap = |a: &&Rectangle<i32, Logical>| {
+        a.intersection(rect)
+            .map_or(0, |i| i.size.w as i64 * i.size.h as i64)
+    };
+    match areas.iter().max_by_key(overlap) {
+        Some(area) => keep_inside(rect, *area, crate::ui::POPUP_BORDER),
+        None => rect,
+    }
 }
 
 /// The mapped popups of a toplevel whose content is at `content_loc`, each with its
@@ -184,12 +251,14 @@ pub fn popup_geometry(popup: &PopupKind) -> Rectangle<i32, Logical> {
 /// a client sets none, spans its subsurfaces); they are rebased on our content origin so popups
 /// land where the client placed them.
 pub fn mapped_popups(
+    space: &Space<Window>,
     window: &Window,
     content_loc: Point<i32, Logical>,
 ) -> Vec<(PopupKind, Rectangle<i32, Logical>)> {
     let Some(surface) = window.toplevel().map(|t| t.wl_surface().clone()) else {
         return Vec::new();
     };
+    let areas = usable_areas(space);
     let base = content_loc - crate::shell::window_geometry(window).loc + window.geometry().loc;
     PopupManager::popups_for_surface(&surface)
         .filter(|(popup, _)| {
@@ -199,7 +268,7 @@ pub fn mapped_popups(
         .map(|(popup, offset)| {
             let geometry = popup_geometry(&popup);
             let rect = Rectangle::new(base + offset, geometry.size);
-            (popup, rect)
+            (popup, popup_on_screen(rect, &areas))
         })
         .collect()
 }
@@ -295,7 +364,7 @@ where
         let pos = *pos;
         if let Some(icon) = scene
             .dnd_icon
-            .filter(|s| s.alive() && within_cursor_limit(s))
+            .filter(|s| s.alive() && within_cursor_limit(s, None))
         {
             elements.extend(
                 render_elements_from_surface_tree(
@@ -313,15 +382,10 @@ where
         match status {
             CursorImageStatus::Hidden => {}
             CursorImageStatus::Surface(surface)
-                if surface.alive() && within_cursor_limit(surface) =>
+                if surface.alive()
+                    && within_cursor_limit(surface, Some(cursor_hotspot(surface))) =>
             {
-                let hotspot = with_states(surface, |states| {
-                    states
-                        .data_map
-                        .get::<CursorImageSurfaceData>()
-                        .and_then(|d| d.lock().ok().map(|d| d.hotspot))
-                        .unwrap_or_default()
-                });
+                let hotspot = cursor_hotspot(surface);
                 let loc = (pos - hotspot.to_f64()).to_physical(scale).to_i32_round();
                 elements.extend(render_elements_from_surface_tree(
                     renderer,
@@ -407,7 +471,10 @@ where
         let clip = |rect: Rectangle<i32, Logical>| rect.to_physical(scene.scale);
 
         // Popups: clipped to their own geometry, each in a 2-px frame of the level's colour.
-        for (popup, rect) in mapped_popups(window, layout.content.loc).into_iter().rev() {
+        for (popup, rect) in mapped_popups(scene.space, window, layout.content.loc)
+            .into_iter()
+            .rev()
+        {
             let popup_render = rect.loc - popup_geometry(&popup).loc;
             elements.extend(
                 render_elements_from_surface_tree::<R, WaylandSurfaceRenderElement<R>>(

@@ -102,6 +102,12 @@ pub fn window_geometry(window: &Window) -> Rectangle<i32, Logical> {
     let size = with_renderer_surface_state(surface, |s| s.surface_size())
         .flatten()
         .unwrap_or_default();
+    // Never larger than anything is drawn (crate::limits): a 30000000x1 surface is a
+    // 16384x1 window, its frame and title bar sized accordingly.
+    let size = Size::from((
+        size.w.clamp(0, crate::limits::MAX_EXTENT),
+        size.h.clamp(0, crate::limits::MAX_EXTENT),
+    ));
     match declared {
         // Clamp what the client declared to its surface: it cannot claim more than it draws.
         Some(g) => g
@@ -547,6 +553,8 @@ impl State {
         target.loc -= get_popup_toplevel_coords(&kind);
         target.loc -= window_loc;
         popup.with_pending_state(|state| {
+            // What the client's constraint adjustments give (xdg-shell). Whatever they are, the
+            // popup is *shown* on screen, frame included (`render::popup_on_screen`).
             state.geometry = state.positioner.get_unconstrained_geometry(target);
         });
     }
@@ -844,9 +852,10 @@ impl State {
             ) else {
                 continue;
             };
-            for (popup, rect) in crate::render::mapped_popups(window, layout.content.loc)
-                .into_iter()
-                .rev()
+            for (popup, rect) in
+                crate::render::mapped_popups(&self.space, window, layout.content.loc)
+                    .into_iter()
+                    .rev()
             {
                 let mut framed = rect;
                 framed.loc -= Point::from((POPUP_BORDER, POPUP_BORDER));

@@ -78,20 +78,18 @@ pub fn serve_level_listeners(
         listener.set_nonblocking(true)?;
         let source = Generic::new(listener, Interest::READ, Mode::Level);
         let level = LevelId(index);
+        let mut spare = Spare::new();
         state
             .loop_handle
             .insert_source(source, move |_, listener, state| {
                 loop {
                     match listener.accept() {
-                        Ok((stream, _)) => {
-                            let data = Arc::new(ClientState::new(&state.levels[level.0]));
-                            if let Err(err) = state.display_handle.insert_client(stream, data) {
-                                tracing::warn!("cannot add a client: {err}");
-                            }
-                        }
+                        Ok((stream, _)) => add_client(state, level, stream),
                         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(err) => {
-                            tracing::warn!("accept failed: {err}");
+                            if !spare.shed(&err, || listener.accept().map(drop)) {
+                                tracing::warn!("accept failed: {err}");
+                            }
                             break;
                         }
                     }
@@ -102,6 +100,62 @@ pub fn serve_level_listeners(
         tracing::info!(level = %name, "listening on the socket the launcher handed over");
     }
     Ok(())
+}
+
+/// A new connection on `level`'s socket: a client of that level, unless the level already has
+/// as many as `[limits] clients` (then it is closed at once, and the bar says so once).
+fn add_client(state: &mut State, level: LevelId, stream: std::os::unix::net::UnixStream) {
+    let limit = state.config.limits.clients;
+    if state.levels[level.0].client_count() >= limit {
+        tracing::debug!(level = %state.levels[level.0].name, limit, "too many clients: connection closed");
+        state.quota_notice(level, crate::limits::Quota::Clients);
+        return;
+    }
+    let data = Arc::new(ClientState::new(&state.levels[level.0]));
+    if let Err(err) = state.display_handle.insert_client(stream, data) {
+        tracing::warn!("cannot add a client: {err}");
+    }
+}
+
+/// One descriptor kept in reserve for a listener. When `accept` fails because the compositor
+/// has no descriptor left, the waiting connection would keep the socket readable and spin the
+/// loop; instead the reserve is closed, the connection accepted and closed at once, and the
+/// reserve taken again (the classic accept(2)/EMFILE remedy).
+struct Spare(Option<std::os::fd::OwnedFd>, u64);
+
+impl Spare {
+    fn new() -> Spare {
+        Spare(Self::take(), 0)
+    }
+
+    fn take() -> Option<std::os::fd::OwnedFd> {
+        nix::sys::memfd::memfd_create(
+            c"cloison-spare",
+            nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+        )
+        .ok()
+    }
+
+    /// After `err` from accept: if it was for lack of descriptors, sheds one waiting connection
+    /// with `accept_and_close`; whether it did.
+    fn shed(
+        &mut self,
+        err: &std::io::Error,
+        accept_and_close: impl FnOnce() -> std::io::Result<()>,
+    ) -> bool {
+        if !matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+            return false;
+        }
+        self.0 = None;
+        let shed = accept_and_close().is_ok();
+        self.0 = Self::take();
+        self.1 += 1;
+        // Logged at 1, 2, 4, 8… refusals: a flood of connections is not a flood of lines.
+        if self.1.is_power_of_two() {
+            tracing::warn!(refused = self.1, "out of descriptors: connections refused");
+        }
+        shed
+    }
 }
 
 /// Removes the (empty) directories [`listen_levels`] created, once the sockets are gone.
@@ -116,20 +170,18 @@ pub fn remove_level_dirs(runtime_dir: &Path, levels: &[String]) {
 
 fn add_listener(state: &mut State, socket: ListeningSocket, level: LevelId) -> anyhow::Result<()> {
     let source = Generic::new(socket, Interest::READ, Mode::Level);
+    let mut spare = Spare::new();
     state
         .loop_handle
         .insert_source(source, move |_, socket, state| {
             loop {
                 match socket.accept() {
-                    Ok(Some(stream)) => {
-                        let data = Arc::new(ClientState::new(&state.levels[level.0]));
-                        if let Err(err) = state.display_handle.insert_client(stream, data) {
-                            tracing::warn!("cannot add a client: {err}");
-                        }
-                    }
+                    Ok(Some(stream)) => add_client(state, level, stream),
                     Ok(None) => break,
                     Err(err) => {
-                        tracing::warn!("accept failed: {err}");
+                        if !spare.shed(&err, || socket.accept().map(drop)) {
+                            tracing::warn!("accept failed: {err}");
+                        }
                         break;
                     }
                 }

@@ -58,6 +58,10 @@ pub struct ClientState {
     clients: Arc<AtomicUsize>,
     /// Bit i set: `cloison_config::OPTIONAL_GLOBALS[i]` is offered to the level.
     globals: u32,
+    /// What this client holds against its level's quotas ([`crate::limits`]).
+    pub(crate) usage: crate::limits::ClientUsage,
+    /// What its level holds, all its clients together.
+    pub(crate) level_usage: Arc<crate::limits::Usage>,
 }
 
 impl ClientState {
@@ -69,6 +73,8 @@ impl ClientState {
             level_name: level.name.clone(),
             clients: level.clients.clone(),
             globals: level.globals,
+            usage: Default::default(),
+            level_usage: level.usage.clone(),
         }
     }
 
@@ -88,6 +94,8 @@ impl ClientData for ClientState {
 
     fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
         self.clients.fetch_sub(1, Ordering::Relaxed);
+        // Whatever its objects' destruction did not give back yet.
+        self.release_all();
         match reason {
             DisconnectReason::ProtocolError(err) => tracing::warn!(
                 level = %self.level_name,
@@ -121,6 +129,13 @@ pub struct LevelState {
     pub cursor: CursorImageStatus,
     /// Connected clients.
     pub clients: Arc<AtomicUsize>,
+    /// What its clients hold against its quotas ([`crate::limits`]).
+    pub usage: Arc<crate::limits::Usage>,
+    /// Quotas the bar already said the level went past (bit per [`crate::limits::Quota`]).
+    pub quota_noticed: u8,
+    /// Recent user input (key and button presses and releases, touches) delivered to the
+    /// level's seat: serial-bound requests (popup grabs) count only with one of these serials.
+    pub recent_input: std::collections::VecDeque<(Serial, Instant)>,
     /// Optional globals offered to the level (bit i: `cloison_config::OPTIONAL_GLOBALS[i]`).
     pub globals: u32,
     /// Serial at which the level last got the keyboard.
@@ -131,10 +146,36 @@ pub struct LevelState {
     pub running: bool,
 }
 
+/// How long user input counts for serial-bound requests (a popup grab).
+pub const INPUT_LIFETIME: Duration = Duration::from_secs(30);
+/// Input events remembered per level.
+const RECENT_INPUT: usize = 16;
+
 impl LevelState {
     /// Number of connected clients.
     pub fn client_count(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    /// User input (a key or button press or release, a touch) was delivered to the level's
+    /// seat with `serial`.
+    pub fn user_input(&mut self, serial: Serial, pressed: bool) {
+        let now = Instant::now();
+        if pressed {
+            self.last_input = Some((serial, now));
+        }
+        if self.recent_input.len() == RECENT_INPUT {
+            self.recent_input.pop_front();
+        }
+        self.recent_input.push_back((serial, now));
+    }
+
+    /// Whether `serial` is that of user input the level's seat got in the last
+    /// [`INPUT_LIFETIME`]: a request bound to user input (a popup grab) counts only then.
+    pub fn recent_input(&self, serial: Serial) -> bool {
+        self.recent_input
+            .iter()
+            .any(|(s, at)| *s == serial && at.elapsed() < INPUT_LIFETIME)
     }
 }
 
@@ -330,6 +371,9 @@ impl State {
                 seat,
                 cursor: CursorImageStatus::default_named(),
                 clients: Arc::new(AtomicUsize::new(0)),
+                usage: Default::default(),
+                quota_noticed: 0,
+                recent_input: Default::default(),
                 globals: cloison_config::OPTIONAL_GLOBALS
                     .iter()
                     .enumerate()

@@ -69,7 +69,46 @@ pub struct Config {
     /// Touchpads (the `drm` backend).
     #[serde(default)]
     pub touchpad: TouchpadConfig,
+    /// What each level's clients may hold in the compositor.
+    #[serde(default)]
+    pub limits: LimitsConfig,
 }
+
+/// What each level's clients may hold in the compositor, all its clients together
+/// (`[limits]`). The client that asks for more than its level has left is disconnected with a
+/// protocol error (other clients, and other levels, carry on), and the bar says so once.
+/// Descriptors the compositor holds for a level (clients, shm pools and buffers) are bounded
+/// so that no level can use up the compositor's descriptors and lock the others out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Connected clients per level; further connections are closed at once.
+    pub clients: usize,
+    /// Surfaces (windows, popups, subsurfaces, cursors) per level.
+    pub surfaces: usize,
+    /// shm pools and shm buffers per level (each holds a descriptor in the compositor).
+    pub shm_buffers: usize,
+    /// Bytes of shm buffers (their pixels: stride × height) per level.
+    pub shm_bytes: u64,
+    /// Frame callbacks waiting per level.
+    pub frame_callbacks: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            clients: 128,
+            surfaces: 8192,
+            shm_buffers: 2048,
+            shm_bytes: 4 << 30,
+            frame_callbacks: 16384,
+        }
+    }
+}
+
+/// The most every level together may hold in compositor descriptors (clients + shm pools and
+/// buffers): the compositor's open-file limit is sized from it.
+pub const MAX_COMPOSITOR_DESCRIPTORS: usize = 60_000;
 
 /// One display, by connector name (`[[output]]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -611,6 +650,10 @@ pub struct Flow {
     /// Only these extensions may cross for this pair (e.g. `["pdf", "txt"]`); default: any.
     #[serde(default)]
     pub files_extensions: Vec<String>,
+    /// Whether clipboard text keeps its control characters for this pair (default: every C0
+    /// and C1 control but tab and newline is removed, carriage returns become newlines).
+    #[serde(default)]
+    pub clipboard_control_characters: bool,
 }
 
 impl Policy {
@@ -756,6 +799,14 @@ impl Config {
                 }
             ));
         }
+        out.push_str(&format!(
+            "limits per level: {} clients, {} surfaces, {} shm buffers ({} MiB), {} frame callbacks\n",
+            self.limits.clients,
+            self.limits.surfaces,
+            self.limits.shm_buffers,
+            self.limits.shm_bytes >> 20,
+            self.limits.frame_callbacks
+        ));
         out.push_str("flow policy (clipboard / files):\n");
         for from in &self.levels {
             for to in &self.levels {
@@ -906,6 +957,8 @@ struct RawConfig {
     outputs: Vec<Spanned<RawOutput>>,
     #[serde(default)]
     touchpad: TouchpadConfig,
+    #[serde(default)]
+    limits: Option<Spanned<LimitsConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -1001,6 +1054,8 @@ struct RawFlow {
     files_max_count: Option<Spanned<usize>>,
     #[serde(default)]
     files_extensions: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    clipboard_control_characters: bool,
 }
 
 type Invalid = (Option<Range<usize>>, String, String);
@@ -1368,6 +1423,7 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
             files_max_total_bytes,
             files_max_count,
             files_extensions,
+            clipboard_control_characters: f.clipboard_control_characters,
         });
     }
 
@@ -1446,6 +1502,7 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
     };
 
     let outputs = validate_outputs(&raw.outputs, &line_of)?;
+    let limits = validate_limits(raw.limits.as_ref(), levels.len())?;
 
     Ok(Config {
         source: file.to_string(),
@@ -1458,7 +1515,60 @@ fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
         files,
         outputs,
         touchpad: raw.touchpad,
+        limits,
     })
+}
+
+/// `[limits]`: each within a range a level can work in, and the descriptors of every level
+/// together within what the compositor can hold.
+fn validate_limits(
+    raw: Option<&Spanned<LimitsConfig>>,
+    levels: usize,
+) -> Result<LimitsConfig, Invalid> {
+    let Some(raw) = raw else {
+        return Ok(LimitsConfig::default());
+    };
+    let limits = raw.get_ref().clone();
+    let ranges: [(&str, u64, u64, u64); 5] = [
+        ("clients", limits.clients as u64, 4, 4096),
+        ("surfaces", limits.surfaces as u64, 64, 1 << 20),
+        ("shm_buffers", limits.shm_buffers as u64, 16, 1 << 16),
+        ("shm_bytes", limits.shm_bytes, 64 << 20, 1 << 40),
+        (
+            "frame_callbacks",
+            limits.frame_callbacks as u64,
+            64,
+            1 << 20,
+        ),
+    ];
+    for (key, value, min, max) in ranges {
+        if !(min..=max).contains(&value) {
+            let default = match key {
+                "clients" => LimitsConfig::default().clients as u64,
+                "surfaces" => LimitsConfig::default().surfaces as u64,
+                "shm_buffers" => LimitsConfig::default().shm_buffers as u64,
+                "shm_bytes" => LimitsConfig::default().shm_bytes,
+                _ => LimitsConfig::default().frame_callbacks as u64,
+            };
+            return Err(invalid(
+                raw.span(),
+                format!("[limits] {key} = {value} is out of range"),
+                format!("use {min} to {max} (default {default})"),
+            ));
+        }
+    }
+    let descriptors = levels * (limits.clients + limits.shm_buffers);
+    if descriptors > MAX_COMPOSITOR_DESCRIPTORS {
+        return Err(invalid(
+            raw.span(),
+            format!(
+                "{levels} levels × (clients {} + shm_buffers {}) = {descriptors} descriptors, more than the compositor holds ({MAX_COMPOSITOR_DESCRIPTORS})",
+                limits.clients, limits.shm_buffers
+            ),
+            "lower clients or shm_buffers",
+        ));
+    }
+    Ok(limits)
 }
 
 fn validate_outputs(

@@ -536,6 +536,39 @@ fn the_documented_files_example_applies_its_limits() {
 }
 
 #[test]
+fn the_documented_limits_example_applies_and_bad_limits_are_refused() {
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("[limits]"))
+        .unwrap();
+    let c = parse(&block, "t").unwrap();
+    assert_eq!(c.limits.clients, 64);
+    assert_eq!(c.limits.surfaces, 4096);
+    assert_eq!(c.limits.shm_buffers, 1024);
+    assert_eq!(c.limits.shm_bytes, 2 << 30);
+    assert_eq!(c.limits.frame_callbacks, 8192);
+    assert!(c.flow("low", "high").unwrap().clipboard_control_characters);
+    assert_eq!(Config::builtin().limits, LimitsConfig::default());
+    assert!(
+        !Config::builtin()
+            .policy
+            .flows
+            .iter()
+            .any(|f| f.clipboard_control_characters)
+    );
+
+    let bad = block.replace("clients = 64", "clients = 1");
+    let e = parse(&bad, "t").unwrap_err();
+    assert!(e.message.contains("clients = 1 is out of range"), "{e}");
+    assert!(e.fix.contains("4 to 4096"), "{e}");
+    assert_eq!(e.line, 1, "{e}");
+    let too_many = block.replace("shm_buffers = 1024", "shm_buffers = 65536");
+    let e = parse(&too_many, "t").unwrap_err();
+    assert!(e.message.contains("descriptors"), "{e}");
+}
+
+#[test]
 fn the_documented_output_example_places_and_configures_displays() {
     let docs = include_str!("../../docs/configuration.md");
     let block = toml_blocks(docs)

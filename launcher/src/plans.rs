@@ -279,6 +279,13 @@ pub struct CompositorFds {
     pub config: i32,
 }
 
+/// The compositor's open-file limit: what every level may make it hold, plus its own.
+pub fn compositor_nofile(config: &Config) -> u64 {
+    let levels = config.levels.len() as u64;
+    let per_level = (config.limits.clients + config.limits.shm_buffers) as u64;
+    (levels * per_level + 2048).max(8192)
+}
+
 /// The compositor's cage: no level's files, no network, the compositor profile, the
 /// sockets it serves as descriptors.
 #[allow(clippy::too_many_arguments)]
@@ -376,7 +383,9 @@ pub fn compositor_plan(
         env,
         rlimits: Rlimits {
             nproc: 512,
-            nofile: 8192,
+            // Every level's share of descriptors ([limits] clients and shm_buffers), and room
+            // for the compositor's own (outputs, devices, clipboard pipes…).
+            nofile: compositor_nofile(config),
             core: 0,
         },
         landlock: LandlockPolicy {

@@ -21,7 +21,7 @@ use wayland_client::{
     Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum, event_created_child,
 };
 use wayland_protocols::wp::presentation_time::client::wp_presentation;
-use wayland_protocols::wp::viewporter::client::wp_viewporter;
+use wayland_protocols::wp::viewporter::client::{wp_viewport, wp_viewporter};
 use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
 use wayland_protocols::xdg::shell::client::{
     xdg_popup, xdg_positioner, xdg_surface, xdg_toplevel, xdg_wm_base,
@@ -699,6 +699,214 @@ impl TestClient {
         index
     }
 
+    /// Like [`TestClient::create_popup`], with the positioner's `offset`, and a popup grab
+    /// with `grab` as serial (made before the popup's first commit, as xdg-shell requires).
+    pub fn create_popup_with(
+        &mut self,
+        parent: usize,
+        anchor: (i32, i32, i32, i32),
+        size: (i32, i32),
+        constraint_adjustment: u32,
+        offset: (i32, i32),
+        grab: Option<u32>,
+    ) -> usize {
+        let qh = self.qh();
+        let index = self.data.popups.len();
+        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
+        let wm_base = self.data.wm_base.as_ref().expect("xdg_wm_base bound");
+        let positioner = wm_base.create_positioner(&qh, ());
+        positioner.set_size(size.0, size.1);
+        positioner.set_anchor_rect(anchor.0, anchor.1, anchor.2, anchor.3);
+        positioner.set_anchor(xdg_positioner::Anchor::BottomRight);
+        positioner.set_gravity(xdg_positioner::Gravity::BottomRight);
+        positioner.set_offset(offset.0, offset.1);
+        positioner.set_constraint_adjustment(
+            xdg_positioner::ConstraintAdjustment::from_bits_truncate(constraint_adjustment),
+        );
+        let surface = compositor.create_surface(&qh, SurfaceRole::Popup(index));
+        let xdg_surface = wm_base.get_xdg_surface(&surface, &qh, SurfaceRole::Popup(index));
+        let parent_xdg = &self.data.windows[parent].xdg_surface;
+        let popup = xdg_surface.get_popup(Some(parent_xdg), &positioner, &qh, index);
+        positioner.destroy();
+        if let (Some(serial), Some(seat)) = (grab, &self.data.seat) {
+            popup.grab(seat, serial);
+        }
+        surface.commit();
+        self.data.popups.push(Popup {
+            surface,
+            xdg_surface,
+            popup,
+            pending_serial: None,
+        });
+        index
+    }
+
+    /// A shm pool of `pool_size` bytes (a sparse memory file: zero pixels, nothing written)
+    /// and a `width`×`height` ARGB buffer with `stride` at its start. For tests of what a
+    /// hostile client may ask for.
+    pub fn create_sparse_buffer(
+        &mut self,
+        pool_size: i32,
+        width: i32,
+        height: i32,
+        stride: i32,
+    ) -> anyhow::Result<usize> {
+        let qh = self.qh();
+        let fd = nix::sys::memfd::memfd_create(
+            c"cloison-test-sparse",
+            nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+        )?;
+        let file = File::from(fd);
+        file.set_len(pool_size.max(0) as u64)?;
+        let shm = self.data.shm.as_ref().expect("wl_shm bound");
+        let pool = shm.create_pool(file.as_fd(), pool_size, &qh, ());
+        let index = self.data.buffers.len();
+        let buffer = pool.create_buffer(
+            0,
+            width,
+            height,
+            stride,
+            wl_shm::Format::Argb8888,
+            &qh,
+            index,
+        );
+        self.data.buffers.push(Buffer {
+            buffer,
+            pool,
+            file,
+            released: false,
+            busy: false,
+        });
+        Ok(index)
+    }
+
+    /// Binds wp_viewporter and gives `window`'s surface a viewport with this destination
+    /// (applied at its next commit).
+    pub fn set_viewport_destination(&mut self, window: usize, width: i32, height: i32) {
+        let qh = self.qh();
+        let Some((name, _)) = self
+            .data
+            .globals
+            .iter()
+            .find(|(_, i, _)| i == "wp_viewporter")
+            .map(|(n, _, v)| (*n, *v))
+        else {
+            return;
+        };
+        let viewporter: wp_viewporter::WpViewporter = self.registry.bind(name, 1, &qh, ());
+        let viewport = viewporter.get_viewport(&self.data.windows[window].surface, &qh, ());
+        viewport.set_destination(width, height);
+    }
+
+    /// A cursor made of a `root`-sized surface of `argb` with a subsurface of `sub_size` at
+    /// `sub_pos` (same colour), set with the last pointer enter's serial and `hotspot`.
+    pub fn set_cursor_tree(
+        &mut self,
+        root: i32,
+        sub_pos: (i32, i32),
+        sub_size: (i32, i32),
+        hotspot: (i32, i32),
+        argb: u32,
+    ) -> anyhow::Result<()> {
+        let qh = self.qh();
+        let serial = self
+            .data
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::PointerEnter { serial, .. } => Some(*serial),
+                _ => None,
+            })
+            .context("no pointer enter yet")?;
+        let root_buffer = self.create_buffer(root, root, argb)?;
+        let sub_buffer = self.create_buffer(sub_size.0, sub_size.1, argb)?;
+        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
+        let sub = self
+            .data
+            .subcompositor
+            .as_ref()
+            .expect("wl_subcompositor bound");
+        let surface = compositor.create_surface(&qh, SurfaceRole::Other);
+        let child = compositor.create_surface(&qh, SurfaceRole::Other);
+        let subsurface = sub.get_subsurface(&child, &surface, &qh, ());
+        subsurface.set_position(sub_pos.0, sub_pos.1);
+        child.attach(Some(&self.data.buffers[sub_buffer].buffer), 0, 0);
+        child.damage_buffer(0, 0, sub_size.0, sub_size.1);
+        child.commit();
+        surface.attach(Some(&self.data.buffers[root_buffer].buffer), 0, 0);
+        surface.damage_buffer(0, 0, root, root);
+        surface.commit();
+        if let Some(pointer) = &self.data.pointer {
+            pointer.set_cursor(serial, Some(&surface), hotspot.0, hotspot.1);
+        }
+        Ok(())
+    }
+
+    /// Starts a drag of text from `window` with an icon like [`TestClient::set_cursor_tree`]'s
+    /// (needs [`TestClient::bind_data_device`] and a button held on the window: uses the last
+    /// press's serial).
+    pub fn start_drag_with_icon(
+        &mut self,
+        window: usize,
+        root: i32,
+        sub_pos: (i32, i32),
+        sub_size: (i32, i32),
+        argb: u32,
+    ) -> anyhow::Result<()> {
+        let qh = self.qh();
+        let serial = self
+            .data
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::Button {
+                    pressed: true,
+                    serial,
+                    ..
+                } => Some(*serial),
+                _ => None,
+            })
+            .context("no button press yet")?;
+        let root_buffer = self.create_buffer(root, root, argb)?;
+        let sub_buffer = self.create_buffer(sub_size.0, sub_size.1, argb)?;
+        let manager = self
+            .data
+            .data_manager
+            .as_ref()
+            .context("no data device manager")?;
+        let source = manager.create_data_source(&qh, ());
+        source.offer("text/plain".into());
+        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
+        let sub = self
+            .data
+            .subcompositor
+            .as_ref()
+            .expect("wl_subcompositor bound");
+        let icon = compositor.create_surface(&qh, SurfaceRole::Other);
+        let child = compositor.create_surface(&qh, SurfaceRole::Other);
+        let subsurface = sub.get_subsurface(&child, &icon, &qh, ());
+        subsurface.set_position(sub_pos.0, sub_pos.1);
+        child.attach(Some(&self.data.buffers[sub_buffer].buffer), 0, 0);
+        child.damage_buffer(0, 0, sub_size.0, sub_size.1);
+        child.commit();
+        self.data
+            .data_device
+            .as_ref()
+            .context("no data device")?
+            .start_drag(
+                Some(&source),
+                &self.data.windows[window].surface,
+                Some(&icon),
+                serial,
+            );
+        icon.attach(Some(&self.data.buffers[root_buffer].buffer), 0, 0);
+        icon.damage_buffer(0, 0, root, root);
+        icon.commit();
+        Ok(())
+    }
+
     /// Acks the popup's configure and maps it with a buffer.
     pub fn draw_popup(&mut self, popup: usize, size: (i32, i32), argb: u32) -> anyhow::Result<()> {
         let buffer = self.create_buffer(size.0, size.1, argb)?;
@@ -1213,5 +1421,6 @@ ignore_events!(
     xdg_activation_v1::XdgActivationV1: (),
     wp_presentation::WpPresentation: (),
     wp_viewporter::WpViewporter: (),
+    wp_viewport::WpViewport: (),
     wl_data_device_manager::WlDataDeviceManager: (),
 );

@@ -5,10 +5,12 @@ use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_callback::WlCallback;
 use smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor;
 use smithay::reexports::wayland_server::protocol::wl_region::WlRegion;
-use smithay::reexports::wayland_server::protocol::wl_subcompositor::WlSubcompositor;
-use smithay::reexports::wayland_server::protocol::wl_subsurface::WlSubsurface;
-use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::{Client, delegate_dispatch, delegate_global_dispatch};
+use smithay::reexports::wayland_server::protocol::wl_subcompositor::{self, WlSubcompositor};
+use smithay::reexports::wayland_server::protocol::wl_subsurface::{self, WlSubsurface};
+use smithay::reexports::wayland_server::protocol::wl_surface::{self, WlSurface};
+use smithay::reexports::wayland_server::{
+    Client, Resource as _, delegate_dispatch, delegate_global_dispatch,
+};
 use smithay::utils::{Logical, Point};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::compositor::{
@@ -68,6 +70,7 @@ fn apply_subsurface_positions(parent: &WlSurface) {
     }
 }
 
+use crate::limits::{self, Quota};
 use crate::state::{ClientState, State};
 
 impl CompositorHandler for State {
@@ -89,9 +92,14 @@ impl CompositorHandler for State {
         }
     }
 
+    fn new_surface(&mut self, surface: &WlSurface) {
+        self.charge_surface(surface);
+    }
+
     fn destroyed(&mut self, surface: &WlSurface) {
         // A touch point on it is lifted (its client still hears of it).
         self.release_touches_on(surface);
+        self.release_surface(surface);
     }
 
     fn new_subsurface(&mut self, surface: &WlSurface, _parent: &WlSurface) {
@@ -121,12 +129,131 @@ impl CompositorHandler for State {
 }
 delegate_global_dispatch!(State: [WlCompositor: ()] => CompositorState);
 delegate_dispatch!(State: [WlCompositor: ()] => CompositorState);
-delegate_dispatch!(State: [WlSurface: SurfaceUserData] => CompositorState);
 delegate_dispatch!(State: [WlRegion: RegionUserData] => CompositorState);
-delegate_dispatch!(State: [WlCallback: ()] => CompositorState);
 super::level_filtered_global!(WlSubcompositor, (), CompositorState, "wl_subcompositor");
-delegate_dispatch!(State: [WlSubcompositor: ()] => CompositorState);
-delegate_dispatch!(State: [WlSubsurface: SubsurfaceUserData] => CompositorState);
+
+// What a client sends about its surfaces is bounded before smithay sees it (crate::limits).
+super::guarded_dispatch!(
+    WlSurface,
+    SurfaceUserData,
+    CompositorState,
+    bound_surface_request,
+    |_, _, _, _| {}
+);
+super::guarded_dispatch!(
+    WlCallback,
+    (),
+    CompositorState,
+    |_, _, _, request| Some(request),
+    |state, _, callback, _| { state.release(callback.client().as_ref(), Quota::FrameCallbacks, 1) }
+);
+super::guarded_dispatch!(
+    WlSubcompositor,
+    (),
+    CompositorState,
+    bound_subsurface_tree,
+    |_, _, _, _| {}
+);
+super::guarded_dispatch!(
+    WlSubsurface,
+    SubsurfaceUserData,
+    CompositorState,
+    |_, _, _, request| Some(match request {
+        wl_subsurface::Request::SetPosition { x, y } => wl_subsurface::Request::SetPosition {
+            x: limits::coord(x),
+            y: limits::coord(y),
+        },
+        other => other,
+    }),
+    |_, _, _, _| {}
+);
+
+/// Offsets and damage clamped; a frame callback counted against the level's quota.
+fn bound_surface_request(
+    state: &mut State,
+    client: &Client,
+    _surface: &WlSurface,
+    request: wl_surface::Request,
+) -> Option<wl_surface::Request> {
+    use wl_surface::Request;
+    let rect = |x: i32, y: i32, w: i32, h: i32| {
+        (
+            limits::coord(x),
+            limits::coord(y),
+            w.clamp(0, 2 * limits::MAX_COORD),
+            h.clamp(0, 2 * limits::MAX_COORD),
+        )
+    };
+    Some(match request {
+        Request::Attach { buffer, x, y } => Request::Attach {
+            buffer,
+            x: limits::coord(x),
+            y: limits::coord(y),
+        },
+        Request::Offset { x, y } => Request::Offset {
+            x: limits::coord(x),
+            y: limits::coord(y),
+        },
+        Request::Damage {
+            x,
+            y,
+            width,
+            height,
+        } => {
+            let (x, y, width, height) = rect(x, y, width, height);
+            Request::Damage {
+                x,
+                y,
+                width,
+                height,
+            }
+        }
+        Request::DamageBuffer {
+            x,
+            y,
+            width,
+            height,
+        } => {
+            let (x, y, width, height) = rect(x, y, width, height);
+            Request::DamageBuffer {
+                x,
+                y,
+                width,
+                height,
+            }
+        }
+        Request::Frame { callback } => {
+            if !state.charge(client, Quota::FrameCallbacks, 1) {
+                // Cut off: the callback object is never made.
+                return None;
+            }
+            Request::Frame { callback }
+        }
+        other => other,
+    })
+}
+
+/// A subsurface tree at most `MAX_SUBSURFACE_DEPTH` deep (smithay walks trees recursively).
+fn bound_subsurface_tree(
+    _state: &mut State,
+    _client: &Client,
+    subcompositor: &WlSubcompositor,
+    request: wl_subcompositor::Request,
+) -> Option<wl_subcompositor::Request> {
+    if let wl_subcompositor::Request::GetSubsurface { parent, .. } = &request
+        && limits::subsurface_depth(parent) >= limits::MAX_SUBSURFACE_DEPTH
+    {
+        subcompositor.post_error(
+            wl_subcompositor::Error::BadParent,
+            format!(
+                "subsurface trees may be at most {} deep",
+                limits::MAX_SUBSURFACE_DEPTH
+            ),
+        );
+        return None;
+    }
+    Some(request)
+}
 
 impl BufferHandler for State {
     fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}

@@ -57,6 +57,67 @@ macro_rules! level_filtered_global {
 }
 pub(crate) use level_filtered_global;
 
+/// Implements `Dispatch<$iface, $udata>` for `State` through smithay's `$smithay`, with each
+/// request passed first through `$guard` (`fn(&mut State, &Client, &$iface, Request) ->
+/// Option<Request>`): it bounds what the client sent ([`crate::limits`]), or answers `None`
+/// after a protocol error (the request goes no further). `$gone` (`fn(&mut State, &ClientId,
+/// &$iface, &$udata)`) hears of each destroyed object before smithay does.
+macro_rules! guarded_dispatch {
+    ($iface:ty, $udata:ty, $smithay:ty, $guard:expr, $gone:expr) => {
+        impl smithay::reexports::wayland_server::Dispatch<$iface, $udata> for crate::state::State {
+            fn request(
+                state: &mut crate::state::State,
+                client: &smithay::reexports::wayland_server::Client,
+                resource: &$iface,
+                request: <$iface as smithay::reexports::wayland_server::Resource>::Request,
+                data: &$udata,
+                dh: &smithay::reexports::wayland_server::DisplayHandle,
+                data_init: &mut smithay::reexports::wayland_server::DataInit<
+                    '_,
+                    crate::state::State,
+                >,
+            ) {
+                let guard: fn(
+                    &mut crate::state::State,
+                    &smithay::reexports::wayland_server::Client,
+                    &$iface,
+                    <$iface as smithay::reexports::wayland_server::Resource>::Request,
+                ) -> Option<
+                    <$iface as smithay::reexports::wayland_server::Resource>::Request,
+                > = $guard;
+                if let Some(request) = guard(state, client, resource, request) {
+                    <$smithay as smithay::reexports::wayland_server::Dispatch<
+                        $iface,
+                        $udata,
+                        crate::state::State,
+                    >>::request(state, client, resource, request, data, dh, data_init)
+                }
+            }
+
+            fn destroyed(
+                state: &mut crate::state::State,
+                client: smithay::reexports::wayland_server::backend::ClientId,
+                resource: &$iface,
+                data: &$udata,
+            ) {
+                let gone: fn(
+                    &mut crate::state::State,
+                    &smithay::reexports::wayland_server::backend::ClientId,
+                    &$iface,
+                    &$udata,
+                ) = $gone;
+                gone(state, &client, resource, data);
+                <$smithay as smithay::reexports::wayland_server::Dispatch<
+                    $iface,
+                    $udata,
+                    crate::state::State,
+                >>::destroyed(state, client, resource, data)
+            }
+        }
+    };
+}
+pub(crate) use guarded_dispatch;
+
 pub mod compositor;
 pub mod cursor_shape;
 pub mod data_device;

@@ -1,15 +1,22 @@
 //! xdg_wm_base: toplevels and popups. Window-management decisions live in `shell.rs`.
 
-use smithay::delegate_xdg_shell;
 use smithay::desktop::{PopupKind, find_popup_root_surface};
 use smithay::input::Seat;
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_popup::XdgPopup;
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_positioner::{
+    self, XdgPositioner,
+};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_surface::{self, XdgSurface};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{self, XdgToplevel};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase;
 use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat};
 use smithay::utils::Serial;
 use smithay::wayland::shell::xdg::{
-    PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+    PopupSurface, PositionerState, ToplevelSurface, XdgPositionerUserData, XdgShellHandler,
+    XdgShellState, XdgShellSurfaceUserData, XdgSurfaceUserData, XdgWmBaseUserData,
 };
 
+use crate::limits;
 use crate::state::State;
 
 impl XdgShellHandler for State {
@@ -67,10 +74,19 @@ impl XdgShellHandler for State {
         if seat_level != popup_level {
             return;
         }
+        // Only with the serial of recent user input on that seat: a client cannot take its
+        // level's pointer and keyboard (and hold them over other levels' windows) without the
+        // user having just clicked or typed in it.
         let kind = PopupKind::Xdg(surface);
         let Ok(root) = find_popup_root_surface(&kind) else {
             return;
         };
+        if !self.levels[popup_level.0].recent_input(serial) {
+            // A refused grab dismisses the popup (xdg-shell).
+            tracing::debug!(?serial, "popup grab without recent user input: dismissed");
+            let _ = smithay::desktop::PopupManager::dismiss_popup(&root, &kind);
+            return;
+        }
         let mut grab = match self.popups.grab_popup(root, kind, &seat, serial) {
             Ok(grab) => grab,
             Err(err) => {
@@ -168,4 +184,70 @@ impl XdgShellHandler for State {
         self.queue_redraw();
     }
 }
-delegate_xdg_shell!(State);
+// delegate_xdg_shell!, with what a client says about sizes and places bounded first
+// (crate::limits): positioner rectangles and offsets, and window geometry.
+smithay::reexports::wayland_server::delegate_global_dispatch!(State: [XdgWmBase: ()] => XdgShellState);
+smithay::reexports::wayland_server::delegate_dispatch!(State: [XdgWmBase: XdgWmBaseUserData] => XdgShellState);
+smithay::reexports::wayland_server::delegate_dispatch!(State: [XdgPopup: XdgShellSurfaceUserData] => XdgShellState);
+smithay::reexports::wayland_server::delegate_dispatch!(State: [XdgToplevel: XdgShellSurfaceUserData] => XdgShellState);
+super::guarded_dispatch!(
+    XdgPositioner,
+    XdgPositionerUserData,
+    XdgShellState,
+    |_, _, _, request| Some(bound_positioner(request)),
+    |_, _, _, _| {}
+);
+super::guarded_dispatch!(
+    XdgSurface,
+    XdgSurfaceUserData,
+    XdgShellState,
+    |_, _, _, request| Some(match request {
+        xdg_surface::Request::SetWindowGeometry {
+            x,
+            y,
+            width,
+            height,
+        } => xdg_surface::Request::SetWindowGeometry {
+            x: limits::coord(x),
+            y: limits::coord(y),
+            width: limits::extent(width),
+            height: limits::extent(height),
+        },
+        other => other,
+    }),
+    |_, _, _, _| {}
+);
+
+/// A positioner's sizes and offsets, clamped.
+fn bound_positioner(request: xdg_positioner::Request) -> xdg_positioner::Request {
+    use xdg_positioner::Request;
+    match request {
+        Request::SetSize { width, height } => Request::SetSize {
+            width: limits::extent(width),
+            height: limits::extent(height),
+        },
+        Request::SetAnchorRect {
+            x,
+            y,
+            width,
+            height,
+        } => Request::SetAnchorRect {
+            x: limits::coord(x),
+            y: limits::coord(y),
+            width: limits::extent(width),
+            height: limits::extent(height),
+        },
+        Request::SetOffset { x, y } => Request::SetOffset {
+            x: limits::coord(x),
+            y: limits::coord(y),
+        },
+        Request::SetParentSize {
+            parent_width,
+            parent_height,
+        } => Request::SetParentSize {
+            parent_width: limits::extent(parent_width),
+            parent_height: limits::extent(parent_height),
+        },
+        other => other,
+    }
+}

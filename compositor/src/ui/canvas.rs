@@ -7,6 +7,11 @@ use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::element::memory::MemoryRenderBuffer;
 use smithay::utils::Transform;
 
+/// Largest side of a canvas, in pixels (a title bar of the widest window at scale 4 fits).
+pub const MAX_SIDE: i32 = 4 * crate::limits::MAX_EXTENT;
+/// Most pixels in a canvas (256 MiB of them): pixel indices stay far below `i32::MAX / 4`.
+pub const MAX_PIXELS: i32 = 1 << 26;
+
 /// Premultiplied ARGB8888 pixels (little-endian B, G, R, A bytes).
 pub struct Canvas {
     /// Width in pixels.
@@ -17,13 +22,20 @@ pub struct Canvas {
 }
 
 impl Canvas {
-    /// A canvas filled with `background` (opaque).
+    /// A canvas filled with `background` (opaque). Sizes are clamped to 1..=[`MAX_SIDE`], and
+    /// to [`MAX_PIXELS`] in all: whatever a caller computed from a client's numbers, the canvas
+    /// stays small enough to allocate and its indices cannot overflow.
     pub fn new(width: i32, height: i32, background: Color) -> Canvas {
-        let (width, height) = (width.max(1), height.max(1));
+        let width = width.clamp(1, MAX_SIDE);
+        let height = height.clamp(1, MAX_SIDE).min(MAX_PIXELS / width);
+        let bytes = (width as usize)
+            .checked_mul(height as usize)
+            .and_then(|n| n.checked_mul(4))
+            .unwrap_or(4);
         let mut canvas = Canvas {
             width,
             height,
-            pixels: vec![0; (width * height * 4) as usize],
+            pixels: vec![0; bytes],
         };
         canvas.fill(0, 0, width, height, background);
         canvas
@@ -112,5 +124,28 @@ pub fn text_on(background: Color) -> Color {
         Color::rgb(0, 0, 0)
     } else {
         Color::rgb(255, 255, 255)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_sizes_give_a_bounded_canvas() {
+        let black = Color::rgb(0, 0, 0);
+        for (w, h) in [
+            (30_000_000, 26),
+            (26, 30_000_000),
+            (i32::MAX, i32::MAX),
+            (i32::MIN, -5),
+            (65_536, 65_536),
+        ] {
+            let c = Canvas::new(w, h, black);
+            assert!(c.width >= 1 && c.width <= MAX_SIDE, "{w}x{h}");
+            assert!(c.height >= 1 && c.width as i64 * c.height as i64 <= MAX_PIXELS as i64);
+            // The last pixel is addressable.
+            assert_eq!(c.pixel(c.width - 1, c.height - 1), black);
+        }
     }
 }
