@@ -13,7 +13,6 @@
 //! The copy is removed and everything is synced (untimed) before the next one; the source
 //! stays in the page cache for all three. Medians are reported with ratios to `cp`.
 
-use std::io::{BufRead as _, BufReader};
 use std::os::fd::AsFd as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::net::UnixStream;
@@ -22,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use cloison_ipc::transfer::{ManagerEvent, ManagerRequest};
+use cloison_ipc::level::ManagerEvent;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -61,14 +60,14 @@ fn through_manager(socket: &Path, file: &Path) -> anyhow::Result<f64> {
     let stream = UnixStream::connect(socket)
         .with_context(|| format!("cannot connect to {}", socket.display()))?;
     let source = std::fs::File::open(file)?;
-    let request = serde_json::to_string(&ManagerRequest::Send {
-        to: Some("high".into()),
-        files: vec!["big.bin".into()],
-    })?;
     let t = Instant::now();
-    cloison_ipc::channel::send_line_fds(&stream, &request, &[source.as_fd()])?;
-    for line in BufReader::new(&stream).lines() {
-        match serde_json::from_str::<ManagerEvent>(&line?)? {
+    cloison_ipc::level::send_files(
+        &stream,
+        Some("high".into()),
+        &[("big.bin".into(), source.as_fd())],
+    )?;
+    for event in cloison_ipc::level::answers(&stream) {
+        match event? {
             ManagerEvent::Done {
                 delivered: 1,
                 failed: 0,

@@ -379,15 +379,16 @@ impl State {
             micros = copy.started.elapsed().as_micros() as u64,
             "copy read"
         );
-        self.manager.send_with_fd(
-            ToLauncher::Copied {
-                op,
-                level: name,
-                mime: copy.mime,
-                size: copy.read,
-            },
-            copy.data.as_fd(),
-        );
+        let message = ToLauncher::Copied {
+            op,
+            level: name,
+            mime: copy.mime,
+            size: copy.read,
+        };
+        match copy.data.try_clone() {
+            Ok(file) => self.manager.send_with_fd(message, OwnedFd::from(file)),
+            Err(err) => tracing::warn!("cannot hand a copy over: {err}"),
+        }
     }
 
     /// Paste: asks the launcher for the global clipboard, for the focused level.
@@ -445,7 +446,8 @@ impl State {
     }
 
     /// The launcher asks the user to confirm paste `op`: the trusted dialog opens (modal: no
-    /// client gets input, focus stays where the chord was pressed).
+    /// client gets input, focus stays where the chord was pressed), or, if another dialog is
+    /// up, right after it.
     pub fn confirm_paste(
         &mut self,
         op: u64,
@@ -461,12 +463,12 @@ impl State {
         let (Some(from), Some(to)) = (self.level_badge(from), self.level_badge(to)) else {
             return;
         };
-        self.ui.menu.open = false;
-        self.ui.dialog = Some(crate::ui::dialog::ConfirmDialog::new(
-            op, from, to, mime, size, &preview,
-        ));
-        self.release_pointer();
-        self.ui_changed();
+        let dialog = crate::ui::dialog::ConfirmDialog::new(op, from, to, mime, size, &preview);
+        if self.ui.dialog.is_some() {
+            self.ui.dialogs_waiting.insert(0, dialog);
+            return;
+        }
+        self.show_dialog(dialog);
     }
 
     /// A level's label and colour, as the trusted dialogs show it.
@@ -477,7 +479,10 @@ impl State {
             .map(|l| (l.label.clone(), l.color))
     }
 
-    /// The launcher asks the user to confirm a file transfer.
+    /// The launcher asks the user to confirm a file transfer from level `from`. A level that
+    /// has the keyboard (the user just ran `cloison-send` there) gets its dialog at once; any
+    /// other waits behind a line in the bar until the user clicks it: a level cannot raise a
+    /// dialog over the user's work in another level, nor catch a Return meant for it.
     pub fn confirm_files(
         &mut self,
         op: u64,
@@ -486,25 +491,61 @@ impl State {
         files: &[(String, u64)],
         total: u64,
     ) {
-        let (Some(from), Some(to)) = (self.level_badge(from), self.level_badge(to)) else {
+        let (Some(from_badge), Some(to_badge)) = (self.level_badge(from), self.level_badge(to))
+        else {
             return;
         };
-        if self.ui.dialog.is_some() {
-            // One question at a time: this one is refused, the sender is told.
-            self.manager
-                .send(ToLauncher::ConfirmAnswer { op, accept: false });
+        let dialog =
+            crate::ui::dialog::ConfirmDialog::files(op, from, from_badge, to_badge, files, total);
+        let focused = self.focused_level().map(|l| self.levels[l.0].name.clone());
+        let asked_from_focus = focused.is_none() || focused.as_deref() == Some(from);
+        if self.ui.dialog.is_none() && asked_from_focus {
+            self.show_dialog(dialog);
             return;
         }
+        // One waiting request per level (the launcher refuses more; this keeps the bound
+        // whatever it sends): an older one from the same level is refused.
+        if let Some(i) = self
+            .ui
+            .dialogs_waiting
+            .iter()
+            .position(|d| !d.by_user && d.source == from)
+        {
+            let old = self.ui.dialogs_waiting.remove(i);
+            self.manager.send(ToLauncher::ConfirmAnswer {
+                op: old.op,
+                accept: false,
+            });
+        }
+        self.ui.dialogs_waiting.push(dialog);
+        self.ui_changed();
+    }
+
+    /// Puts `dialog` in front: modal, taking no answer for `ARMING`.
+    fn show_dialog(&mut self, dialog: crate::ui::dialog::ConfirmDialog) {
         self.ui.menu.open = false;
-        self.ui.dialog = Some(crate::ui::dialog::ConfirmDialog::files(
-            op, from, to, files, total,
-        ));
+        self.ui.dialog = Some(dialog);
+        self.ui.dialog_since = std::time::Instant::now();
         self.release_pointer();
         self.ui_changed();
     }
 
-    /// The user answered the dialog.
+    /// The user clicked the bar's line of a waiting transfer request: its dialog comes up.
+    pub fn open_waiting_dialog(&mut self) {
+        if self.ui.dialog.is_some() {
+            return;
+        }
+        if let Some(i) = self.ui.dialogs_waiting.iter().position(|d| !d.by_user) {
+            let dialog = self.ui.dialogs_waiting.remove(i);
+            self.show_dialog(dialog);
+        }
+    }
+
+    /// The user answered the dialog (ignored until it has been on screen for `ARMING`).
     pub fn answer_dialog(&mut self, answer: crate::ui::dialog::Answer) {
+        if self.ui.dialog.is_none() || self.ui.dialog_since.elapsed() < crate::ui::dialog::ARMING {
+            return;
+        }
         let Some(dialog) = self.ui.dialog.take() else {
             return;
         };
@@ -516,6 +557,12 @@ impl State {
             op: dialog.op,
             accept,
         });
+        // A paste asked meanwhile comes next (re-armed); transfer requests keep waiting for a
+        // click on their bar line.
+        if let Some(i) = self.ui.dialogs_waiting.iter().position(|d| d.by_user) {
+            let next = self.ui.dialogs_waiting.remove(i);
+            self.show_dialog(next);
+        }
         self.ui_changed();
     }
 

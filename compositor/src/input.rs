@@ -912,7 +912,12 @@ impl State {
                         self.toggle_menu();
                         return;
                     }
-                    // Anywhere else on the bar while a transfer runs: cancel it.
+                    // Anywhere else on the bar: a waiting transfer request opens; else a
+                    // transfer in progress is cancelled (what the bar's line says).
+                    if self.ui.dialogs_waiting.iter().any(|d| !d.by_user) {
+                        self.open_waiting_dialog();
+                        return;
+                    }
                     if let Some((id, _)) = self.ui.bar.transfer.clone() {
                         self.manager
                             .send(cloison_ipc::session::ToLauncher::CancelTransfer { id });

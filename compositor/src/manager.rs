@@ -3,48 +3,106 @@
 //! notifications and level states; the compositor sends the user's menu choices as (level,
 //! position) — it never names a command.
 //!
+//! Messages are framed ([`cloison_ipc::channel`]) and each carries its own descriptor, if any.
+//! Writing never blocks the compositor and never tears a message: frames the socket cannot take
+//! now wait in a bounded queue and go out when it drains (a launcher that does not read for
+//! [`MAX_QUEUED`] bytes loses the messages past that).
+//!
 //! Without a launcher (the compositor started by hand, tests), menu entries come from the
 //! configuration and choices are kept in [`Manager::unsent`].
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
-use cloison_ipc::channel::{Fill, Receiver, send_line};
+use cloison_ipc::channel::{self, Fill, Receiver, Writer};
 use cloison_ipc::session::{ToCompositor, ToLauncher};
 use smithay::reexports::calloop::generic::Generic;
-use smithay::reexports::calloop::{Interest, Mode, PostAction};
+use smithay::reexports::calloop::{Interest, LoopHandle, Mode, PostAction};
 
 use crate::state::State;
 
+/// Bytes of messages that may wait for a launcher that does not read.
+pub const MAX_QUEUED: usize = 8 << 20;
+
 /// The link to the launcher.
-#[derive(Default)]
 pub struct Manager {
     stream: Option<UnixStream>,
+    writer: Writer,
+    /// The socket is watched for room while frames wait.
+    flushing: bool,
+    handle: Option<LoopHandle<'static, State>>,
     /// Messages that could not be sent (no launcher, or it is gone).
     pub unsent: Vec<ToLauncher>,
 }
 
+impl Default for Manager {
+    fn default() -> Self {
+        Manager {
+            stream: None,
+            writer: Writer::new(channel::SESSION, MAX_QUEUED),
+            flushing: false,
+            handle: None,
+            unsent: Vec::new(),
+        }
+    }
+}
+
 impl Manager {
-    /// Sends a message to the launcher (never blocks: a launcher that does not read loses it).
+    /// Sends a message to the launcher (never blocks).
     pub fn send(&mut self, message: ToLauncher) {
-        self.send_inner(message, None);
+        self.send_inner(message, Vec::new());
     }
 
-    /// Sends a message with a descriptor attached (a copy's sealed memory file).
-    pub fn send_with_fd(&mut self, message: ToLauncher, fd: BorrowedFd<'_>) {
-        self.send_inner(message, Some(fd));
+    /// Sends a message with its descriptor (a copy's sealed memory file).
+    pub fn send_with_fd(&mut self, message: ToLauncher, fd: OwnedFd) {
+        self.send_inner(message, vec![fd]);
     }
 
-    fn send_inner(&mut self, message: ToLauncher, fd: Option<BorrowedFd<'_>>) {
+    fn send_inner(&mut self, message: ToLauncher, fds: Vec<OwnedFd>) {
         let Some(stream) = self.stream.as_ref() else {
             self.unsent.push(message);
             return;
         };
-        let line = serde_json::to_string(&message).unwrap_or_default();
-        if let Err(err) = send_line(stream, &line, fd) {
-            tracing::warn!("cannot reach the launcher: {err}");
-            self.unsent.push(message);
+        match self.writer.send(stream, &message, fds) {
+            Ok(true) => {}
+            Ok(false) => self.watch_for_room(),
+            Err(err) => {
+                tracing::warn!("cannot reach the launcher: {err}");
+                self.unsent.push(message);
+            }
         }
+    }
+
+    /// Watches the socket until the waiting frames are written.
+    fn watch_for_room(&mut self) {
+        if self.flushing {
+            return;
+        }
+        let (Some(handle), Some(stream)) = (self.handle.as_ref(), self.stream.as_ref()) else {
+            return;
+        };
+        let Ok(watched) = stream.try_clone() else {
+            return;
+        };
+        let inserted = handle.insert_source(
+            Generic::new(watched, Interest::WRITE, Mode::Level),
+            |_, stream, state| {
+                let manager = &mut state.manager;
+                match manager.writer.flush(stream) {
+                    Ok(false) => Ok(PostAction::Continue),
+                    Ok(true) => {
+                        manager.flushing = false;
+                        Ok(PostAction::Remove)
+                    }
+                    Err(err) => {
+                        tracing::warn!("cannot reach the launcher: {err}");
+                        manager.flushing = false;
+                        Ok(PostAction::Remove)
+                    }
+                }
+            },
+        );
+        self.flushing = inserted.is_ok();
     }
 }
 
@@ -53,27 +111,39 @@ pub fn connect(state: &mut State, stream: UnixStream) -> anyhow::Result<()> {
     stream.set_nonblocking(true)?;
     let reader = stream.try_clone()?;
     state.manager.stream = Some(stream);
-    let mut receiver = Receiver::default();
+    state.manager.handle = Some(state.loop_handle.clone());
+    let mut receiver = Receiver::new(channel::SESSION);
     state
         .loop_handle
         .insert_source(
             Generic::new(reader, Interest::READ, Mode::Level),
             move |_, stream, state| {
                 let fill = receiver.fill(stream);
-                while let Some(line) = receiver.next_line() {
-                    match serde_json::from_slice::<ToCompositor>(&line) {
-                        Ok(ToCompositor::Paste {
-                            op,
-                            level,
-                            mime_types,
-                            size,
-                            ..
-                        }) => match receiver.take_fd() {
-                            Some(fd) => state.paste_allowed(op, &level, mime_types, size, fd),
-                            None => tracing::warn!("a paste came without its content"),
+                loop {
+                    match receiver.next_frame() {
+                        Ok(Some(frame)) => match frame.decode::<ToCompositor>() {
+                            Ok((
+                                ToCompositor::Paste {
+                                    op,
+                                    level,
+                                    mime_types,
+                                    size,
+                                    ..
+                                },
+                                mut fds,
+                            )) => match fds.pop() {
+                                Some(fd) => state.paste_allowed(op, &level, mime_types, size, fd),
+                                None => tracing::error!("a paste came without its content"),
+                            },
+                            Ok((message, _)) => state.from_launcher(message),
+                            Err(err) => tracing::error!("bad message from the launcher: {err}"),
                         },
-                        Ok(message) => state.from_launcher(message),
-                        Err(err) => tracing::warn!("bad message from the launcher: {err}"),
+                        Ok(None) => break,
+                        Err(err) => {
+                            tracing::error!("the launcher's channel is out of step: {err}");
+                            state.manager.stream = None;
+                            return Ok(PostAction::Remove);
+                        }
                     }
                 }
                 match fill {

@@ -296,13 +296,17 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
         width: scene.output_size.w,
         focused: focused_level.map(|l| (scene.levels[l.0].label.clone(), scene.levels[l.0].color)),
         levels,
-        // A transfer in progress shows (with how to cancel it) before notifications.
-        notification: scene
-            .ui
-            .bar
-            .transfer
-            .as_ref()
-            .map(|(_, text)| format!("{text} — click here to cancel"))
+        // A transfer request waiting for the user comes first, then a transfer in progress
+        // (with how to cancel it), then notifications.
+        notification: waiting_request(scene)
+            .or_else(|| {
+                scene
+                    .ui
+                    .bar
+                    .transfer
+                    .as_ref()
+                    .map(|(_, text)| format!("{text} — click here to cancel"))
+            })
             .or_else(|| {
                 scene
                     .ui
@@ -313,6 +317,26 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
             }),
         clock: scene.ui.bar.clock.clone(),
     }
+}
+
+/// The bar's line for a transfer request waiting for the user (trusted text only: labels from
+/// the configuration, a count).
+fn waiting_request(scene: &Scene<'_>) -> Option<String> {
+    let waiting: Vec<_> = scene
+        .ui
+        .dialogs_waiting
+        .iter()
+        .filter(|d| !d.by_user)
+        .collect();
+    let first = waiting.first()?;
+    let more = match waiting.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Some(format!(
+        "{} asks to send {} to {}{more} — click here to review",
+        first.from.0, first.mime, first.to.0
+    ))
 }
 
 /// Builds the render elements of `scene`'s output, front to back, in the output's coordinates.

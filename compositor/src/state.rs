@@ -431,6 +431,8 @@ impl State {
             bar: crate::ui::bar::Bar::new(&loop_handle).map_err(StartError::Timer)?,
             menu: crate::ui::menu::Menu::default(),
             dialog: None,
+            dialog_since: Instant::now(),
+            dialogs_waiting: Vec::new(),
             dialog_cache: Default::default(),
         };
         // Until a launcher says otherwise, the menu lists the configured apps.

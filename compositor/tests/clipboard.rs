@@ -8,6 +8,7 @@ use std::io::{Read as _, Write as _};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
+use cloison_compositor::ui::dialog::ARMING;
 use cloison_ipc::InputEvent;
 use cloison_ipc::session::{ToCompositor, ToLauncher};
 use cloison_tests::client::Event;
@@ -259,7 +260,11 @@ fn the_confirmation_dialog_is_modal_and_only_real_input_answers_it() {
     assert_eq!(f.status().focused_level.as_deref(), Some("high"));
     f.click_at(5.0, (f.state.output_geometry().size.h - 5) as f64);
     assert!(f.state.ui.dialog.is_some());
-    // Escape refuses.
+    // A key pressed as it appears (meant for the window under it) does not answer it.
+    chord(&mut f, "Escape");
+    assert!(f.state.ui.dialog.is_some(), "answered before it was armed");
+    // Once it has been on screen for ARMING, Escape refuses.
+    std::thread::sleep(ARMING);
     chord(&mut f, "Escape");
     assert!(f.state.ui.dialog.is_none());
     assert!(matches!(
@@ -278,11 +283,86 @@ fn the_confirmation_dialog_is_modal_and_only_real_input_answers_it() {
         preview: "hello".into(),
     });
     chord(&mut f, "Return");
+    assert!(
+        f.state.ui.dialog.is_some(),
+        "a Return typed on as it appeared"
+    );
+    std::thread::sleep(ARMING);
+    chord(&mut f, "Return");
     assert!(matches!(
         f.state.manager.unsent.last(),
         Some(ToLauncher::ConfirmAnswer { accept: true, op: o }) if *o == op
     ));
     assert_eq!(f.status().focused_level.as_deref(), Some("high"));
+}
+
+#[test]
+fn a_transfer_request_from_a_level_without_the_keyboard_waits_in_the_bar() {
+    let mut f = Fixture::new();
+    let _low = focused_client(&mut f, "low", "l");
+    let high = focused_client(&mut f, "high", "h");
+    let files = [("report.pdf".to_string(), 1000u64)];
+    // Low asks while the user works in high: no dialog, high keeps the keyboard and its keys.
+    f.state.from_launcher(ToCompositor::ConfirmFiles {
+        op: 41,
+        from: "low".into(),
+        to: "high".into(),
+        files: files.to_vec(),
+        total: 1000,
+    });
+    assert!(f.state.ui.dialog.is_none());
+    f.clients[high].data.events.clear();
+    f.inject(InputEvent::Key {
+        chord: "Return".into(),
+    });
+    assert!(
+        f.clients[high]
+            .key_events()
+            .iter()
+            .any(|e| matches!(e, Event::Key { pressed: true, .. })),
+        "high got the Return"
+    );
+    assert_eq!(f.status().focused_level.as_deref(), Some("high"));
+    // A second request from low replaces the first, which is refused.
+    f.state.from_launcher(ToCompositor::ConfirmFiles {
+        op: 42,
+        from: "low".into(),
+        to: "high".into(),
+        files: files.to_vec(),
+        total: 1000,
+    });
+    assert_eq!(f.state.ui.dialogs_waiting.len(), 1);
+    assert!(matches!(
+        f.state.manager.unsent.last(),
+        Some(ToLauncher::ConfirmAnswer {
+            op: 41,
+            accept: false
+        })
+    ));
+    // The bar says so; a click there opens it, armed after ARMING.
+    f.frame();
+    f.click_at(400.0, 10.0);
+    assert_eq!(f.state.ui.dialog.as_ref().map(|d| d.op), Some(42));
+    chord(&mut f, "Return");
+    assert!(f.state.ui.dialog.is_some(), "not armed yet");
+    std::thread::sleep(ARMING);
+    chord(&mut f, "Return");
+    assert!(matches!(
+        f.state.manager.unsent.last(),
+        Some(ToLauncher::ConfirmAnswer {
+            op: 42,
+            accept: true
+        })
+    ));
+    // Asked from the level that has the keyboard, the dialog shows at once.
+    f.state.from_launcher(ToCompositor::ConfirmFiles {
+        op: 43,
+        from: "high".into(),
+        to: "low".into(),
+        files: files.to_vec(),
+        total: 1000,
+    });
+    assert_eq!(f.state.ui.dialog.as_ref().map(|d| d.op), Some(43));
 }
 
 #[test]

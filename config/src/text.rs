@@ -94,6 +94,49 @@ pub fn sanitize(input: &str, max_chars: usize) -> String {
     out
 }
 
+/// Untrusted text as a trusted dialog previews it: at most `max_chars` characters; invisible,
+/// control and bidi characters become visible `⟨U+XXXX⟩` marks (the same set [`sanitize`]
+/// removes), tabs `→`; line breaks stay.
+pub fn make_visible(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars().take(max_chars) {
+        match c {
+            '\n' => out.push('\n'),
+            '\t' => out.push('→'),
+            c if c.is_control() || is_invisible(c) => {
+                out.push_str(&format!("⟨U+{:04X}⟩", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text as it crosses to another level by default: every C0 control but tab and newline, DEL,
+/// and every C1 control removed; a carriage return (alone or before a newline) becomes a
+/// newline. An escape sequence copied in one level (ESC, the bracketed-paste end `ESC [201~`,
+/// a C1 CSI) cannot drive a terminal in another. Returns the text and how many characters were
+/// removed (a `\r\n` turned into `\n` counts as none).
+pub fn strip_controls(text: &str) -> (String, usize) {
+    let mut out = String::with_capacity(text.len());
+    let mut removed = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\t' | '\n' => out.push(c),
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push('\n');
+            }
+            c if c.is_control() => removed += 1,
+            c => out.push(c),
+        }
+    }
+    (out, removed)
+}
+
 /// A byte count as people read it (decimal units): `999 B`, `1.2 kB`, `3.4 MB`, `1.07 GB`.
 pub fn human_size(bytes: u64) -> String {
     if bytes < 1000 {
@@ -183,5 +226,32 @@ mod tests {
         assert_eq!(human_size(1234), "1.2 kB");
         assert_eq!(human_size(268_435_456), "268.4 MB");
         assert_eq!(human_size(34_359_738_368), "34.36 GB");
+    }
+
+    #[test]
+    fn clipboard_text_loses_its_controls_but_tabs_and_newlines() {
+        let (text, removed) =
+            strip_controls("echo hi\u{1b}[201~\ntouch ~/PWNED\r\n\tx\u{9b}31m\u{7f}\r");
+        assert_eq!(text, "echo hi[201~\ntouch ~/PWNED\n\tx31m\n");
+        assert_eq!(removed, 3, "ESC, CSI (U+009B), DEL");
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+        );
+        assert_eq!(strip_controls("plain ✓"), ("plain ✓".into(), 0));
+    }
+
+    #[test]
+    fn previews_make_controls_bidi_and_invisible_characters_visible() {
+        assert_eq!(
+            make_visible("a\u{202e}b\u{7}c\td\u{2066}\u{1b}", 100),
+            "a⟨U+202E⟩b⟨U+0007⟩c→d⟨U+2066⟩⟨U+001B⟩"
+        );
+        assert_eq!(
+            make_visible("line one\nline two", 100),
+            "line one\nline two"
+        );
+        assert_eq!(make_visible(&"x".repeat(50), 10), "x".repeat(10));
     }
 }

@@ -16,6 +16,28 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The longest name a record holds, in bytes (a level chooses names: records stay small).
+pub const MAX_NAME: usize = 256;
+
+impl Entry {
+    /// Records `name`, cut to [`MAX_NAME`] bytes (at a character boundary) with its SHA-256
+    /// when it is longer.
+    pub fn with_name(mut self, name: &str) -> Entry {
+        if name.len() <= MAX_NAME {
+            self.name = Some(name.to_string());
+            self.name_sha256 = None;
+        } else {
+            let mut end = MAX_NAME - '…'.len_utf8();
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.name = Some(format!("{}…", &name[..end]));
+            self.name_sha256 = Some(sha256(name.as_bytes()));
+        }
+        self
+    }
+}
+
 /// `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -38,9 +60,17 @@ pub struct Entry {
     pub decision: String,
     /// The rule or reason behind it.
     pub rule: String,
-    /// A file's name as the sender gave it.
+    /// A file's name as the sender gave it — at most [`MAX_NAME`] bytes of it: a longer name
+    /// is cut (with `…`) and `name_sha256` identifies it whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// SHA-256 of a name too long to record whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_sha256: Option<String>,
+    /// How many requests or files this record stands for, when more than one (refusals the
+    /// rate limit did not record one by one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// The name a file got in the target's incoming folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_as: Option<String>,

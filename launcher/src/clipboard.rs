@@ -77,6 +77,9 @@ pub struct Global {
     pub sha256: String,
     /// The beginning of text, for the dialog.
     preview: String,
+    /// The text itself (text only): what crosses is derived from it per flow (control
+    /// characters removed unless the flow keeps them).
+    text: Option<Arc<str>>,
 }
 
 /// Something the session must do after a manager step.
@@ -97,22 +100,10 @@ pub struct Manager {
     confirming: Option<(u64, String, String)>,
 }
 
-/// Text as the dialog shows it: invisible, control and bidi characters become visible
-/// `⟨U+XXXX⟩` marks, tabs `→`; line breaks stay.
+/// Text as the dialog shows it (`cloison_config::text::make_visible`, the first
+/// [`PREVIEW_CHARS`] characters).
 pub fn make_visible(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars().take(PREVIEW_CHARS) {
-        let invisible = matches!(c,
-            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
-            | '\u{FEFF}' | '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{FFF9}'..='\u{FFFB}');
-        match c {
-            '\n' => out.push('\n'),
-            '\t' => out.push('→'),
-            c if c.is_control() || invisible => out.push_str(&format!("⟨U+{:04X}⟩", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    cloison_config::text::make_visible(text, PREVIEW_CHARS)
 }
 
 /// A sealed memory file holding `bytes`.
@@ -400,6 +391,10 @@ impl Manager {
             },
         };
         let digest = sha256(bytes);
+        let text: Option<Arc<str>> = match kind {
+            Kind::Text => std::str::from_utf8(bytes).ok().map(Arc::from),
+            Kind::Png => None,
+        };
         let preview = match kind {
             Kind::Text => make_visible(&String::from_utf8_lossy(
                 &bytes[..bytes.len().min(PREVIEW_CHARS * 4)],
@@ -431,6 +426,7 @@ impl Manager {
             size,
             sha256: digest,
             preview,
+            text,
         });
         out.push(Out::Notify(format!(
             "Copied {} {} from {label}",
@@ -534,6 +530,17 @@ impl Manager {
             Decision::Confirm => {
                 self.confirming = Some((op, to.to_string(), digest));
                 let global = self.global.as_ref().expect("checked above");
+                // The preview shows the text as copied, control characters made visible, and
+                // says which of them will not cross.
+                let removed = self.crossing_text(&from, to).map_or(0, |(_, n)| n);
+                let preview = if removed > 0 {
+                    format!(
+                        "[{removed} control character(s) shown as ⟨U+…⟩ will be removed]\n{}",
+                        global.preview
+                    )
+                } else {
+                    global.preview.clone()
+                };
                 out.push(Out::Compositor(
                     ToCompositor::Confirm {
                         op,
@@ -541,7 +548,7 @@ impl Manager {
                         to: to.into(),
                         mime: kind.mime().into(),
                         size,
-                        preview: global.preview.clone(),
+                        preview,
                     },
                     None,
                 ));
@@ -593,18 +600,54 @@ impl Manager {
         out
     }
 
+    /// The text that crosses from `from` to `to` and how many control characters were
+    /// removed from it, when control characters do not cross for that pair (the default) and
+    /// the global clipboard holds text that has some.
+    fn crossing_text(&self, from: &str, to: &str) -> Option<(String, usize)> {
+        let keep = self
+            .config
+            .flow(from, to)
+            .is_some_and(|f| f.clipboard_control_characters);
+        let text = self.global.as_ref()?.text.as_ref()?;
+        if keep {
+            return None;
+        }
+        let (stripped, removed) = cloison_config::text::strip_controls(text);
+        (removed > 0 || stripped.len() != text.len()).then_some((stripped, removed))
+    }
+
     /// Records an allowed paste (on disk first), then hands the content to the compositor.
     fn deliver(&mut self, op: u64, to: &str, rule: String, out: &mut Vec<Out>) {
         let Some(global) = self.global.as_ref() else {
             return;
         };
-        let (from, kind, size, digest, data) = (
+        let (from, kind, mut size, mut digest, mut data) = (
             global.from.clone(),
             global.kind,
             global.size,
             global.sha256.clone(),
             global.data.clone(),
         );
+        let mut rule = rule;
+        let mut note = String::new();
+        if let Some((text, removed)) = self.crossing_text(&from, to) {
+            match sealed(text.as_bytes()) {
+                Ok(fd) => {
+                    data = Arc::new(fd);
+                    size = text.len() as u64;
+                    digest = sha256(text.as_bytes());
+                    if removed > 0 {
+                        rule = format!("{rule}; {removed} control characters removed");
+                        note = format!(" ({removed} control characters removed)");
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!("cannot prepare the paste: {err}");
+                    out.push(Out::Notify(format!("Not pasted: {err}")));
+                    return;
+                }
+            }
+        }
         if !self.record(
             Entry {
                 event: "paste".into(),
@@ -636,7 +679,7 @@ impl Manager {
             Some(data),
         ));
         out.push(Out::Notify(format!(
-            "Pasted {} {} from {} into {}: paste it with the app's Ctrl+V",
+            "Pasted {} {} from {} into {}{note}: paste it with the app's Ctrl+V",
             cloison_config::text::human_size(size),
             kind.word(),
             self.label(&from),
@@ -756,7 +799,10 @@ mod tests {
                 _ => None,
             })
             .expect("a confirmation");
-        assert_eq!(preview, "a⟨U+202E⟩b⟨U+0007⟩c");
+        assert_eq!(
+            preview,
+            "[1 control character(s) shown as ⟨U+…⟩ will be removed]\na⟨U+202E⟩b⟨U+0007⟩c"
+        );
         assert!(pasted(&m.confirm_answer(99, true)).is_none(), "another op");
         let out = m.confirm_answer(6, false);
         assert!(pasted(&out).is_none());
@@ -772,6 +818,70 @@ mod tests {
         // Same level: refused with a hint.
         let out = m.paste_request(12, "low");
         assert!(notes(&out)[0].contains("paste it there"));
+    }
+
+    #[test]
+    fn control_characters_do_not_cross_unless_the_flow_keeps_them() {
+        let attack = "echo hi\u{1b}[201~\ntouch ~/PWNED\r\n";
+        let (mut m, dir) = manager(Config::builtin());
+        m.copied(
+            1,
+            "low",
+            "text/plain",
+            attack.len() as u64,
+            fd(attack.as_bytes()),
+        );
+        let out = m.paste_request(2, "high");
+        let crossed = String::from_utf8(pasted(&out).unwrap()).unwrap();
+        assert_eq!(crossed, "echo hi[201~\ntouch ~/PWNED\n");
+        assert!(
+            notes(&out)[0].contains("1 control characters removed"),
+            "{:?}",
+            notes(&out)
+        );
+        // The record holds the hash of what crossed.
+        let log = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        assert!(log.contains(&sha256(crossed.as_bytes())));
+
+        // A confirmation shows them, marked, and says they go.
+        let mut config = Config::builtin();
+        config.policy.flows[0].clipboard = Decision::Confirm;
+        let (mut m, _dir) = manager(config.clone());
+        m.copied(
+            3,
+            "low",
+            "text/plain",
+            attack.len() as u64,
+            fd(attack.as_bytes()),
+        );
+        let out = m.paste_request(4, "high");
+        let preview = out
+            .iter()
+            .find_map(|o| match o {
+                Out::Compositor(ToCompositor::Confirm { preview, .. }, None) => {
+                    Some(preview.clone())
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            preview.contains("⟨U+001B⟩") && preview.contains("will be removed"),
+            "{preview}"
+        );
+
+        // A flow that keeps them lets the bytes through unchanged.
+        config.policy.flows[0].clipboard = Decision::Allow;
+        config.policy.flows[0].clipboard_control_characters = true;
+        let (mut m, _dir) = manager(config);
+        m.copied(
+            5,
+            "low",
+            "text/plain",
+            attack.len() as u64,
+            fd(attack.as_bytes()),
+        );
+        let out = m.paste_request(6, "high");
+        assert_eq!(pasted(&out).unwrap(), attack.as_bytes());
     }
 
     #[test]

@@ -12,5 +12,6 @@ pub mod ctl;
 pub mod files;
 pub mod output;
 pub mod plans;
+pub mod rate;
 pub mod session;
 pub mod transfer;

@@ -10,6 +10,8 @@ use std::io::{BufReader, Write as _};
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
+use crate::rate::Bucket;
+
 /// Longest line passed on, in bytes.
 pub const MAX_LINE: usize = 4096;
 /// Lines passed on per second, on average.
@@ -32,13 +34,11 @@ pub fn follow(name: String, read: OwnedFd, sink: Sink) {
         .name(format!("output-{name}"))
         .spawn(move || {
             let mut reader = BufReader::new(std::fs::File::from(read));
-            let mut limiter = Limiter::new(Instant::now());
+            let mut limiter = Bucket::new(LINES_PER_SECOND, BURST, Instant::now());
             while let Some(line) = next_line(&mut reader, MAX_LINE) {
-                let now = Instant::now();
-                let dropped = limiter.dropped;
-                if !limiter.admit(now) {
+                let Some(dropped) = limiter.admit(Instant::now()) else {
                     continue;
-                }
+                };
                 if dropped > 0 {
                     tracing::warn!(
                         cage = %name,
@@ -92,43 +92,9 @@ pub fn next_line(reader: &mut impl std::io::BufRead, max: usize) -> Option<Vec<u
     }
 }
 
-/// A token bucket.
-struct Limiter {
-    tokens: f64,
-    last: Instant,
-    /// Lines refused since the last one admitted.
-    dropped: u64,
-}
-
-impl Limiter {
-    fn new(now: Instant) -> Limiter {
-        Limiter {
-            tokens: BURST,
-            last: now,
-            dropped: 0,
-        }
-    }
-
-    /// Whether a line may pass now.
-    fn admit(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * LINES_PER_SECOND).min(BURST);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            self.dropped = 0;
-            true
-        } else {
-            self.dropped += 1;
-            false
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn long_lines_are_cut_and_the_rest_skipped() {
@@ -142,18 +108,5 @@ mod tests {
         assert_eq!(next_line(&mut reader, 100).unwrap(), b"next");
         assert_eq!(next_line(&mut reader, 100).unwrap(), b"last");
         assert_eq!(next_line(&mut reader, 100), None);
-    }
-
-    #[test]
-    fn a_flood_is_limited_and_counted() {
-        let start = Instant::now();
-        let mut limiter = Limiter::new(start);
-        let admitted = (0..10_000).filter(|_| limiter.admit(start)).count();
-        assert_eq!(admitted, BURST as usize);
-        assert_eq!(limiter.dropped, 10_000 - BURST as u64);
-        // A second later, a hundred more pass.
-        let later = start + Duration::from_secs(1);
-        let admitted = (0..10_000).filter(|_| limiter.admit(later)).count();
-        assert_eq!(admitted, LINES_PER_SECOND as usize);
     }
 }

@@ -236,12 +236,15 @@ pub fn level_plan(paths: &SessionPaths, ids: Ids, level: &Level, send_tool: &Pat
 }
 
 /// How the compositor reaches the display it is nested in (winit), from the launcher's
-/// environment.
+/// environment. The compositor's cage gets as little of it as works: the X display's own
+/// socket (not the host's `/tmp/.X11-unix`) and only that display's cookie (a descriptor, not
+/// the authority file); a Wayland parent as a connected socket (a descriptor, not the path,
+/// not the runtime directory).
 #[derive(Debug, Clone, Default)]
 pub struct ParentDisplay {
-    /// `DISPLAY`, and the X11 socket directory to bind.
+    /// `DISPLAY`.
     pub x11: Option<String>,
-    /// A copy of the X authority file, readable by the compositor's uid.
+    /// The X authority file (`XAUTHORITY`, else `~/.Xauthority`).
     pub xauthority: Option<PathBuf>,
     /// The parent Wayland compositor's socket (absolute path).
     pub wayland: Option<PathBuf>,
@@ -261,10 +264,63 @@ impl ParentDisplay {
         });
         ParentDisplay {
             x11: var("DISPLAY"),
-            xauthority: var("XAUTHORITY").map(PathBuf::from),
+            xauthority: var("XAUTHORITY")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|h| Path::new(&h).join(".Xauthority"))),
             wayland,
         }
     }
+
+    /// The local X display's number and socket (`:N`, `:N.S`, `unix:N`): the only X socket
+    /// the compositor's cage sees. TCP displays are not reachable from it (no network).
+    pub fn x11_socket(&self) -> Option<(String, PathBuf)> {
+        let display = self.x11.as_deref()?;
+        let rest = display
+            .strip_prefix("unix:")
+            .or_else(|| display.strip_prefix(':'))?;
+        let number = rest.split('.').next()?;
+        if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        Some((
+            number.to_string(),
+            PathBuf::from(format!("/tmp/.X11-unix/X{number}")),
+        ))
+    }
+}
+
+/// The entries of an X authority file (`Xauthority` format: a u16 family, then address,
+/// display number, auth name and auth data, each a big-endian u16 length and bytes) for local
+/// display `number`, as a new authority file's bytes: the compositor gets these, not the
+/// user's file with other displays' and hosts' cookies. They are made wildcard entries
+/// (family `FamilyWild`, no address): a local entry names the host, and the compositor's cage
+/// has a hostname of its own. `None` if the file does not parse.
+pub fn xauthority_for(file: &[u8], number: &str) -> Option<Vec<u8>> {
+    /// FamilyLocal (a host's own displays) and FamilyWild.
+    const LOCAL: u16 = 256;
+    const WILD: u16 = 0xffff;
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < file.len() {
+        let family = u16::from_be_bytes(file.get(at..at + 2)?.try_into().ok()?);
+        at += 2;
+        let mut fields: [&[u8]; 4] = [&[]; 4];
+        for field in &mut fields {
+            let len = u16::from_be_bytes(file.get(at..at + 2)?.try_into().ok()?) as usize;
+            at += 2;
+            *field = file.get(at..at + len)?;
+            at += len;
+        }
+        let [_, entry_number, name, data] = fields;
+        if matches!(family, LOCAL | WILD) && entry_number == number.as_bytes() {
+            out.extend_from_slice(&WILD.to_be_bytes());
+            for field in [&[][..], entry_number, name, data] {
+                out.extend_from_slice(&(field.len() as u16).to_be_bytes());
+                out.extend_from_slice(field);
+            }
+        }
+    }
+    Some(out)
 }
 
 /// Descriptors the launcher hands the compositor, and where they land.
@@ -277,6 +333,9 @@ pub struct CompositorFds {
     pub manager: i32,
     /// The configuration (JSON, to read to the end).
     pub config: i32,
+    /// The nested backend's parent: a connected Wayland socket (`WAYLAND_SOCKET`), or the X
+    /// display's cookie (an authority file, `XAUTHORITY=/proc/self/fd/N`).
+    pub parent: Option<i32>,
 }
 
 /// The compositor's open-file limit: what every level may make it hold, plus its own.
@@ -316,31 +375,22 @@ pub fn compositor_plan(
         env.push(("RUST_LOG".into(), filter));
     }
     if backend == "winit" {
-        if let Some(display) = &parent.x11 {
-            binds.push(Bind {
-                source: "/tmp/.X11-unix".into(),
-                target: "/tmp/.X11-unix".into(),
-                writable: true,
-            });
-            env.push(("DISPLAY".into(), display.clone()));
-            if let Some(auth) = &parent.xauthority {
-                binds.push(Bind {
-                    source: auth.clone(),
-                    target: "/run/cloison/Xauthority".into(),
-                    writable: false,
-                });
-                env.push(("XAUTHORITY".into(), "/run/cloison/Xauthority".into()));
-            }
-        } else if let Some(socket) = &parent.wayland {
+        if let Some((_, socket)) = parent.x11_socket() {
+            // The display's own socket, not the host's /tmp/.X11-unix: no other display, and
+            // nothing the compositor could create there.
             binds.push(Bind {
                 source: socket.clone(),
-                target: "/run/cloison/parent-wayland".into(),
-                writable: true,
+                target: socket,
+                writable: false,
             });
-            env.push((
-                "WAYLAND_DISPLAY".into(),
-                "/run/cloison/parent-wayland".into(),
-            ));
+            env.push(("DISPLAY".into(), parent.x11.clone().unwrap_or_default()));
+            if let Some(fd) = fds.parent {
+                // Only this display's cookie, as a descriptor (session.rs makes it).
+                env.push(("XAUTHORITY".into(), format!("/proc/self/fd/{fd}")));
+            }
+        } else if let Some(fd) = fds.parent {
+            // A Wayland parent: the launcher's connection to it (no path, no runtime dir).
+            env.push(("WAYLAND_SOCKET".into(), fd.to_string()));
         }
     }
     if backend == "drm" {
@@ -368,6 +418,7 @@ pub fn compositor_plan(
     }
     let mut pass_fds: Vec<i32> = fds.levels.iter().map(|(_, fd, _)| *fd).collect();
     pass_fds.extend([fds.ctl, fds.manager, fds.config]);
+    pass_fds.extend(fds.parent);
     CagePlan {
         name: "compositor".into(),
         network: Network::None,
@@ -550,6 +601,7 @@ mod tests {
             ctl: 12,
             manager: 13,
             config: 14,
+            parent: None,
         };
         let plan = compositor_plan(
             &paths(),
@@ -570,5 +622,109 @@ mod tests {
             assert!(!bind.source.starts_with(paths().data_dir.join("levels")));
         }
         assert!(!plan.home.starts_with(paths().data_dir.join("levels")));
+    }
+
+    #[test]
+    fn a_nested_compositor_gets_one_x_socket_and_its_parent_as_a_descriptor() {
+        let config = Config::builtin();
+        let root = Ids {
+            caller: 0,
+            caller_gid: 0,
+        };
+        let fds = CompositorFds {
+            levels: vec![],
+            ctl: 10,
+            manager: 11,
+            config: 12,
+            parent: Some(13),
+        };
+        let x = ParentDisplay {
+            x11: Some(":7.0".into()),
+            xauthority: Some("/home/u/.Xauthority".into()),
+            wayland: None,
+        };
+        let plan = compositor_plan(
+            &paths(),
+            root,
+            &config,
+            Path::new("/usr/bin/cloison-compositor"),
+            "winit",
+            (800, 600),
+            false,
+            &x,
+            &fds,
+        );
+        let x_binds: Vec<_> = plan
+            .binds
+            .iter()
+            .filter(|b| b.source.starts_with("/tmp"))
+            .collect();
+        assert_eq!(x_binds.len(), 1);
+        assert_eq!(x_binds[0].source, Path::new("/tmp/.X11-unix/X7"));
+        assert!(!x_binds[0].writable);
+        assert!(
+            plan.binds
+                .iter()
+                .all(|b| !b.source.ends_with(".Xauthority"))
+        );
+        assert!(
+            plan.env
+                .contains(&("XAUTHORITY".into(), "/proc/self/fd/13".into()))
+        );
+        assert_eq!(plan.pass_fds.last(), Some(&13));
+
+        let wayland = ParentDisplay {
+            x11: None,
+            xauthority: None,
+            wayland: Some("/run/user/1000/wayland-0".into()),
+        };
+        let plan = compositor_plan(
+            &paths(),
+            root,
+            &config,
+            Path::new("/usr/bin/cloison-compositor"),
+            "winit",
+            (800, 600),
+            false,
+            &wayland,
+            &fds,
+        );
+        assert!(
+            plan.binds
+                .iter()
+                .all(|b| !b.source.starts_with("/run/user"))
+        );
+        assert!(plan.env.contains(&("WAYLAND_SOCKET".into(), "13".into())));
+        assert!(plan.env.iter().all(|(k, _)| k != "WAYLAND_DISPLAY"));
+        assert_eq!(
+            ParentDisplay {
+                x11: Some("host:0".into()),
+                ..x
+            }
+            .x11_socket(),
+            None
+        );
+    }
+
+    #[test]
+    fn only_the_displays_cookies_are_passed_on() {
+        let entry = |family: u16, address: &[u8], number: &[u8], data: &[u8]| {
+            let mut out = family.to_be_bytes().to_vec();
+            for field in [address, number, b"MIT-MAGIC-COOKIE-1".as_slice(), data] {
+                out.extend_from_slice(&(field.len() as u16).to_be_bytes());
+                out.extend_from_slice(field);
+            }
+            out
+        };
+        let mine = entry(256, b"box", b"7", &[1; 16]);
+        let other = entry(256, b"box", b"0", &[2; 16]);
+        let remote = entry(0, &[10, 0, 0, 1], b"7", &[3; 16]);
+        let file = [other, mine, remote].concat();
+        // Display 7's local cookie alone, as a wildcard entry (the cage has its own hostname).
+        assert_eq!(
+            xauthority_for(&file, "7"),
+            Some(entry(0xffff, b"", b"7", &[1; 16]))
+        );
+        assert_eq!(xauthority_for(&file[..5], "7"), None, "truncated");
     }
 }

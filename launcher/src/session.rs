@@ -190,6 +190,10 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn) };
     }
 
+    // Every descriptor the launcher may have: levels' connections and transfers are bounded
+    // per level, and running out would cost the session its clipboard and control socket.
+    raise_nofile();
+
     let ctl_path = paths::ctl_socket(&paths.runtime_dir);
     if UnixStream::connect(&ctl_path).is_ok() {
         bail!(
@@ -315,6 +319,18 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// Raises the open-files soft limit to the hard one. Cages start from their own plan's limits
+/// (ceilings), not from this.
+fn raise_nofile() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(err) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!("cannot raise the open-files limit to {hard}: {err}");
+    }
+}
+
 /// A binary installed next to `cloison` (or in target/), else on PATH.
 fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     let beside = std::env::current_exe()
@@ -428,20 +444,14 @@ impl Session {
             plans::own_dir(parent, caller, 0o700)?;
         }
         plans::own_dir(&home, compositor_ids, 0o700)?;
-        let mut parent = ParentDisplay::from_env(&paths.runtime_dir);
-        if backend == "winit"
-            && let Some(auth) = parent.xauthority.take()
-            && auth.is_file()
-        {
-            // A copy the compositor's uid can read (the user's own file is theirs alone).
-            let dir = paths.compositor_private();
-            plans::own_dir(&dir, caller, 0o711)?;
-            let copy = dir.join("Xauthority");
-            std::fs::copy(&auth, &copy).context("cannot copy the X authority file")?;
-            std::os::unix::fs::lchown(&copy, Some(compositor_ids.0), Some(compositor_ids.1))?;
-            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600))?;
-            parent.xauthority = Some(copy);
-        }
+        let parent = ParentDisplay::from_env(&paths.runtime_dir);
+        // The nested backend's parent, as a descriptor: a connection to a Wayland parent, or
+        // the X display's cookie alone.
+        let parent_fd = if backend == "winit" {
+            parent_descriptor(&parent)?
+        } else {
+            None
+        };
         let mut pass: Vec<(OwnedFd, i32)> = Vec::new();
         let mut level_fds = Vec::new();
         for (i, (name, listener, path)) in wayland.into_iter().enumerate() {
@@ -455,10 +465,14 @@ impl Session {
             ctl: next,
             manager: next + 1,
             config: next + 2,
+            parent: parent_fd.as_ref().map(|_| next + 3),
         };
         pass.push((OwnedFd::from(private_ctl), fds.ctl));
         pass.push((OwnedFd::from(theirs), fds.manager));
         pass.push((config_fd, fds.config));
+        if let (Some(fd), Some(number)) = (parent_fd, fds.parent) {
+            pass.push((fd, number));
+        }
         let plan = plans::compositor_plan(
             &paths,
             ids,
@@ -1007,16 +1021,17 @@ impl Session {
         self.tell_compositor_fd(message, None);
     }
 
-    /// Sends a message to the compositor, with a descriptor attached if given.
+    /// Sends a message to the compositor, with its descriptor if it takes one.
     fn tell_compositor_fd(&mut self, message: &ToCompositor, fd: Option<&OwnedFd>) {
         let Some(compositor) = self.compositor.as_mut() else {
             return;
         };
-        let line = serde_json::to_string(message).unwrap_or_default();
-        if let Err(err) = cloison_ipc::channel::send_line(
+        let fds: Vec<_> = fd.map(std::os::fd::AsFd::as_fd).into_iter().collect();
+        if let Err(err) = cloison_ipc::channel::send(
             &compositor.channel,
-            &line,
-            fd.map(std::os::fd::AsFd::as_fd),
+            message,
+            &fds,
+            cloison_ipc::channel::SESSION,
         ) {
             tracing::warn!("cannot reach the compositor: {err}");
         }
@@ -1089,6 +1104,40 @@ fn init_of(helper: u32) -> Option<u32> {
         .ok()
 }
 
+/// What the nested compositor gets of its parent display: for X11, a memory file holding only
+/// that display's entries of the X authority file (if there is one); for Wayland, the
+/// launcher's connection to the parent's socket.
+fn parent_descriptor(parent: &ParentDisplay) -> anyhow::Result<Option<OwnedFd>> {
+    use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
+    if let Some((number, _)) = parent.x11_socket() {
+        let Some(file) = parent.xauthority.as_ref().filter(|f| f.is_file()) else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(file)
+            .with_context(|| format!("cannot read the X authority file {}", file.display()))?;
+        let Some(entries) = plans::xauthority_for(&bytes, &number) else {
+            tracing::warn!(
+                "{} is not an X authority file: not passed on",
+                file.display()
+            );
+            return Ok(None);
+        };
+        let fd = memfd_create(c"cloison-xauthority", MemFdCreateFlag::MFD_CLOEXEC)
+            .context("memfd_create")?;
+        let mut out = std::fs::File::from(fd);
+        out.write_all(&entries)?;
+        std::io::Seek::rewind(&mut out)?;
+        return Ok(Some(OwnedFd::from(out)));
+    }
+    if let Some(socket) = &parent.wayland {
+        let stream = UnixStream::connect(socket).with_context(|| {
+            format!("cannot connect to the parent display {}", socket.display())
+        })?;
+        return Ok(Some(OwnedFd::from(stream)));
+    }
+    Ok(None)
+}
+
 /// The configuration as JSON in a sealed memory file, for the compositor to read.
 fn config_memfd(config: &Config) -> anyhow::Result<OwnedFd> {
     use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
@@ -1126,29 +1175,47 @@ fn read_init(level: usize, generation: u64, reader: BufReader<UnixStream>, event
         });
 }
 
-/// Reads the compositor's channel into the loop (descriptors included).
+/// Reads the compositor's channel into the loop, each message with its descriptor.
 fn read_compositor(stream: UnixStream, events: Sender<Event>) {
+    use cloison_ipc::channel::{self, ChannelError, Fill, Receiver};
     let _ = std::thread::Builder::new()
         .name("compositor".into())
         .spawn(move || {
-            let mut receiver = cloison_ipc::channel::Receiver::default();
+            let mut receiver = Receiver::new(channel::SESSION);
             loop {
                 let fill = receiver.fill(&stream);
-                while let Some(line) = receiver.next_line() {
-                    match serde_json::from_slice::<ToLauncher>(&line) {
-                        Ok(message) => {
-                            let fd = matches!(message, ToLauncher::Copied { .. })
-                                .then(|| receiver.take_fd())
-                                .flatten();
-                            if events.send(Event::Compositor(message, fd)).is_err() {
-                                return;
+                loop {
+                    match receiver.next_frame() {
+                        Ok(Some(frame)) => {
+                            if frame.lost_descriptors {
+                                // Out of descriptors: that message's content is lost (the copy
+                                // fails), the channel goes on.
+                                tracing::error!(
+                                    "a message from the compositor lost its descriptor"
+                                );
+                            }
+                            match frame.decode::<ToLauncher>() {
+                                Ok((message, mut fds)) => {
+                                    if events.send(Event::Compositor(message, fds.pop())).is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(err) => {
+                                    tracing::warn!("bad message from the compositor: {err}")
+                                }
                             }
                         }
-                        Err(err) => tracing::warn!("bad message from the compositor: {err}"),
+                        Ok(None) => break,
+                        Err(err) => {
+                            tracing::error!("the compositor's channel is out of step: {err}");
+                            let _ = events.send(Event::CompositorGone);
+                            return;
+                        }
                     }
                 }
-                if !matches!(fill, Ok(cloison_ipc::channel::Fill::Open)) {
-                    break;
+                match fill {
+                    Ok(Fill::Open) | Err(ChannelError::Truncated) => {}
+                    Ok(Fill::Closed) | Err(_) => break,
                 }
             }
             let _ = events.send(Event::CompositorGone);
@@ -1232,12 +1299,18 @@ fn serve_manager(
             Generic::new(listener, Interest::READ, Mode::Level),
             move |_, listener, _| {
                 while let Ok((stream, _)) = listener.accept() {
+                    // At most MAX_CONNECTIONS at once per level: past that, closed at once.
+                    let Some(slot) = transfers.connect(&level) else {
+                        tracing::debug!(level, "too many manager connections: one closed");
+                        continue;
+                    };
                     let level = level.clone();
                     let transfers = transfers.clone();
                     // Each connection has its thread: a slow transfer never holds the loop.
                     let _ = std::thread::Builder::new()
                         .name(format!("manager-{index}"))
                         .spawn(move || {
+                            let _slot = slot;
                             let _ = stream.set_nonblocking(false);
                             crate::transfer::serve(stream, &level, &transfers)
                         });

@@ -2,25 +2,49 @@
 //! descriptor per file (the sender opened them inside its cage: the manager never resolves a
 //! path of the source level). The flow policy for files decides (`allow`, `confirm` through
 //! the compositor's trusted dialog, `deny`) within the pair's limits; allowed files are
-//! delivered into the target level's `~/Incoming/<source>/` by [`crate::files`]. Every file's
-//! outcome is one audit record.
+//! delivered into the target level's `~/Incoming/<source>/` by [`crate::files`]. Every
+//! delivered, failed or cancelled file is one audit record.
+//!
+//! A level is hostile until shown otherwise, so what it can make the manager do is bounded:
+//! at most [`MAX_CONNECTIONS`] connections at once per level, each idle for at most
+//! [`READ_TIMEOUT`]; messages framed and bounded ([`cloison_ipc::channel::LEVEL`]); at most
+//! [`SENDS_PER_SECOND`] requests a second per level; one confirmation per level waiting for the
+//! user at a time (a further request is refused, the dialog never piles up); refusals —
+//! malformed requests, too many files, files that are not regular, denials — recorded at most
+//! [`REFUSALS_PER_SECOND`] a second per level (one record per request, names cut to
+//! `audit::MAX_NAME`; what the limit held back is counted in the next record), and told to the
+//! bar at most once every [`NOTICE_INTERVAL`] per level. A flood from one level can neither fill
+//! the disk nor slow the audit log another level's paste waits for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::Write as _;
 use std::os::unix::fs::FileTypeExt as _;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cloison_config::{Config, Decision, FlowKind};
-use cloison_ipc::channel::{Fill, Receiver};
-use cloison_ipc::transfer::{ManagerEvent, ManagerRequest};
+use cloison_ipc::channel::{self, Fill, Receiver};
+use cloison_ipc::level::{MAX_FILES, ManagerEvent, ManagerRequest};
 
 use crate::audit::{Audit, Entry};
 use crate::plans::{Ids, SessionPaths};
+use crate::rate::Bucket;
+
+/// Connections a level may hold open on its manager socket at once.
+pub const MAX_CONNECTIONS: usize = 8;
+/// How long a connection may stay silent (between requests, or within one).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a write to a level may take before the connection is dropped.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Send requests per second per level (bursts of twice as many).
+pub const SENDS_PER_SECOND: f64 = 10.0;
+/// Refusal records per second per level (bursts of ten).
+pub const REFUSALS_PER_SECOND: f64 = 1.0;
+/// At most one bar notice about a level's refused transfers in this long.
+pub const NOTICE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Dialog ids of file transfers: apart from the compositor's gesture ids.
 pub const ASK_RANGE: u64 = 1 << 62;
@@ -58,6 +82,31 @@ pub struct Transfers {
     /// Transfers in progress, by id: their cancel flags.
     pub running: Mutex<HashMap<u64, Arc<AtomicBool>>>,
     next: AtomicU64,
+    /// What each level may still do (by level name).
+    budgets: Mutex<HashMap<String, Budget>>,
+    /// Levels whose transfer waits for the user's answer (one at a time per level).
+    asking: Mutex<HashSet<String>>,
+}
+
+/// One level's share of the manager's attention.
+struct Budget {
+    /// Open connections.
+    connections: Arc<AtomicUsize>,
+    /// Send requests.
+    sends: Bucket,
+    /// Refusal records.
+    refusals: Bucket,
+    /// The last bar notice about a refusal.
+    noticed: Option<Instant>,
+}
+
+/// A connection slot of a level, given back when dropped.
+pub struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Transfers {
@@ -82,6 +131,75 @@ impl Transfers {
             notify,
             running: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
+            budgets: Mutex::new(HashMap::new()),
+            asking: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn with_budget<T>(&self, level: &str, f: impl FnOnce(&mut Budget) -> T) -> T {
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let budget = budgets.entry(level.to_string()).or_insert_with(|| Budget {
+            connections: Arc::new(AtomicUsize::new(0)),
+            sends: Bucket::new(SENDS_PER_SECOND, 2.0 * SENDS_PER_SECOND, now),
+            refusals: Bucket::new(REFUSALS_PER_SECOND, 10.0, now),
+            noticed: None,
+        });
+        f(budget)
+    }
+
+    /// A connection slot for `level`, if it has fewer than [`MAX_CONNECTIONS`] open.
+    pub fn connect(&self, level: &str) -> Option<Slot> {
+        let counter = self.with_budget(level, |b| b.connections.clone());
+        let taken = counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < MAX_CONNECTIONS).then_some(n + 1)
+            })
+            .is_ok();
+        taken.then(|| Slot(counter))
+    }
+
+    /// Whether `level` may make a send request now.
+    fn admit_send(&self, level: &str) -> bool {
+        self.with_budget(level, |b| b.sends.admit(Instant::now()).is_some())
+    }
+
+    /// Records a refusal from `from`, within the level's budget: past it, the refusal is only
+    /// counted (the next record written says how many were not).
+    fn refused(&self, from: &str, entry: Entry) {
+        let admitted = self.with_budget(from, |b| b.refusals.admit(Instant::now()));
+        let Some(skipped) = admitted else {
+            return;
+        };
+        if skipped > 0 {
+            self.record(Entry {
+                event: "file".into(),
+                from: Some(from.into()),
+                decision: "refused".into(),
+                rule: format!(
+                    "{skipped} more refusals from {from}, not recorded one by one (rate limit)"
+                ),
+                count: Some(skipped),
+                ..Entry::default()
+            });
+        }
+        self.record(entry);
+    }
+
+    /// Tells the bar about a refusal from `from`, at most once every [`NOTICE_INTERVAL`].
+    fn notice(&self, from: &str, text: String) {
+        let now = Instant::now();
+        let due = self.with_budget(from, |b| {
+            let due = b
+                .noticed
+                .is_none_or(|at| now.duration_since(at) >= NOTICE_INTERVAL);
+            if due {
+                b.noticed = Some(now);
+            }
+            due
+        });
+        if due {
+            (self.notify)(text);
         }
     }
 
@@ -104,48 +222,179 @@ impl Transfers {
     }
 }
 
-/// Serves one connection on `level`'s manager socket until it closes.
+/// Sends one event to the level (a failed write ends the connection).
+fn reply(out: &UnixStream, event: &ManagerEvent) -> bool {
+    channel::send(out, event, &[], channel::LEVEL).is_ok()
+}
+
+/// A send request whose files are still arriving.
+struct Pending {
+    to: Option<String>,
+    count: usize,
+    names: Vec<String>,
+    files: Vec<Option<File>>,
+}
+
+/// Serves one connection on `level`'s manager socket until it closes, breaks the protocol or
+/// stays silent for [`READ_TIMEOUT`]. The caller holds the connection's [`Slot`].
 pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
-    let mut receiver = Receiver::default();
-    let mut out = match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    };
-    let _ = out.set_write_timeout(Some(Duration::from_secs(10)));
-    let reply = |out: &mut UnixStream, event: &ManagerEvent| {
-        let line = serde_json::to_string(event).unwrap_or_default();
-        writeln!(out, "{line}").is_ok()
+    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let mut receiver = Receiver::new(channel::LEVEL);
+    let mut pending: Option<Pending> = None;
+    // A protocol error ends the connection; it is recorded (within the level's budget).
+    let broken = |why: String| {
+        tracing::debug!(level, "manager connection dropped: {why}");
+        let _ = reply(&stream, &ManagerEvent::Error(format!("bad request: {why}")));
+        t.refused(
+            level,
+            Entry {
+                event: "file".into(),
+                from: Some(level.into()),
+                decision: "refused".into(),
+                rule: format!("bad request: {why}"),
+                ..Entry::default()
+            },
+        );
     };
     loop {
-        let fill = receiver.fill(&stream);
-        while let Some(line) = receiver.next_line() {
-            // Empty lines only carry descriptors (a sender's first batches).
-            if line.is_empty() {
-                continue;
-            }
-            let event = match serde_json::from_slice::<ManagerRequest>(&line) {
-                Ok(ManagerRequest::Hello) => ManagerEvent::Hello {
-                    level: level.to_string(),
-                },
-                Ok(ManagerRequest::Send { to, files }) => {
-                    let fds: Vec<Option<File>> = files
-                        .iter()
-                        .map(|_| receiver.take_fd().map(File::from))
-                        .collect();
-                    match send(t, level, to, files, fds, &mut out) {
-                        Ok(event) | Err(event) => event,
-                    }
-                }
-                Err(err) => ManagerEvent::Error(format!("bad request: {err}")),
-            };
-            if !reply(&mut out, &event) {
+        let fill = match receiver.fill(&stream) {
+            Ok(fill) => fill,
+            Err(err) if err.is_timeout() => {
+                tracing::debug!(level, "manager connection idle: closed");
                 return;
             }
+            Err(err) => return broken(err.to_string()),
+        };
+        loop {
+            let frame = match receiver.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(err) => return broken(err.to_string()),
+            };
+            let (request, fds) = match frame.decode::<ManagerRequest>() {
+                Ok(decoded) => decoded,
+                Err(err) => return broken(err.to_string()),
+            };
+            match request {
+                ManagerRequest::Hello => {
+                    if !reply(
+                        &stream,
+                        &ManagerEvent::Hello {
+                            level: level.to_string(),
+                        },
+                    ) {
+                        return;
+                    }
+                }
+                ManagerRequest::Send { to, count } => {
+                    if pending.is_some() {
+                        return broken("a send before the last one's files arrived".into());
+                    }
+                    if !t.admit_send(level) {
+                        let _ = reply(
+                            &stream,
+                            &ManagerEvent::Error("too many requests: try again in a moment".into()),
+                        );
+                        return;
+                    }
+                    if let Err(event) = check_count(t, level, to.as_deref(), count) {
+                        let _ = reply(&stream, &event);
+                        return;
+                    }
+                    pending = Some(Pending {
+                        to,
+                        count,
+                        names: Vec::with_capacity(count.min(1024)),
+                        files: Vec::with_capacity(count.min(1024)),
+                    });
+                }
+                ManagerRequest::Files { names } => {
+                    let Some(p) = pending.as_mut() else {
+                        return broken("files without a send".into());
+                    };
+                    if p.names.len() + names.len() > p.count {
+                        return broken(format!("more than the {} files announced", p.count));
+                    }
+                    p.names.extend(names);
+                    p.files
+                        .extend(fds.into_iter().map(|fd| Some(File::from(fd))));
+                    if p.names.len() == p.count {
+                        let Pending {
+                            to, names, files, ..
+                        } = pending.take().expect("checked");
+                        let event = match send(t, level, to, names, files, &stream) {
+                            Ok(event) | Err(event) => event,
+                        };
+                        if !reply(&stream, &event) {
+                            return;
+                        }
+                    }
+                }
+            }
         }
-        if !matches!(fill, Ok(Fill::Open)) {
+        if fill == Fill::Closed {
             return;
         }
     }
+}
+
+/// The target, and whether `count` files are within the pair's limit (else the request is
+/// refused whole, and recorded as one refusal).
+fn check_count(
+    t: &Transfers,
+    from: &str,
+    to: Option<&str>,
+    count: usize,
+) -> Result<(), ManagerEvent> {
+    let to = resolve_target(&t.config, from, to)?;
+    let limit = t.config.file_limits(from, &to).max_count.min(MAX_FILES);
+    if count == 0 || count > limit {
+        t.refused(
+            from,
+            Entry {
+                event: "file".into(),
+                from: Some(from.into()),
+                to: Some(to.clone()),
+                decision: "refused".into(),
+                rule: format!("{count} files in one request; at most {limit}"),
+                ..Entry::default()
+            },
+        );
+        return Err(ManagerEvent::Error(format!(
+            "{count} files: at most {limit} per request from {from} to {to}"
+        )));
+    }
+    Ok(())
+}
+
+/// The level a request from `from` goes to: `to`, or the other level when there are two.
+fn resolve_target(config: &Config, from: &str, to: Option<&str>) -> Result<String, ManagerEvent> {
+    let others: Vec<&str> = config
+        .levels
+        .iter()
+        .map(|l| l.name.as_str())
+        .filter(|n| *n != from)
+        .collect();
+    let to = match to {
+        Some(to) => to.to_string(),
+        None if others.len() == 1 => others[0].to_string(),
+        None => {
+            return Err(ManagerEvent::Error(format!(
+                "say where to send: --to {}",
+                others.join("|")
+            )));
+        }
+    };
+    if config.level(&to).is_none() {
+        return Err(ManagerEvent::Error(format!("there is no level {to:?}")));
+    }
+    if to == from {
+        return Err(ManagerEvent::Error(
+            "the files are already in this level".into(),
+        ));
+    }
+    Ok(to)
 }
 
 /// One file of a request, checked.
@@ -164,33 +413,13 @@ fn send(
     to: Option<String>,
     names: Vec<String>,
     fds: Vec<Option<File>>,
-    out: &mut UnixStream,
+    out: &UnixStream,
 ) -> Result<ManagerEvent, ManagerEvent> {
     let config = &t.config;
-    let others: Vec<&str> = config
-        .levels
-        .iter()
-        .map(|l| l.name.as_str())
-        .filter(|n| *n != from)
-        .collect();
-    let to = match to {
-        Some(to) => to,
-        None if others.len() == 1 => others[0].to_string(),
-        None => {
-            return Err(ManagerEvent::Error(format!(
-                "say where to send: --to {}",
-                others.join("|")
-            )));
-        }
-    };
+    let to = resolve_target(config, from, to.as_deref())?;
     let Some(target) = config.level(&to) else {
         return Err(ManagerEvent::Error(format!("there is no level {to:?}")));
     };
-    if to == from {
-        return Err(ManagerEvent::Error(
-            "the files are already in this level".into(),
-        ));
-    }
     let limits = config.file_limits(from, &to);
     let base = |decision: &str, rule: String| Entry {
         event: "file".into(),
@@ -200,21 +429,6 @@ fn send(
         rule,
         ..Entry::default()
     };
-    if names.len() > limits.max_count {
-        t.record(base(
-            "refused",
-            format!(
-                "{} files in one request; at most {}",
-                names.len(),
-                limits.max_count
-            ),
-        ));
-        return Err(ManagerEvent::Error(format!(
-            "{} files: at most {} per request from {from} to {to}",
-            names.len(),
-            limits.max_count
-        )));
-    }
     // Check every file: a regular file, within the limits, an allowed extension.
     let mut items: Vec<Item> = Vec::new();
     for (name, file) in names.into_iter().zip(fds) {
@@ -278,7 +492,7 @@ fn send(
         .sum();
     let mut delivered = 0;
     let mut failed = 0;
-    let report = |out: &mut UnixStream,
+    let report = |out: &UnixStream,
                   item: &Item,
                   outcome: &str,
                   delivered_as: Option<String>,
@@ -289,17 +503,25 @@ fn send(
             delivered_as,
             reason,
         };
-        let _ = writeln!(out, "{}", serde_json::to_string(&event).unwrap_or_default());
+        reply(out, &event);
     };
-    // Refused files are reported (and recorded) whatever the decision.
-    for item in items.iter().filter(|i| i.refused.is_some()) {
-        let reason = item.refused.clone().unwrap_or_default();
-        t.record(Entry {
-            name: Some(item.name.clone()),
-            ..base("refused", reason.clone())
-        });
-        report(out, item, "refused", None, Some(reason));
+    // Refused files are reported to the sender whatever the decision, and recorded as one
+    // refusal (the first one's name and reason, and how many).
+    let refused: Vec<&Item> = items.iter().filter(|i| i.refused.is_some()).collect();
+    for item in &refused {
+        report(out, item, "refused", None, item.refused.clone());
         failed += 1;
+    }
+    if let Some(first) = refused.first() {
+        let reason = first.refused.clone().unwrap_or_default();
+        t.refused(
+            from,
+            Entry {
+                count: (refused.len() > 1).then_some(refused.len() as u64),
+                ..base("refused", reason)
+            }
+            .with_name(&first.name),
+        );
     }
     let mut items: Vec<Item> = items.into_iter().filter(|i| i.refused.is_none()).collect();
     if total > limits.max_total_bytes {
@@ -309,13 +531,16 @@ fn send(
             cloison_config::text::human_size(limits.max_total_bytes)
         );
         for item in &items {
-            t.record(Entry {
-                name: Some(item.name.clone()),
-                size: Some(item.size),
-                ..base("refused", rule.clone())
-            });
             report(out, item, "refused", None, Some(rule.clone()));
         }
+        t.refused(
+            from,
+            Entry {
+                size: Some(total),
+                count: Some(items.len() as u64),
+                ..base("refused", rule.clone())
+            },
+        );
         return Ok(ManagerEvent::Done {
             delivered: 0,
             failed: failed + items.len(),
@@ -336,12 +561,6 @@ fn send(
     let (decision_word, rule) = match decision {
         Decision::Deny => {
             for item in &items {
-                t.record(Entry {
-                    name: Some(item.name.clone()),
-                    size: Some(item.size),
-                    outcome: Some("denied".into()),
-                    ..base("deny", rule.clone())
-                });
                 report(
                     out,
                     item,
@@ -350,11 +569,24 @@ fn send(
                     Some(format!("denied by the policy: {rule}")),
                 );
             }
-            (t.notify)(format!(
-                "Files from {} to {} denied: {rule}",
-                label(config, from),
-                target.label
-            ));
+            t.refused(
+                from,
+                Entry {
+                    size: Some(total),
+                    count: (items.len() > 1).then_some(items.len() as u64),
+                    outcome: Some("denied".into()),
+                    ..base("deny", rule.clone())
+                }
+                .with_name(&items[0].name),
+            );
+            t.notice(
+                from,
+                format!(
+                    "Files from {} to {} denied: {rule}",
+                    label(config, from),
+                    target.label
+                ),
+            );
             return Ok(ManagerEvent::Done {
                 delivered: 0,
                 failed: failed + items.len(),
@@ -362,23 +594,70 @@ fn send(
         }
         Decision::Allow => ("allow", rule),
         Decision::Confirm => {
+            // One dialog per level at a time: a level cannot pile requests up in front of
+            // the user (or answer one with a Return meant for something else).
+            let first = t
+                .asking
+                .lock()
+                .map(|mut asking| asking.insert(from.to_string()))
+                .unwrap_or(false);
+            if !first {
+                for item in &items {
+                    report(
+                        out,
+                        item,
+                        "refused",
+                        None,
+                        Some("another transfer from this level waits for the user".into()),
+                    );
+                }
+                t.refused(
+                    from,
+                    Entry {
+                        count: Some(items.len() as u64),
+                        ..base(
+                            "refused",
+                            "another transfer from this level waits for the user".into(),
+                        )
+                    },
+                );
+                t.notice(
+                    from,
+                    format!(
+                        "{} sent another transfer while one waits for you: refused",
+                        label(config, from)
+                    ),
+                );
+                return Ok(ManagerEvent::Done {
+                    delivered: 0,
+                    failed: failed + items.len(),
+                });
+            }
             let accept = (t.ask)(Ask {
                 // The dialog's ids are shared with the compositor's gestures: a range apart.
                 op: id | ASK_RANGE,
                 from: from.into(),
                 to: to.clone(),
-                files: items.iter().map(|i| (i.safe.clone(), i.size)).collect(),
+                files: items
+                    .iter()
+                    .map(|i| (display_name(&i.name, &i.safe), i.size))
+                    .collect(),
                 total,
             });
+            if let Ok(mut asking) = t.asking.lock() {
+                asking.remove(from);
+            }
             for item in &items {
-                t.record(Entry {
-                    name: Some(item.name.clone()),
-                    size: Some(item.size),
-                    ..Entry {
-                        event: "confirm".into(),
-                        ..base(if accept { "confirmed" } else { "refused" }, rule.clone())
+                t.record(
+                    Entry {
+                        size: Some(item.size),
+                        ..Entry {
+                            event: "confirm".into(),
+                            ..base(if accept { "confirmed" } else { "refused" }, rule.clone())
+                        }
                     }
-                });
+                    .with_name(&item.name),
+                );
             }
             if !accept {
                 for item in &items {
@@ -399,15 +678,13 @@ fn send(
     if let Ok(mut running) = t.running.lock() {
         running.insert(id, cancel.clone());
     }
-    let _ = writeln!(
+    reply(
         out,
-        "{}",
-        serde_json::to_string(&ManagerEvent::Accepted {
+        &ManagerEvent::Accepted {
             id,
             files: items.len(),
-            total
-        })
-        .unwrap_or_default()
+            total,
+        },
     );
     let started = Instant::now();
     let mut shown = false;
@@ -425,15 +702,13 @@ fn send(
                     }
                     last_update = now;
                     let all = done_before + done;
-                    let _ = writeln!(
+                    reply(
                         out,
-                        "{}",
-                        serde_json::to_string(&ManagerEvent::Progress {
+                        &ManagerEvent::Progress {
                             id,
                             done: all,
-                            total
-                        })
-                        .unwrap_or_default()
+                            total,
+                        },
                     );
                     // The bar shows transfers that take more than a second.
                     if now.duration_since(started) > Duration::from_secs(1) {
@@ -464,14 +739,16 @@ fn send(
         done_before += item.size;
         match result {
             Ok(d) => {
-                t.record(Entry {
-                    name: Some(item.name.clone()),
-                    delivered_as: Some(d.name.clone()),
-                    size: Some(item.size),
-                    sha256: Some(d.sha256.clone()),
-                    outcome: Some("delivered".into()),
-                    ..base(decision_word, rule.clone())
-                });
+                t.record(
+                    Entry {
+                        delivered_as: Some(d.name.clone()),
+                        size: Some(item.size),
+                        sha256: Some(d.sha256.clone()),
+                        outcome: Some("delivered".into()),
+                        ..base(decision_word, rule.clone())
+                    }
+                    .with_name(&item.name),
+                );
                 let shown_name = match item.safe.rsplit_once('/') {
                     Some((dir, _)) => format!("{dir}/{}", d.name),
                     None => d.name,
@@ -485,12 +762,14 @@ fn send(
                 } else {
                     "failed"
                 };
-                t.record(Entry {
-                    name: Some(item.name.clone()),
-                    size: Some(item.size),
-                    outcome: Some(format!("{outcome}: {e}")),
-                    ..base(decision_word, rule.clone())
-                });
+                t.record(
+                    Entry {
+                        size: Some(item.size),
+                        outcome: Some(format!("{outcome}: {e}")),
+                        ..base(decision_word, rule.clone())
+                    }
+                    .with_name(&item.name),
+                );
                 report(out, item, outcome, None, Some(e.to_string()));
                 failed += 1;
             }
@@ -515,6 +794,23 @@ fn send(
         )
     });
     Ok(ManagerEvent::Done { delivered, failed })
+}
+
+/// A file's name as the dialog shows it: the name it will have, and — when the sender's name
+/// differs (controls, bidi or invisible characters removed, `..` replaced, cut) — that name
+/// too, with what was removed made visible (`⟨U+202E⟩`), so the user sees what was sent.
+fn display_name(sent: &str, safe: &str) -> String {
+    if sent == safe {
+        safe.to_string()
+    } else {
+        let visible = cloison_config::text::make_visible(sent, 120).replace('\n', "⟨U+000A⟩");
+        let cut = if sent.chars().count() > 120 {
+            "…"
+        } else {
+            ""
+        };
+        format!("{safe} (sent as “{visible}{cut}”)")
+    }
 }
 
 fn label(config: &Config, level: &str) -> String {

@@ -106,6 +106,20 @@ impl Image {
     }
 }
 
+/// Polls `pred` every 50 ms until it holds; fails the test after 15 s, naming `what`.
+pub fn wait_until(what: &str, pred: impl FnMut() -> bool) {
+    wait_until_for(what, Duration::from_secs(15), pred);
+}
+
+/// [`wait_until`] with another timeout.
+pub fn wait_until_for(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Waits for `file` to exist and end with a line `done`; returns its contents before that.
 pub fn read_when_done(file: &Path) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -450,6 +464,78 @@ impl Session {
         });
         self.children.push(child);
         Ok((self.children.len() - 1, lines))
+    }
+
+    /// Presses and releases a chord through the control socket (`ctl input key`).
+    pub fn key(&mut self, chord: &str) {
+        self.input(InputEvent::Key {
+            chord: chord.into(),
+        })
+        .expect("input");
+    }
+
+    /// Puts `bytes` in a file of `level`'s home, owned by the level (as if it wrote it).
+    pub fn put(&self, level: &str, name: &str, bytes: &[u8]) -> PathBuf {
+        use std::os::unix::fs::MetadataExt as _;
+        let home = self.home(level);
+        let path = home.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let owner = std::fs::metadata(&home).expect("home");
+        std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).expect("chown");
+        path
+    }
+
+    /// `wl-copy` of a home file in `level` (given the keyboard first): waits until it holds
+    /// the level's clipboard (its short-lived window is gone).
+    pub fn wl_copy(&mut self, level: &str, file: &str, primary: bool) {
+        self.focus(level);
+        let before = self.status().expect("status").windows.len();
+        let flag = if primary { "--primary " } else { "" };
+        self.spawn_in(level, &["sh", "-c", &format!("wl-copy {flag}< ~/{file}")]);
+        std::thread::sleep(Duration::from_millis(400));
+        self.wait_for("wl-copy to settle", |st| {
+            st.windows.len() == before && st.focused_level.as_deref() == Some(level)
+        })
+        .expect("wl-copy");
+    }
+
+    /// `wl-paste` in `level` (given the keyboard first) into a home file; returns what it
+    /// wrote (empty when there was nothing).
+    pub fn wl_paste(&mut self, level: &str, primary: bool) -> Vec<u8> {
+        self.focus(level);
+        let flag = if primary { "--primary " } else { "" };
+        let home = self.home(level);
+        let _ = std::fs::remove_file(home.join("pasted.done"));
+        self.spawn_in(
+            level,
+            &[
+                "sh",
+                "-c",
+                &format!("wl-paste -n {flag}> ~/pasted 2>/dev/null; echo done > ~/pasted.done"),
+            ],
+        );
+        read_when_done(&home.join("pasted.done"));
+        std::fs::read(home.join("pasted")).expect("pasted")
+    }
+
+    /// Waits for `cloison run` to log a notification containing `text`.
+    pub fn wait_notified(&self, text: &str) {
+        wait_until(&format!("a notification with {text:?}"), || {
+            self.stderr
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|l| l.contains("notification=") && l.contains(text))
+        });
+    }
+
+    /// The audit log's records.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.audit_log())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
 
     /// The pid of `cloison run` (while it runs).

@@ -3,89 +3,33 @@
 //! the bytes upward; downward is denied; `confirm` asks in a trusted dialog; oversize, silent
 //! and slow sources; the audit log and its verification.
 
-use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use cloison_ipc::InputEvent;
-use cloison_tests::session::{Session, our_binary, read_when_done};
+use cloison_tests::session::{Session, our_binary, wait_until};
 
 fn key(s: &mut Session, chord: &str) {
-    s.input(InputEvent::Key {
-        chord: chord.into(),
-    })
-    .unwrap();
+    s.key(chord);
 }
 
-fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Puts `bytes` in a file of `level`'s home (owned by the level, as if it wrote it).
 fn put(s: &Session, level: &str, name: &str, bytes: &[u8]) {
-    let home = s.home(level);
-    let path = home.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    let owner = std::fs::metadata(&home).unwrap();
-    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
+    s.put(level, name, bytes);
 }
 
-/// `wl-copy` of a home file in `level` (which must have the keyboard): waits until it holds
-/// the level's clipboard (its short-lived window is gone).
 fn wl_copy(s: &mut Session, level: &str, file: &str, primary: bool) {
-    s.focus(level);
-    let before = s.status().unwrap().windows.len();
-    let flag = if primary { "--primary " } else { "" };
-    s.spawn_in(level, &["sh", "-c", &format!("wl-copy {flag}< ~/{file}")]);
-    std::thread::sleep(Duration::from_millis(400));
-    s.wait_for("wl-copy to settle", |st| {
-        st.windows.len() == before && st.focused_level.as_deref() == Some(level)
-    })
-    .unwrap();
+    s.wl_copy(level, file, primary);
 }
 
-/// `wl-paste` in `level` (which gets the keyboard first) into a home file; returns what it
-/// wrote (empty when there was nothing).
 fn wl_paste(s: &mut Session, level: &str, primary: bool) -> Vec<u8> {
-    s.focus(level);
-    let flag = if primary { "--primary " } else { "" };
-    let home = s.home(level);
-    let _ = std::fs::remove_file(home.join("pasted.done"));
-    s.spawn_in(
-        level,
-        &[
-            "sh",
-            "-c",
-            &format!("wl-paste -n {flag}> ~/pasted 2>/dev/null; echo done > ~/pasted.done"),
-        ],
-    );
-    read_when_done(&home.join("pasted.done"));
-    std::fs::read(home.join("pasted")).unwrap()
+    s.wl_paste(level, primary)
 }
 
-/// Waits for `cloison run` to log a notification containing `text`.
 fn notified(s: &Session, text: &str) {
-    wait_until(&format!("a notification with {text:?}"), || {
-        s.stderr_contains(&format!("notification={text}"))
-            || s.stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains("notification=") && l.contains(text))
-    });
+    s.wait_notified(text);
 }
 
 fn audit_lines(s: &Session) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(s.audit_log())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    s.audit_records()
 }
 
 #[test]
@@ -260,6 +204,8 @@ fn confirm_asks_in_a_trusted_dialog_and_only_the_users_answer_counts() {
         s.spawn(foot).unwrap();
         s.wait_window("late").unwrap();
         assert_eq!(s.status().unwrap().focused_level.as_deref(), Some("high"));
+        // A dialog takes no answer in its first half second (compositor ui::dialog::ARMING).
+        std::thread::sleep(std::time::Duration::from_millis(600));
         key(&mut s, answer);
         if answer == "Escape" {
             notified(&s, "Paste into HIGH cancelled");

@@ -4,38 +4,21 @@
 //! attacks from the target (symlinks, FIFOs, a folder swapped during the copy) and from the
 //! source (names, FIFOs, shrinking files, too many files), and a full disk.
 
-use std::io::{BufRead, BufReader};
 use std::os::fd::AsFd as _;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use cloison_ipc::InputEvent;
-use cloison_ipc::transfer::{ManagerEvent, ManagerRequest};
-use cloison_tests::session::{Session, read_when_done};
+use cloison_ipc::level::ManagerEvent;
+use cloison_tests::session::{Session, read_when_done, wait_until};
 
 const HIGH_UID: u32 = 2_100_000;
 
-fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Writes `bytes` into `level`'s home as `name`, owned by the level.
 fn put(s: &Session, level: &str, name: &str, bytes: &[u8]) -> PathBuf {
-    let home = s.home(level);
-    let path = home.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    let owner = std::fs::metadata(&home).unwrap();
-    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
-    path
+    s.put(level, name, bytes)
 }
 
-/// Pseudo-random bytes (fast, reproducible).
 fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
@@ -83,18 +66,11 @@ fn incoming(s: &Session) -> PathBuf {
 }
 
 fn key(s: &mut Session, chord: &str) {
-    s.input(InputEvent::Key {
-        chord: chord.into(),
-    })
-    .unwrap();
+    s.key(chord);
 }
 
 fn audit(s: &Session) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(s.audit_log())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    s.audit_records()
 }
 
 /// The dialog is up (the launcher logs nothing for it: the screenshot tells).
@@ -106,6 +82,8 @@ fn wait_dialog(s: &mut Session) {
         shot.rgb(x + 10, y + 2) == (0x2e, 0x9e, 0x44)
             && shot.rgb(x + 550, y + 2) == (0xc6, 0x28, 0x28)
     });
+    // A dialog takes no answer in its first half second (compositor ui::dialog::ARMING).
+    std::thread::sleep(std::time::Duration::from_millis(600));
 }
 
 fn config_with(dir: &Path, flow_files: &str, extra: &str) -> PathBuf {
@@ -272,23 +250,15 @@ fn raw_send(s: &Session, files: &[(&str, std::fs::File)]) -> Vec<ManagerEvent> {
 
 fn raw_send_to(socket: &Path, files: &[(&str, std::fs::File)]) -> Vec<ManagerEvent> {
     let stream = UnixStream::connect(socket).unwrap();
-    let request = ManagerRequest::Send {
-        to: Some("high".into()),
-        files: files.iter().map(|(n, _)| n.to_string()).collect(),
-    };
-    let fds: Vec<_> = files.iter().map(|(_, f)| f.as_fd()).collect();
-    cloison_ipc::channel::send_line_fds(&stream, &serde_json::to_string(&request).unwrap(), &fds)
-        .unwrap();
-    let mut events = Vec::new();
-    for line in BufReader::new(&stream).lines() {
-        let event: ManagerEvent = serde_json::from_str(&line.unwrap()).unwrap();
-        let end = matches!(event, ManagerEvent::Done { .. } | ManagerEvent::Error(_));
-        events.push(event);
-        if end {
-            break;
-        }
-    }
-    events
+    let named: Vec<(String, _)> = files
+        .iter()
+        .map(|(n, f)| (n.to_string(), f.as_fd()))
+        .collect();
+    // A request refused whole ends before all its files are sent: the answer says why.
+    let _ = cloison_ipc::level::send_files(&stream, Some("high".into()), &named);
+    cloison_ipc::level::answers(&stream)
+        .map_while(Result::ok)
+        .collect()
 }
 
 fn outcomes(events: &[ManagerEvent]) -> Vec<(String, String, Option<String>)> {

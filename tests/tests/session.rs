@@ -1,19 +1,14 @@
 //! End to end: the real `cloison run` (headless, and winit under Xvfb) driven through its
 //! control socket, with real clients on the level sockets.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cloison_ipc::InputEvent;
 use cloison_tests::session::{Image, Session, external, our_binary};
 
-fn wait_until(what: &str, timeout: Duration, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use cloison_tests::session::wait_until_for as wait_until;
 
 fn region_is(shot: &Image, g: &cloison_ipc::Rect, rgb: (u8, u8, u8)) -> bool {
     shot.all(g.x, g.y, g.width, g.height, rgb)
@@ -327,6 +322,15 @@ struct Xvfb(std::process::Child, String);
 
 impl Xvfb {
     fn start() -> Xvfb {
+        Self::start_with(&[])
+    }
+
+    /// Starts Xvfb with extra arguments (e.g. `-auth FILE`).
+    fn start_with(extra: &[&str]) -> Xvfb {
+        // Tests of this file run in parallel: one picks a free display number and waits for
+        // its server at a time.
+        static PICKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _picking = PICKING.lock().unwrap_or_else(|e| e.into_inner());
         let xvfb = external("Xvfb");
         for n in 90..120 {
             if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
@@ -344,6 +348,7 @@ impl Xvfb {
                     "-nolisten",
                     "tcp",
                 ])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -363,6 +368,177 @@ impl Drop for Xvfb {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The pid of the compositor process of the session whose launcher is `launcher`.
+fn compositor_pid(launcher: u32) -> Option<u32> {
+    let parent = |pid: u32| -> Option<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        if comm.trim() != "cloison-composi" {
+            return None;
+        }
+        let mut p = pid;
+        for _ in 0..8 {
+            p = parent(p)?;
+            if p == launcher {
+                return Some(pid);
+            }
+        }
+        None
+    })
+}
+
+/// Nested in an X display that wants a cookie: the compositor's cage sees that display's
+/// socket alone (not /tmp/.X11-unix), and gets only that display's cookie, as a descriptor.
+#[test]
+fn the_nested_backend_sees_its_display_socket_and_cookie_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("Xauthority");
+    // A cookie for the display (added once its number is known) and one for another host.
+    std::fs::write(&auth, b"").unwrap();
+    let x = Xvfb::start_with(&["-auth", auth.to_str().unwrap()]);
+    let xauth = external("xauth");
+    for (display, cookie) in [
+        (x.1.as_str(), "0123456789abcdef0123456789abcdef"),
+        ("elsewhere/unix:3", "fedcba9876543210fedcba9876543210"),
+    ] {
+        let status = Command::new(&xauth)
+            .args(["-f", auth.to_str().unwrap(), "add", display, ".", cookie])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mut s = Session::start_with(
+        &["--backend", "winit", "--size", "640x480"],
+        &[],
+        &[
+            ("DISPLAY", x.1.as_str()),
+            ("XAUTHORITY", auth.to_str().unwrap()),
+            ("LIBGL_ALWAYS_SOFTWARE", "1"),
+        ],
+    )
+    .unwrap();
+    // It runs: the cookie reached it (the server refuses connections without one).
+    assert_eq!(s.status().unwrap().output.backend, "winit");
+    let compositor = compositor_pid(s.launcher_pid().unwrap()).expect("the compositor");
+    let number = x.1.trim_start_matches(':');
+    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{compositor}/root/tmp/.X11-unix"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(sockets, [format!("X{number}")], "only its display's socket");
+    let environ = std::fs::read(format!("/proc/{compositor}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(
+        environ
+            .split('\0')
+            .any(|v| v.starts_with("XAUTHORITY=/proc/self/fd/")),
+        "{environ}"
+    );
+    // The authority it holds has this display's cookie and not the other host's.
+    let fd = environ
+        .split('\0')
+        .find_map(|v| v.strip_prefix("XAUTHORITY=/proc/self/fd/"))
+        .unwrap()
+        .to_string();
+    let held = std::fs::read(format!("/proc/{compositor}/fd/{fd}")).unwrap();
+    let find = |hex: &str| {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        held.windows(bytes.len()).any(|w| w == bytes)
+    };
+    assert!(find("0123456789abcdef0123456789abcdef"), "its cookie");
+    assert!(
+        !find("fedcba9876543210fedcba9876543210"),
+        "not the other host's"
+    );
+    assert_eq!(s.terminate().unwrap().code(), Some(0));
+}
+
+/// Nested in a Wayland compositor (weston, headless): the compositor's cage gets the launcher's
+/// connection to it as a descriptor (`WAYLAND_SOCKET`), not the parent's socket or runtime
+/// directory.
+#[test]
+fn the_nested_backend_gets_a_wayland_parent_as_a_descriptor() {
+    let parent_runtime = tempfile::Builder::new()
+        .prefix("cloison-parent-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(
+        parent_runtime.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let mut weston = Command::new(external("weston"))
+        .args(["--backend=headless-backend.so", "--socket=wayland-parent"])
+        .env("XDG_RUNTIME_DIR", parent_runtime.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = parent_runtime.path().join("wayland-parent");
+    wait_until("weston to listen", Duration::from_secs(10), || {
+        socket.exists()
+    });
+    let started = Session::start_with(
+        &["--backend", "auto", "--size", "640x480"],
+        &[],
+        &[
+            ("WAYLAND_DISPLAY", socket.to_str().unwrap()),
+            ("LIBGL_ALWAYS_SOFTWARE", "1"),
+        ],
+    );
+    let mut s = match started {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = weston.kill();
+            panic!("{e}");
+        }
+    };
+    assert_eq!(s.status().unwrap().output.backend, "winit");
+    s.spawn_test_client(
+        "high",
+        &[
+            "window", "--color", "2040e0", "--size", "150x100", "--app-id", "nested",
+        ],
+    )
+    .unwrap();
+    let win = s.wait_window("nested").unwrap();
+    let shot = s.screenshot().unwrap();
+    assert!(region_is(&shot, &win.geometry, (0x20, 0x40, 0xe0)));
+    let compositor = compositor_pid(s.launcher_pid().unwrap()).expect("the compositor");
+    let environ = std::fs::read(format!("/proc/{compositor}/environ")).unwrap();
+    let environ = String::from_utf8_lossy(&environ);
+    assert!(
+        environ
+            .split('\0')
+            .any(|v| v.starts_with("WAYLAND_SOCKET=")),
+        "{environ}"
+    );
+    assert!(!environ.contains("WAYLAND_DISPLAY="), "{environ}");
+    let root = format!("/proc/{compositor}/root");
+    assert!(!Path::new(&root).join("run/cloison/parent-wayland").exists());
+    assert!(
+        !Path::new(&root)
+            .join(socket.strip_prefix("/").unwrap())
+            .exists()
+    );
+    assert_eq!(s.terminate().unwrap().code(), Some(0));
+    let _ = weston.kill();
+    let _ = weston.wait();
 }
 
 #[test]

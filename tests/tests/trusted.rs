@@ -2,10 +2,10 @@
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cloison_ipc::{Button, InputEvent};
-use cloison_tests::session::{Session, external};
+use cloison_tests::session::{Session, external, wait_until};
 
 const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
 const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
@@ -13,14 +13,6 @@ const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
 const BORDER: i32 = 4;
 const TITLE: i32 = 26;
 const BAR: i32 = 28;
-
-fn wait_until(what: &str, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn lines(out: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
     out.lock().unwrap().clone()

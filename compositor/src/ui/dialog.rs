@@ -1,11 +1,15 @@
-//! The trusted confirmation dialog of a cross-level paste: drawn by the compositor above every
-//! window (below the bar and the cursor), naming the source and target levels in their
-//! colours, the type, the size, and the beginning of the text (as the launcher prepared it:
-//! invisible and bidi characters made visible). Only real input answers it — Return or a click
-//! on "Paste", Escape or a click on "Cancel" — from devices or the control socket's injection,
-//! never from a client. While it is open no client gets input and focus does not move.
+//! The trusted confirmation dialog of a cross-level paste or file transfer: drawn by the
+//! compositor above every window (below the bar and the cursor), naming the source and target
+//! levels in their colours, the type, the size, and the beginning of the text or the files'
+//! names (as the launcher prepared them: invisible, control and bidi characters made visible;
+//! names shown whole, wrapped, never cut). Only real input answers it — Return or a click on
+//! "Paste"/"Send", Escape or a click on "Cancel" — from devices or the control socket's
+//! injection, never from a client, and only once it has been on screen for [`ARMING`]: a
+//! Return or a click meant for a window cannot answer a dialog that just appeared under it.
+//! While it is open no client gets input and focus does not move.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
 use cloison_config::Color;
 use smithay::backend::renderer::element::memory::MemoryRenderBuffer;
@@ -28,6 +32,9 @@ const BUTTON_H: i32 = 34;
 const PREVIEW_LINES: usize = 6;
 /// Characters per preview line.
 const PREVIEW_COLUMNS: usize = 64;
+/// How long a dialog is on screen before it takes an answer (from when it appears, or comes to
+/// the front).
+pub const ARMING: Duration = Duration::from_millis(500);
 
 /// A paste waiting for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +51,18 @@ pub struct ConfirmDialog {
     pub size: u64,
     /// Preview lines (sanitised).
     pub preview: Vec<String>,
+    /// A file transfer's files: (name, size), names shown whole (wrapped); the first few.
+    pub files: Vec<(String, u64)>,
+    /// How many files the transfer has in all.
+    pub file_count: usize,
     /// What is asked: "Paste" or "Send files".
     pub verb: String,
+    /// The level that asked (its name): a transfer request from a level without the keyboard
+    /// waits behind a bar line until the user opens it.
+    pub source: String,
+    /// Whether the user's own gesture asked for it (a paste chord): then it shows as soon as
+    /// nothing else is in front.
+    pub by_user: bool,
 }
 
 /// A dialog button.
@@ -79,40 +96,49 @@ impl ConfirmDialog {
             mime: cloison_config::text::sanitize(&mime, 60),
             size,
             preview,
+            files: Vec::new(),
+            file_count: 0,
             verb: "Paste".into(),
+            source: String::new(),
+            by_user: true,
         }
     }
 
-    /// A file transfer's dialog: each file's (sanitised) name and size, and the total.
+    /// A file transfer's dialog, asked by level `source`: each file's name (as the launcher
+    /// shows it: delivered name, and the name as sent where they differ, invisible characters
+    /// made visible) and size, and the total.
     pub fn files(
         op: u64,
+        source: &str,
         from: (String, Color),
         to: (String, Color),
         files: &[(String, u64)],
         total: u64,
     ) -> ConfirmDialog {
-        let mut lines: Vec<String> = files
+        let count = files.len();
+        // Bounded whatever the launcher sends: the lines shown come from these.
+        let files = files
             .iter()
             .take(PREVIEW_LINES)
             .map(|(name, size)| {
-                format!(
-                    "{}  ({size} bytes)",
-                    cloison_config::text::sanitize(name, PREVIEW_COLUMNS - 20)
+                (
+                    cloison_config::text::sanitize(name, 4 * PREVIEW_COLUMNS),
+                    *size,
                 )
             })
             .collect();
-        if files.len() > PREVIEW_LINES {
-            lines.pop();
-            lines.push(format!("… and {} more", files.len() - PREVIEW_LINES + 1));
-        }
         ConfirmDialog {
             op,
             from,
             to,
-            mime: format!("{} file(s)", files.len()),
+            mime: format!("{count} file(s)"),
             size: total,
-            preview: lines,
+            preview: Vec::new(),
+            files,
+            file_count: count,
             verb: "Send files".into(),
+            source: source.to_string(),
+            by_user: false,
         }
     }
 
@@ -189,7 +215,12 @@ impl ConfirmDialog {
         let top = 84;
         let box_h = PREVIEW_LINES as i32 * 20 + 12;
         c.fill(20, top, WIDTH - 40, box_h, Color::rgb(0x0e, 0x10, 0x14));
-        for (i, line) in self.preview.iter().enumerate() {
+        let lines = if self.files.is_empty() {
+            self.preview.clone()
+        } else {
+            self.file_lines(font, WIDTH - 56)
+        };
+        for (i, line) in lines.iter().enumerate() {
             font.draw(
                 &mut c,
                 line,
@@ -225,6 +256,52 @@ impl ConfirmDialog {
         }
         c
     }
+}
+
+impl ConfirmDialog {
+    /// The files' lines: each name whole, wrapped to `width` pixels (a long name takes several
+    /// lines, its extension always shown), its size after it; the files that do not fit are
+    /// counted on the last line.
+    fn file_lines(&self, font: &Font, width: i32) -> Vec<String> {
+        let total = self.file_count.max(self.files.len());
+        let mut lines: Vec<String> = Vec::new();
+        let mut shown = 0;
+        for (name, size) in &self.files {
+            let text = format!("{name}  ({})", cloison_config::text::human_size(*size));
+            let wrapped = wrap(font, &text, width);
+            // Keep the last line for "and N more" if files are left out.
+            let left = total - shown;
+            let room = PREVIEW_LINES.saturating_sub(lines.len() + usize::from(left > 1));
+            if wrapped.len() > room {
+                break;
+            }
+            lines.extend(wrapped);
+            shown += 1;
+        }
+        if shown < total {
+            lines.push(format!("… and {} more", total - shown));
+        }
+        lines
+    }
+}
+
+/// `text` in lines at most `width` pixels wide, broken between characters (names have no
+/// spaces to break at); nothing is left out.
+pub fn wrap(font: &Font, text: &str, width: i32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for c in text.chars() {
+        line.push(c);
+        if font.measure(&line, PX) > width && line.chars().count() > 1 {
+            line.pop();
+            lines.push(std::mem::take(&mut line));
+            line.push(c);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A level chip: its label on its colour. Returns the x after it.
@@ -293,5 +370,48 @@ mod tests {
         assert_eq!(ConfirmDialog::hit(out, at(accept)), Some(Answer::Accept));
         assert_eq!(ConfirmDialog::hit(out, at(refuse)), Some(Answer::Refuse));
         assert_eq!(ConfirmDialog::hit(out, Point::from((0.0, 0.0))), None);
+    }
+
+    #[test]
+    fn file_names_are_shown_whole_and_wrapped() {
+        let font = Font::new().unwrap();
+        let green = Color::rgb(0x2e, 0x9e, 0x44);
+        let red = Color::rgb(0xc6, 0x28, 0x28);
+        let long = format!("{}.exe", "invoice-".repeat(20));
+        let d = ConfirmDialog::files(
+            3,
+            "low",
+            ("LOW".into(), green),
+            ("HIGH".into(), red),
+            &[
+                (long.clone(), 10),
+                ("b.txt".into(), 20),
+                ("c.txt".into(), 30),
+            ],
+            60,
+        );
+        let lines = d.file_lines(&font, WIDTH - 56);
+        // Every character of the long name is there, in order, its extension included.
+        let joined: String = lines.concat();
+        assert!(joined.starts_with(&long), "{lines:?}");
+        assert!(lines.len() > 2, "wrapped: {lines:?}");
+        assert!(lines.iter().all(|l| font.measure(l, PX) <= WIDTH - 56));
+        assert!(lines.iter().any(|l| l.starts_with("b.txt")));
+        // More files than lines: counted, never silently dropped.
+        let many: Vec<(String, u64)> = (0..40).map(|i| (format!("f{i}.txt"), 1)).collect();
+        let d = ConfirmDialog::files(
+            4,
+            "low",
+            ("LOW".into(), green),
+            ("HIGH".into(), red),
+            &many,
+            40,
+        );
+        let lines = d.file_lines(&font, WIDTH - 56);
+        assert_eq!(lines.len(), PREVIEW_LINES);
+        assert_eq!(
+            lines.last().unwrap(),
+            &format!("… and {} more", 40 - (PREVIEW_LINES - 1))
+        );
     }
 }

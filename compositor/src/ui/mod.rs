@@ -53,8 +53,14 @@ pub struct Ui {
     pub bar: bar::Bar,
     /// The launcher menu.
     pub menu: menu::Menu,
-    /// The paste confirmation waiting for the user, if any.
+    /// The confirmation on screen, if any (modal).
     pub dialog: Option<dialog::ConfirmDialog>,
+    /// When it came to the front: it takes no answer before [`dialog::ARMING`] after that.
+    pub dialog_since: std::time::Instant,
+    /// Confirmations waiting: a paste asked while another dialog was up (shown next), and
+    /// transfers asked by a level that did not have the keyboard (shown when the user clicks
+    /// their line in the bar). At most one per level and kind (the launcher refuses more).
+    pub dialogs_waiting: Vec<dialog::ConfirmDialog>,
     /// Its image.
     pub dialog_cache: dialog::DialogCache,
 }

@@ -7,15 +7,14 @@
 //! level's `~/Incoming/<this level>/`, and reports each file. Exit status: 0 if every file was
 //! delivered, 1 otherwise, 2 on bad usage.
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::Write as _;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt as _;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use cloison_ipc::channel::send_line_fds;
-use cloison_ipc::transfer::{ManagerEvent, ManagerRequest};
+use cloison_ipc::level::ManagerEvent;
 
 /// Send files to another level through the multilevel manager.
 #[derive(Parser)]
@@ -122,19 +121,14 @@ fn run(cli: &Cli) -> Result<bool, String> {
     let files = collect(cli)?;
     let stream = UnixStream::connect(&socket)
         .map_err(|e| format!("cannot reach the manager at {}: {e}", socket.display()))?;
-    let request = ManagerRequest::Send {
-        to: cli.to.clone(),
-        files: files.iter().map(|(n, _)| n.clone()).collect(),
-    };
-    let line = serde_json::to_string(&request).map_err(|e| e.to_string())?;
-    send_request(&stream, &line, &files)?;
+    let named: Vec<(String, _)> = files.iter().map(|(n, f)| (n.clone(), f.as_fd())).collect();
+    // A refused request closes the connection before every batch is sent: the answer, read
+    // next, says why.
+    let _ = cloison_ipc::level::send_files(&stream, cli.to.clone(), &named);
     let mut delivered_all = true;
     let mut saw_done = false;
-    for line in BufReader::new(&stream).lines() {
-        let line = line.map_err(|e| format!("the manager went away: {e}"))?;
-        let event: ManagerEvent =
-            serde_json::from_str(&line).map_err(|e| format!("bad answer: {e}"))?;
-        match event {
+    for event in cloison_ipc::level::answers(&stream) {
+        match event.map_err(|e| format!("the manager went away: {e}"))? {
             ManagerEvent::Accepted { id, files, total } => {
                 say(&format!(
                     "transfer {id}: {files} file(s), {total} bytes (cancel: cloison ctl cancel-transfer {id}, or click the bar)"
@@ -179,26 +173,4 @@ fn run(cli: &Cli) -> Result<bool, String> {
         }
     }
     Ok(saw_done && delivered_all)
-}
-
-/// Sends the request line with every file's descriptor, at most `MAX_FDS` per line: the
-/// first batches ride on empty lines (which the manager skips), the last on the request.
-fn send_request(
-    stream: &UnixStream,
-    line: &str,
-    files: &[(String, std::fs::File)],
-) -> Result<(), String> {
-    use cloison_ipc::channel::MAX_FDS;
-    let fds: Vec<_> = files.iter().map(|(_, f)| f.as_fd()).collect();
-    let chunks: Vec<_> = fds.chunks(MAX_FDS).collect();
-    if chunks.len() <= 1 {
-        return send_line_fds(stream, line, &fds).map_err(|e| e.to_string());
-    }
-    // Descriptors beyond the first batch go first, each batch on a blank line the manager
-    // ignores; the request line itself comes last with the final batch.
-    let (last, rest) = chunks.split_last().expect("non-empty");
-    for batch in rest {
-        send_line_fds(stream, "", batch).map_err(|e| e.to_string())?;
-    }
-    send_line_fds(stream, line, last).map_err(|e| e.to_string())
 }

@@ -13,6 +13,9 @@
 //!   file's contents instead of `--text`;
 //! * `sink`: map, and read the clipboard (`text/plain`) each time it changes; prints
 //!   `received N T` (bytes, and CLOCK_MONOTONIC in nanoseconds when the read completed).
+//!
+//! `--sparse` maps a first buffer of zero pixels from an unwritten pool (any size, at no cost:
+//! what a hostile client would send).
 
 use std::io::Write as _;
 
@@ -52,6 +55,10 @@ struct Cli {
     /// `offer`: offer this file's contents.
     #[arg(long)]
     file: Option<std::path::PathBuf>,
+    /// `window`: a first buffer of zero (transparent) pixels, not written (a sparse pool: for
+    /// sizes no real client draws).
+    #[arg(long)]
+    sparse: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -155,7 +162,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     let window = client.create_window(&cli.title, &cli.app_id);
     client.roundtrip()?;
-    let first = client.draw(window, (w, h), argb)?;
+    let first = if cli.sparse {
+        let stride = w.saturating_mul(4);
+        let buffer = client.create_sparse_buffer(stride.saturating_mul(h), w, h, stride)?;
+        client.attach(window, buffer);
+        buffer
+    } else {
+        client.draw(window, (w, h), argb)?
+    };
     client.request_frame(window);
     client.roundtrip()?;
     say("mapped");

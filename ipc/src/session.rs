@@ -1,0 +1,175 @@
+//! The private channel between the launcher and the compositor (a socket pair the launcher
+//! creates; the compositor gets its end as an inherited descriptor). Framed messages each way
+//! ([`crate::channel`], limits [`crate::channel::SESSION`]); a clipboard's content travels as a
+//! sealed memory file attached to the one message that needs it. The compositor never learns
+//! a command line: it names menu entries by position, and the launcher maps them back to the
+//! commands it listed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::channel::Message;
+
+impl Message for ToCompositor {
+    fn descriptors(&self) -> usize {
+        match self {
+            // The content to offer: a sealed memory file.
+            ToCompositor::Paste { .. } => 1,
+            _ => 0,
+        }
+    }
+}
+
+impl Message for ToLauncher {
+    fn descriptors(&self) -> usize {
+        match self {
+            // What the copy read: a sealed memory file.
+            ToLauncher::Copied { .. } => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Launcher → compositor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ToCompositor {
+    /// A display or input device was added, removed or changed (udev, as the launcher
+    /// sees it): rescan (the drm backend).
+    DevicesChanged,
+    /// What the launcher menu lists, per level (every configured level, in order).
+    Menu {
+        /// One list of entry names per level.
+        levels: Vec<MenuLevel>,
+    },
+    /// A message for the trusted bar.
+    Notify {
+        /// The text.
+        text: String,
+    },
+    /// A level's cage started or stopped.
+    LevelState {
+        /// The level.
+        level: String,
+        /// Whether its cage runs.
+        running: bool,
+    },
+    /// The paste `op` is allowed: own `level`'s clipboard and primary selection with this
+    /// content (the sealed memory file attached to this message) under these MIME types.
+    Paste {
+        /// The gesture's id.
+        op: u64,
+        /// The target level.
+        level: String,
+        /// The source level.
+        from: String,
+        /// Types offered to the target's clients.
+        mime_types: Vec<String>,
+        /// Content size in bytes.
+        size: u64,
+    },
+    /// The paste `op` needs the user's confirmation: show the trusted dialog.
+    Confirm {
+        /// The gesture's id.
+        op: u64,
+        /// The source level.
+        from: String,
+        /// The target level.
+        to: String,
+        /// The content's type.
+        mime: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The beginning of text content, invisible and bidi characters made visible
+        /// (empty for images).
+        preview: String,
+    },
+    /// A file transfer needs the user's confirmation: show the trusted dialog.
+    ConfirmFiles {
+        /// The request's id (answered with `confirm-answer`).
+        op: u64,
+        /// The source level.
+        from: String,
+        /// The target level.
+        to: String,
+        /// Each file: sanitised name and size.
+        files: Vec<(String, u64)>,
+        /// Total bytes.
+        total: u64,
+    },
+    /// A transfer's progress for the bar (`None`: it ended); a click on it cancels it.
+    Transfer {
+        /// Transfer id.
+        id: u64,
+        /// What the bar shows.
+        text: Option<String>,
+    },
+}
+
+/// One level's menu entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MenuLevel {
+    /// The level.
+    pub level: String,
+    /// Entry names, in menu order.
+    pub apps: Vec<String>,
+}
+
+/// Compositor → launcher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ToLauncher {
+    /// Every socket is served: levels may connect.
+    Ready,
+    /// The copy `op` read `level`'s selection: the sealed memory file attached to this
+    /// message holds it.
+    Copied {
+        /// The gesture's id (increasing: a lower one than the last seen is stale).
+        op: u64,
+        /// The source level.
+        level: String,
+        /// The type read.
+        mime: String,
+        /// Bytes read.
+        size: u64,
+    },
+    /// The copy `op` failed (`timeout`, `oversize`, `empty`, `error`), for the record.
+    CopyFailed {
+        /// The gesture's id.
+        op: u64,
+        /// The source level.
+        level: String,
+        /// What happened.
+        reason: String,
+        /// The type asked for, if any.
+        mime: Option<String>,
+        /// Bytes read before giving up.
+        size: u64,
+    },
+    /// The user asked to paste the global clipboard into `level` (gesture `op`).
+    PasteRequest {
+        /// The gesture's id.
+        op: u64,
+        /// The target level.
+        level: String,
+    },
+    /// The user clicked a transfer's progress in the bar: cancel it.
+    CancelTransfer {
+        /// Transfer id.
+        id: u64,
+    },
+    /// The user answered the confirmation dialog of paste (or transfer) `op`.
+    ConfirmAnswer {
+        /// The gesture's id.
+        op: u64,
+        /// Whether the user accepted.
+        accept: bool,
+    },
+    /// The user chose entry `app` of `level`'s menu column.
+    Launch {
+        /// The level.
+        level: String,
+        /// Index in that level's list.
+        app: usize,
+    },
+}
