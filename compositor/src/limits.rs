@@ -257,11 +257,6 @@ impl State {
         }
     }
 
-    /// A new shm pool (it holds a descriptor).
-    pub fn charge_pool(&mut self, client: &Client) {
-        self.charge(client, Quota::ShmBuffers, 1);
-    }
-
     /// An shm pool object was destroyed (smithay keeps its mapping while its buffers live;
     /// they are counted on their own).
     pub fn release_pool(&self, client: Option<&Client>) {
@@ -269,10 +264,9 @@ impl State {
     }
 
     /// A new shm buffer of `bytes` (stride × height): a descriptor's worth, and its pixels.
-    pub fn charge_buffer(&mut self, client: &Client, bytes: u64) {
-        if self.charge(client, Quota::ShmBuffers, 1) {
-            self.charge(client, Quota::ShmBytes, bytes);
-        }
+    /// Returns whether the client stays (over quota, it was disconnected).
+    pub fn charge_buffer(&mut self, client: &Client, bytes: u64) -> bool {
+        self.charge(client, Quota::ShmBuffers, 1) && self.charge(client, Quota::ShmBytes, bytes)
     }
 
     /// An shm buffer of `bytes` was destroyed.

@@ -56,6 +56,10 @@ pub struct ClientState {
     pub level_name: Arc<str>,
     /// The level's live client count, decremented when this client goes away.
     clients: Arc<AtomicUsize>,
+    /// Set on the first `disconnected`: wayland-backend 0.3 calls it again when a client that
+    /// was already killed (a protocol error) is killed once more in the same dispatch, and the
+    /// level's count must go down once.
+    gone: std::sync::atomic::AtomicBool,
     /// Bit i set: `cloison_config::OPTIONAL_GLOBALS[i]` is offered to the level.
     globals: u32,
     /// What this client holds against its level's quotas ([`crate::limits`]).
@@ -72,6 +76,7 @@ impl ClientState {
             level: level.id,
             level_name: level.name.clone(),
             clients: level.clients.clone(),
+            gone: Default::default(),
             globals: level.globals,
             usage: Default::default(),
             level_usage: level.usage.clone(),
@@ -93,6 +98,9 @@ impl ClientData for ClientState {
     }
 
     fn disconnected(&self, client_id: ClientId, reason: DisconnectReason) {
+        if self.gone.swap(true, Ordering::Relaxed) {
+            return;
+        }
         self.clients.fetch_sub(1, Ordering::Relaxed);
         // Whatever its objects' destruction did not give back yet.
         self.release_all();

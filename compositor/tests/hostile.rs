@@ -436,6 +436,86 @@ fn a_level_past_its_quotas_loses_the_offending_client_only() {
     assert_high_draws(&mut f, high, hw);
 }
 
+/// Found by fuzzing: a buffer both over the quota (the client is cut off) and beyond its pool
+/// (smithay would post a second error) counted the client's departure twice, and the level's
+/// client count wrapped round; a level with a huge count refuses every new connection.
+#[test]
+fn a_client_cut_off_twice_in_one_request_leaves_its_level_count_right() {
+    let mut f = small_limits();
+    let good = f.add_client("low");
+    f.roundtrip(good);
+    assert_eq!(f.state.levels[0].client_count(), 1);
+    let bad = f.add_client("low");
+    f.roundtrip(bad);
+    assert_eq!(f.state.levels[0].client_count(), 2);
+    // 128 MiB (over the 64 MiB quota) from a one-page pool.
+    f.clients[bad]
+        .create_sparse_buffer(4096, MAX_EXTENT, 2048, MAX_EXTENT * 4)
+        .unwrap();
+    assert!(f.try_roundtrip(bad).is_err(), "cut off");
+    f.roundtrip(good);
+    assert_eq!(f.state.levels[0].client_count(), 1);
+    let again = f.add_client("low");
+    f.roundtrip(again);
+    assert_eq!(f.state.levels[0].client_count(), 2);
+}
+
+/// Found by fuzzing: smithay 0.7 builds a negative `Size` (a debug assertion: a panic of a
+/// debug compositor) from a window geometry or a positioner's parent size of zero or less, and
+/// from a negative minimum or maximum window size.
+#[test]
+fn window_geometry_parent_size_or_size_limits_below_zero_are_protocol_errors() {
+    let mut f = Fixture::new();
+    let high = f.add_client("high");
+    let hw = f.map_window(high, (200, 150), BLUE, "steady");
+    for (w, h) in [(0, 10), (10, -1), (i32::MIN, i32::MIN)] {
+        let low = f.add_client("low");
+        let lw = f.map_window(low, (100, 100), BLUE, "low");
+        let win = &f.clients[low].data.windows[lw];
+        win.xdg_surface.set_window_geometry(0, 0, w, h);
+        win.surface.commit();
+        assert!(f.try_roundtrip(low).is_err(), "window geometry {w}x{h}");
+    }
+    for (w, h) in [(-1, 10), (10, i32::MIN)] {
+        let low = f.add_client("low");
+        let qh = f.clients[low].qh();
+        let positioner = f.clients[low]
+            .data
+            .wm_base
+            .clone()
+            .unwrap()
+            .create_positioner(&qh, ());
+        positioner.set_parent_size(w, h);
+        assert!(f.try_roundtrip(low).is_err(), "parent size {w}x{h}");
+    }
+    // Found by fuzzing too: a negative minimum or maximum size.
+    for max in [false, true] {
+        let low = f.add_client("low");
+        let lw = f.map_window(low, (100, 100), BLUE, "low");
+        let win = &f.clients[low].data.windows[lw];
+        if max {
+            win.toplevel.set_max_size(-6779, -6911);
+        } else {
+            win.toplevel.set_min_size(10, -1);
+        }
+        win.surface.commit();
+        assert!(f.try_roundtrip(low).is_err(), "negative max {max}");
+    }
+    // A parent size of zero is allowed (the protocol gives no meaning to it, and no error).
+    let low = f.add_client("low");
+    let qh = f.clients[low].qh();
+    let positioner = f.clients[low]
+        .data
+        .wm_base
+        .clone()
+        .unwrap()
+        .create_positioner(&qh, ());
+    positioner.set_parent_size(0, 0);
+    f.roundtrip(low);
+    f.roundtrip(high);
+    assert_high_draws(&mut f, high, hw);
+}
+
 #[test]
 fn deep_subsurface_trees_and_resizing_a_pool_to_nothing_are_protocol_errors() {
     let mut f = Fixture::new();
@@ -464,4 +544,118 @@ fn deep_subsurface_trees_and_resizing_a_pool_to_nothing_are_protocol_errors() {
     assert!(f.try_roundtrip(low).is_err(), "resize(0) is an error");
     f.roundtrip(high);
     assert_high_draws(&mut f, high, hw);
+}
+
+/// Ten thousand surfaces from one client of low, each a subsurface of its window with a
+/// buffer: the client is cut off at its level's quota (1024 by default), everything it held is
+/// given back, and high's frames draw exactly what they drew before (the transient cost is
+/// bounded by the quota; docs/benchmarks.md measures it).
+#[test]
+fn ten_thousand_surfaces_from_one_client_are_cut_off_at_the_quota() {
+    let mut f = Fixture::new();
+    let limit = f.state.config.limits.surfaces;
+    let high = f.add_client("high");
+    let hw = f.map_window(high, (200, 150), BLUE, "steady");
+    f.frame();
+    let before = f.capture();
+    let low = f.add_client("low");
+    let lw = f.map_window(low, (300, 200), BLUE, "crowd");
+    f.place("crowd", 420, 300);
+    let qh = f.clients[low].qh();
+    let compositor = f.clients[low].data.compositor.clone().unwrap();
+    let sub = f.clients[low].data.subcompositor.clone().unwrap();
+    let parent = f.clients[low].data.windows[lw].surface.clone();
+    let b = f.clients[low].create_buffer(1, 1, 0xffff_0000).unwrap();
+    let buffer = f.clients[low].data.buffers[b].buffer.clone();
+    let mut cut_off = false;
+    for i in 0..10_000 {
+        let s = compositor.create_surface(&qh, SurfaceRole::Other);
+        let ss = sub.get_subsurface(&s, &parent, &qh, ());
+        ss.set_position((i % 300) as i32, (i / 300) as i32);
+        s.attach(Some(&buffer), 0, 0);
+        s.commit();
+        if i % 256 == 255 {
+            parent.commit();
+            if f.try_roundtrip(low).is_err() {
+                cut_off = true;
+                assert!(i < limit + 256, "cut off at {i}, the quota is {limit}");
+                break;
+            }
+        }
+    }
+    assert!(cut_off, "a client with 10,000 surfaces is cut off");
+    f.roundtrip(high);
+    assert_eq!(f.state.levels[0].usage.get(Quota::Surfaces), 0);
+    assert_eq!(f.state.levels[0].client_count(), 0);
+    f.frame();
+    let after = f.capture();
+    // Below the bar (which now says a program of low was closed), the output is what it was.
+    let below_bar = |c: &cloison_compositor::backend::Capture| {
+        c.rgba[(BAR_HEIGHT as usize * c.width as usize * 4)..].to_vec()
+    };
+    assert!(
+        below_bar(&before) == below_bar(&after),
+        "high's output is what it was"
+    );
+    assert_high_draws(&mut f, high, hw);
+}
+
+/// Not a test: prints how long high's frames take while low holds many surfaces (run with
+/// `--ignored --nocapture`; docs/benchmarks.md quotes it).
+#[test]
+#[ignore]
+fn measure_frames_with_many_low_surfaces() {
+    let measure = |f: &mut Fixture, high: usize, w: usize| {
+        let mut times = Vec::new();
+        for i in 0..40u32 {
+            let b = f.clients[high]
+                .create_buffer(200, 150, 0xff00_0000 | i)
+                .unwrap();
+            f.clients[high].attach(w, b);
+            f.settle();
+            let t = std::time::Instant::now();
+            f.state.redraw();
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+            f.settle();
+        }
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let counts: Vec<usize> = std::env::var("SURFACES")
+        .map(|v| v.split(",").map(|n| n.parse().unwrap()).collect())
+        .unwrap_or(vec![0, 256, 2048, 8000]);
+    for n in counts {
+        let mut config = Config::builtin();
+        config.limits.surfaces = 10_000;
+        config.limits.shm_buffers = 20_000;
+        let mut f = Fixture::with_config(config);
+        let high = f.add_client("high");
+        let hw = f.map_window(high, (200, 150), BLUE, "steady");
+        let low = f.add_client("low");
+        let lw = f.map_window(low, (300, 200), BLUE, "crowd");
+        let qh = f.clients[low].qh();
+        let compositor = f.clients[low].data.compositor.clone().unwrap();
+        let sub = f.clients[low].data.subcompositor.clone().unwrap();
+        let parent = f.clients[low].data.windows[lw].surface.clone();
+        let b = f.clients[low].create_buffer(1, 1, 0xffff_0000).unwrap();
+        let buffer = f.clients[low].data.buffers[b].buffer.clone();
+        for i in 0..n {
+            let s = compositor.create_surface(&qh, SurfaceRole::Other);
+            let ss = sub.get_subsurface(&s, &parent, &qh, ());
+            ss.set_position((i % 300) as i32, (i / 300) as i32);
+            s.attach(Some(&buffer), 0, 0);
+            s.commit();
+            if i % 500 == 0 {
+                f.settle();
+            }
+        }
+        parent.commit();
+        f.settle();
+        f.frame();
+        let median = measure(&mut f, high, hw);
+        #[allow(clippy::disallowed_macros)]
+        {
+            println!("{n} low subsurfaces: high's frame {median:.0} µs (median of 40)");
+        }
+    }
 }

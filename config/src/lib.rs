@@ -98,7 +98,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             clients: 128,
-            surfaces: 8192,
+            surfaces: 1024,
             shm_buffers: 2048,
             shm_bytes: 4 << 30,
             frame_callbacks: 16384,

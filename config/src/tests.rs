@@ -544,7 +544,7 @@ fn the_documented_limits_example_applies_and_bad_limits_are_refused() {
         .unwrap();
     let c = parse(&block, "t").unwrap();
     assert_eq!(c.limits.clients, 64);
-    assert_eq!(c.limits.surfaces, 4096);
+    assert_eq!(c.limits.surfaces, 512);
     assert_eq!(c.limits.shm_buffers, 1024);
     assert_eq!(c.limits.shm_bytes, 2 << 30);
     assert_eq!(c.limits.frame_callbacks, 8192);

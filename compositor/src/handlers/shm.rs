@@ -27,6 +27,7 @@ super::guarded_dispatch!(
     (),
     ShmState,
     |state, client, _, request| {
+        // A pool holds a descriptor: it counts as one shm object.
         if let wl_shm::Request::CreatePool { .. } = &request
             && !state.charge(client, limits::Quota::ShmBuffers, 1)
         {
@@ -80,7 +81,11 @@ fn bound_pool_request(
             }
             // smithay checks the rest (positive sizes, stride, offset within the pool).
             let bytes = (*stride).max(0) as u64 * (*height).max(0) as u64;
-            state.charge_buffer(client, bytes);
+            if !state.charge_buffer(client, bytes) {
+                // Disconnected: smithay must not see the request (it would post a second error
+                // on a dead client, or keep a buffer nobody counts).
+                return None;
+            }
         }
         wl_shm_pool::Request::Resize { size } if *size <= 0 => {
             pool.post_error(wl_shm::Error::InvalidFd, "invalid wl_shm_pool size");

@@ -9,6 +9,7 @@ use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_positioner::{
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_surface::{self, XdgSurface};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::{self, XdgToplevel};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase;
+use smithay::reexports::wayland_server::Resource;
 use smithay::reexports::wayland_server::protocol::{wl_output, wl_seat};
 use smithay::utils::Serial;
 use smithay::wayland::shell::xdg::{
@@ -189,32 +190,87 @@ impl XdgShellHandler for State {
 smithay::reexports::wayland_server::delegate_global_dispatch!(State: [XdgWmBase: ()] => XdgShellState);
 smithay::reexports::wayland_server::delegate_dispatch!(State: [XdgWmBase: XdgWmBaseUserData] => XdgShellState);
 smithay::reexports::wayland_server::delegate_dispatch!(State: [XdgPopup: XdgShellSurfaceUserData] => XdgShellState);
-smithay::reexports::wayland_server::delegate_dispatch!(State: [XdgToplevel: XdgShellSurfaceUserData] => XdgShellState);
+super::guarded_dispatch!(
+    XdgToplevel,
+    XdgShellSurfaceUserData,
+    XdgShellState,
+    |_, _, toplevel, request| {
+        use xdg_toplevel::Request;
+        match request {
+            // xdg-shell: a negative minimum or maximum size is invalid_size (smithay 0.7 does
+            // not check, and builds a negative size from it); zero means "no limit".
+            Request::SetMinSize { width, height } | Request::SetMaxSize { width, height }
+                if width < 0 || height < 0 =>
+            {
+                toplevel.post_error(
+                    xdg_toplevel::Error::InvalidSize,
+                    format!("a minimum or maximum size of {width}x{height}"),
+                );
+                None
+            }
+            Request::SetMinSize { width, height } => Some(Request::SetMinSize {
+                width: limits::extent(width),
+                height: limits::extent(height),
+            }),
+            Request::SetMaxSize { width, height } => Some(Request::SetMaxSize {
+                width: limits::extent(width),
+                height: limits::extent(height),
+            }),
+            other => Some(other),
+        }
+    },
+    |_, _, _, _| {}
+);
 super::guarded_dispatch!(
     XdgPositioner,
     XdgPositionerUserData,
     XdgShellState,
-    |_, _, _, request| Some(bound_positioner(request)),
+    |_, _, positioner, request| match request {
+        // No error is defined for a negative parent size; smithay 0.7 builds a `Size` from it
+        // (a debug assertion). Refused as invalid input.
+        xdg_positioner::Request::SetParentSize {
+            parent_width,
+            parent_height,
+        } if parent_width < 0 || parent_height < 0 => {
+            positioner.post_error(
+                xdg_positioner::Error::InvalidInput,
+                format!("parent size of {parent_width}x{parent_height}"),
+            );
+            None
+        }
+        request => Some(bound_positioner(request)),
+    },
     |_, _, _, _| {}
 );
 super::guarded_dispatch!(
     XdgSurface,
     XdgSurfaceUserData,
     XdgShellState,
-    |_, _, _, request| Some(match request {
+    |_, _, xdg_surface, request| match request {
+        // xdg-shell: a width or height of zero or less is an error (smithay 0.7 does not check,
+        // and builds a negative size from it).
+        xdg_surface::Request::SetWindowGeometry { width, height, .. }
+            if width <= 0 || height <= 0 =>
+        {
+            xdg_surface.post_error(
+                xdg_surface::Error::InvalidSize,
+                format!("window geometry of {width}x{height}"),
+            );
+            None
+        }
         xdg_surface::Request::SetWindowGeometry {
             x,
             y,
             width,
             height,
-        } => xdg_surface::Request::SetWindowGeometry {
+        } => Some(xdg_surface::Request::SetWindowGeometry {
             x: limits::coord(x),
             y: limits::coord(y),
             width: limits::extent(width),
             height: limits::extent(height),
-        },
-        other => other,
-    }),
+        }),
+        other => Some(other),
+    },
     |_, _, _, _| {}
 );
 
