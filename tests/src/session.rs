@@ -4,7 +4,7 @@
 //! A tool a test needs (foot, weston-simple-shm, wayland-info, Xvfb) that is missing is a test
 //! failure, never a skip: CI installs them all (`scripts/dev test`).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -452,7 +452,7 @@ impl Session {
         command
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         let mut child = command.spawn()?;
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
@@ -460,6 +460,16 @@ impl Session {
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 sink.lock().expect("lock").push(line);
+            }
+        });
+        // Its stderr too, marked: with libwayland-client (the backend whenever smithay's winit
+        // backend is in the same build), a protocol error's message is only logged there.
+        let sink = lines.clone();
+        let err = child.stderr.take().context("no stderr")?;
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = writeln!(std::io::stderr(), "test client: {line}");
+                sink.lock().expect("lock").push(format!("stderr: {line}"));
             }
         });
         self.children.push(child);

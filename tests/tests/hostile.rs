@@ -359,10 +359,9 @@ fn a_window_thirty_million_pixels_wide_does_not_end_the_session() {
     let ended = s.child(wide).wait().expect("wait");
     assert!(!ended.success(), "the wide client was cut off");
     let told = || {
-        out.lock()
-            .unwrap()
-            .iter()
-            .any(|l| l.contains("disconnected") && l.contains("at most 16384x16384"))
+        let lines = out.lock().unwrap();
+        lines.iter().any(|l| l.starts_with("disconnected"))
+            && lines.iter().any(|l| l.contains("at most 16384x16384"))
     };
     let deadline = Instant::now() + Duration::from_secs(15);
     while !told() && Instant::now() < deadline {
