@@ -81,6 +81,28 @@ pub struct HandedOver {
     pub manager: std::os::unix::net::UnixStream,
 }
 
+/// A compositor with no listening socket, on the headless backend: the in-process fixture of
+/// the tests, the fuzzer and the WLCS integration, whose clients come over socket pairs
+/// ([`Display::handle`]`.insert_client`). The caller dispatches the display and the loop.
+pub fn in_process(
+    config: Config,
+    size: Size<i32, Physical>,
+) -> anyhow::Result<(EventLoop<'static, State>, Display<State>, State)> {
+    let event_loop: EventLoop<'static, State> =
+        EventLoop::try_new().context("cannot create the event loop")?;
+    let display: Display<State> = Display::new().context("cannot create the Wayland display")?;
+    let backend = backend::Backend::Headless(backend::headless::Headless::new(size)?);
+    let state = State::new(
+        Arc::new(config),
+        display.handle(),
+        event_loop.handle(),
+        event_loop.get_signal(),
+        backend,
+        size,
+    )?;
+    Ok((event_loop, display, state))
+}
+
 /// Runs the compositor until it is asked to stop (SIGTERM, SIGINT, `ctl quit`, the nested
 /// window closed). Sockets are removed on the way out.
 pub fn run(options: Options) -> anyhow::Result<()> {

@@ -25,15 +25,11 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use cloison_compositor::State;
-use cloison_compositor::backend::Backend;
-use cloison_compositor::backend::headless::Headless;
 use cloison_compositor::input::Input;
 use cloison_compositor::state::ClientState;
 use cloison_config::Config;
-use smithay::reexports::calloop::EventLoop;
 use smithay::reexports::calloop::channel::{Channel, Event as ChannelEvent, Sender, channel};
-use smithay::reexports::wayland_server::{Client, Display, Resource as _};
+use smithay::reexports::wayland_server::{Client, Resource as _};
 use smithay::utils::{Logical, Point};
 use wayland_sys::client::{wl_display, wl_proxy};
 use wayland_sys::common::{wl_fixed_t, wl_fixed_to_double};
@@ -296,17 +292,7 @@ fn serve(commands: Channel<(Command, SyncSender<()>)>) -> anyhow::Result<()> {
         None => Config::builtin(),
     };
     let level_name = std::env::var("CLOISON_WLCS_LEVEL").unwrap_or_else(|_| "low".into());
-    let mut event_loop: EventLoop<'static, State> = EventLoop::try_new()?;
-    let display: Display<State> = Display::new()?;
-    let backend = Backend::Headless(Headless::new(SIZE.into())?);
-    let mut state = State::new(
-        Arc::new(config),
-        display.handle(),
-        event_loop.handle(),
-        event_loop.get_signal(),
-        backend,
-        SIZE.into(),
-    )?;
+    let (mut event_loop, display, mut state) = cloison_compositor::in_process(config, SIZE.into())?;
     let level = state
         .levels
         .iter()
