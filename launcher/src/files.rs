@@ -22,6 +22,8 @@ use sha2::{Digest, Sha256};
 
 /// Longest delivered name component, in bytes.
 pub const MAX_NAME: usize = 200;
+/// Most components of a delivered name (folders sent with `-r` included).
+pub const MAX_DEPTH: usize = 16;
 /// Copy step (progress and cancellation are checked between steps).
 const STEP: usize = 16 << 20;
 
@@ -120,13 +122,19 @@ pub fn incoming(home: &Path, source: &str, owner: (u32, u32)) -> Result<OwnedFd,
 
 /// A name a level gave, made safe to create: each `/`-separated component without control,
 /// bidi or invisible characters, never empty, `.` or `..`, at most [`MAX_NAME`] bytes (the
-/// extension kept). Components are joined with `/` (directories sent with `-r`).
+/// extension kept); at most [`MAX_DEPTH`] components (deeper ones are joined with `_` into the
+/// last: a sender cannot make the manager walk or create folders without end). Components
+/// are joined with `/` (directories sent with `-r`).
 pub fn sanitize(name: &str) -> String {
-    let parts: Vec<String> = name
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .map(sanitize_component)
+    let raw: Vec<&str> = name.split('/').filter(|p| !p.is_empty()).collect();
+    let mut parts: Vec<String> = raw
+        .iter()
+        .take(MAX_DEPTH - 1)
+        .map(|p| sanitize_component(p))
         .collect();
+    if raw.len() >= MAX_DEPTH {
+        parts.push(sanitize_component(&raw[MAX_DEPTH - 1..].join("_")));
+    }
     if parts.is_empty() {
         "unnamed".into()
     } else {
@@ -421,6 +429,14 @@ mod tests {
         let long = format!("{}.pdf", "é".repeat(5000));
         let s = sanitize(&long);
         assert!(s.len() <= MAX_NAME && s.ends_with("….pdf"), "{s}");
+        // No folders without end: the 16th component holds the rest.
+        let deep = sanitize(&"a/".repeat(1000));
+        assert_eq!(deep.split('/').count(), MAX_DEPTH, "{deep}");
+        assert!(
+            deep.split('/').next_back().unwrap().starts_with("a_a_a"),
+            "{deep}"
+        );
+        assert!(deep.split('/').all(|p| p.len() <= MAX_NAME));
         assert_eq!(numbered("report.pdf", 2), "report (2).pdf");
         assert_eq!(numbered("Makefile", 1), "Makefile (1)");
     }
