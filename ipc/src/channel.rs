@@ -348,23 +348,35 @@ impl Receiver {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let start = self.consumed + self.buffer.len() as u64;
-            self.buffer.extend_from_slice(&chunk[..n]);
-            if truncated {
-                // The ones that did arrive are closed (dropped) with `fds`.
-                drop(fds);
-                self.truncated = Some(start..start + n as u64);
-                return Err(ChannelError::Truncated);
-            }
-            self.fds.extend(fds);
-            if n == 0 {
+            if n == 0 && !truncated {
                 return Ok(Fill::Closed);
             }
-            self.check()?;
+            self.feed(&chunk[..n], fds, truncated)?;
             if is_blocking(stream) {
                 return Ok(Fill::Open);
             }
         }
+    }
+
+    /// Takes what one read brought: `bytes`, the descriptors that came with them, and whether
+    /// the kernel truncated those (see [`Receiver::fill`], which calls this; the fuzzer calls
+    /// it directly).
+    pub fn feed(
+        &mut self,
+        bytes: &[u8],
+        fds: Vec<OwnedFd>,
+        truncated: bool,
+    ) -> Result<(), ChannelError> {
+        let start = self.consumed + self.buffer.len() as u64;
+        self.buffer.extend_from_slice(bytes);
+        if truncated {
+            // The ones that did arrive are closed (dropped) with `fds`.
+            drop(fds);
+            self.truncated = Some(start..start + bytes.len() as u64);
+            return Err(ChannelError::Truncated);
+        }
+        self.fds.extend(fds);
+        self.check()
     }
 
     /// Checks the buffered headers against the limits, and the waiting descriptors against

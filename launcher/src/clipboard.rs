@@ -211,6 +211,37 @@ impl Drop for Content {
     }
 }
 
+/// Why a copy's content is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Text that is not UTF-8.
+    NotUtf8,
+    /// An image that does not decode.
+    BadPng(String),
+    /// Neither text nor an allowed image.
+    Type,
+}
+
+/// What a copy's content becomes: text (valid UTF-8, kept as it is) or, where images may
+/// cross, a PNG decoded and re-encoded (the new bytes returned). Everything a level copies
+/// goes through here before anything else looks at it.
+pub fn check_content(
+    mime: &str,
+    bytes: &[u8],
+    images_allowed: bool,
+) -> Result<(Kind, Option<Vec<u8>>), Refusal> {
+    if TEXT_TYPES.contains(&mime) {
+        std::str::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
+        Ok((Kind::Text, None))
+    } else if mime == PNG && images_allowed {
+        reencode_png(bytes)
+            .map(|png| (Kind::Png, Some(png)))
+            .map_err(Refusal::BadPng)
+    } else {
+        Err(Refusal::Type)
+    }
+}
+
 /// Decodes a PNG and encodes it again (pixels only: no text chunks, no trailing data).
 fn reencode_png(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut decoder = png::Decoder::new(bytes);
@@ -341,21 +372,19 @@ impl Manager {
             );
             return out;
         }
-        let (kind, reencoded) = if TEXT_TYPES.contains(&mime) {
-            if std::str::from_utf8(bytes).is_err() {
-                refuse(
-                    self,
-                    &mut out,
-                    "not UTF-8 text",
-                    format!("Not copied: {label}'s clipboard is not valid UTF-8 text"),
-                );
-                return out;
-            }
-            (Kind::Text, None)
-        } else if mime == PNG && self.config.clipboard_images_from(level) {
-            match reencode_png(bytes) {
-                Ok(png) => (Kind::Png, Some(png)),
-                Err(err) => {
+        let (kind, reencoded) =
+            match check_content(mime, bytes, self.config.clipboard_images_from(level)) {
+                Ok(checked) => checked,
+                Err(Refusal::NotUtf8) => {
+                    refuse(
+                        self,
+                        &mut out,
+                        "not UTF-8 text",
+                        format!("Not copied: {label}'s clipboard is not valid UTF-8 text"),
+                    );
+                    return out;
+                }
+                Err(Refusal::BadPng(err)) => {
                     refuse(
                         self,
                         &mut out,
@@ -364,16 +393,16 @@ impl Manager {
                     );
                     return out;
                 }
-            }
-        } else {
-            refuse(
-                self,
-                &mut out,
-                "type not allowed",
-                format!("Not copied: {mime} is not a type the clipboard carries"),
-            );
-            return out;
-        };
+                Err(Refusal::Type) => {
+                    refuse(
+                        self,
+                        &mut out,
+                        "type not allowed",
+                        format!("Not copied: {mime} is not a type the clipboard carries"),
+                    );
+                    return out;
+                }
+            };
         let (data, bytes): (Arc<OwnedFd>, &[u8]) = match &reencoded {
             Some(png) => match sealed(png) {
                 Ok(fd) => (Arc::new(fd), png.as_slice()),
