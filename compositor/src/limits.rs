@@ -16,11 +16,18 @@
 //!   and the bar says so once per level and quota. Other clients of the level, and every other
 //!   level, carry on; a level cannot use up the compositor's descriptors.
 //!
-//! The dispatch wrappers in `handlers/` call these functions, then forward every request to
-//! smithay (a request creating an object must create it, even from a client being cut off).
+//! * **Counts inside one object** are bounded too: rectangles in a region
+//!   ([`MAX_REGION_RECTS`]), damage rectangles between two commits ([`MAX_DAMAGE_RECTS`]:
+//!   past them the whole surface is damaged once), MIME types offered by one source
+//!   ([`MAX_MIME_TYPES`]).
+//!
+//! The dispatch wrappers in `handlers/` call these functions, then forward the request to
+//! smithay — unless it cut its client off (then smithay never sees it: its objects are never
+//! made, and the backend reads nothing more from that client).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use smithay::reexports::wayland_server::backend::ObjectId;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
 
@@ -32,6 +39,28 @@ pub const MAX_COORD: i32 = 1 << 16;
 pub const MAX_EXTENT: i32 = 1 << 14;
 /// Deepest subsurface tree (a toplevel's surface is depth 0).
 pub const MAX_SUBSURFACE_DEPTH: usize = 16;
+/// Most rectangles in one `wl_region`: smithay merges a surface's opaque region with a pass
+/// quadratic in their number at each commit of a new buffer (GTK and Qt send a handful).
+pub const MAX_REGION_RECTS: usize = 256;
+/// Most damage rectangles a surface collects between two commits; past them the whole
+/// surface is damaged once and the rest dropped (smithay keeps every one).
+pub const MAX_DAMAGE_RECTS: u32 = 256;
+/// Most MIME types one selection or drag source may offer (each is copied to every offer).
+pub const MAX_MIME_TYPES: usize = 64;
+
+/// Disconnects `client` with `wl_display.no_memory` and `message`: it went past a bound.
+pub fn disconnect(dh: &DisplayHandle, client: &Client, message: String) {
+    client.kill(
+        dh,
+        smithay::reexports::wayland_server::backend::protocol::ProtocolError {
+            // wl_display.error.no_memory
+            code: 2,
+            object_id: 1,
+            object_interface: "wl_display".into(),
+            message,
+        },
+    );
+}
 
 /// A coordinate, clamped.
 pub fn coord(v: i32) -> i32 {
@@ -197,18 +226,13 @@ impl State {
             "a client asked for {total} {} (its level may hold {limit}); disconnecting it",
             quota.describe()
         );
-        client.kill(
+        disconnect(
             dh,
-            smithay::reexports::wayland_server::backend::protocol::ProtocolError {
-                // wl_display.error.no_memory
-                code: 2,
-                object_id: 1,
-                object_interface: "wl_display".into(),
-                message: format!(
-                    "level {name} may hold at most {limit} {} (see [limits] in the configuration)",
-                    quota.describe()
-                ),
-            },
+            client,
+            format!(
+                "level {name} may hold at most {limit} {} (see [limits] in the configuration)",
+                quota.describe()
+            ),
         );
         self.quota_notice(level, quota);
     }
@@ -263,6 +287,27 @@ impl State {
         self.release(client, Quota::ShmBuffers, 1);
     }
 
+    /// The source `source` offers one more MIME type: past [`MAX_MIME_TYPES`] its client is
+    /// disconnected. Returns whether it stays.
+    pub fn count_mime_type(&mut self, client: &Client, source: ObjectId) -> bool {
+        let offered = self.mime_offers.entry(source).or_default();
+        *offered += 1;
+        if *offered <= MAX_MIME_TYPES {
+            return true;
+        }
+        disconnect(
+            &self.display_handle,
+            client,
+            format!("a source may offer at most {MAX_MIME_TYPES} types"),
+        );
+        false
+    }
+
+    /// A selection or drag source was destroyed.
+    pub fn forget_source(&mut self, source: &ObjectId) {
+        self.mime_offers.remove(source);
+    }
+
     /// A new shm buffer of `bytes` (stride × height): a descriptor's worth, and its pixels.
     /// Returns whether the client stays (over quota, it was disconnected).
     pub fn charge_buffer(&mut self, client: &Client, bytes: u64) -> bool {
@@ -274,6 +319,22 @@ impl State {
         self.release(client, Quota::ShmBuffers, 1);
         self.release(client, Quota::ShmBytes, bytes);
     }
+}
+
+/// How many levels of subsurfaces hang below `surface` (0 for none), counted up to
+/// `MAX_SUBSURFACE_DEPTH + 1` (trees are kept within the bound, so the walk is too).
+pub fn subsurface_height(surface: &WlSurface) -> usize {
+    fn below(surface: &WlSurface, depth: usize) -> usize {
+        if depth > MAX_SUBSURFACE_DEPTH {
+            return depth;
+        }
+        smithay::wayland::compositor::get_children(surface)
+            .iter()
+            .map(|child| below(child, depth + 1))
+            .max()
+            .unwrap_or(depth)
+    }
+    below(surface, 0)
 }
 
 /// How deep `surface` sits in its subsurface tree (0 for a root).

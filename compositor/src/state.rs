@@ -269,6 +269,10 @@ pub struct State {
     pub relative_pointer_state: RelativePointerManagerState,
     /// xdg-activation.
     pub xdg_activation_state: XdgActivationState,
+    /// MIME types offered so far by each live selection or drag source
+    /// ([`crate::limits::MAX_MIME_TYPES`]).
+    pub(crate) mime_offers:
+        std::collections::HashMap<smithay::reexports::wayland_server::backend::ObjectId, usize>,
 }
 
 /// Errors that stop the compositor from starting.
@@ -487,6 +491,7 @@ impl State {
             single_pixel_buffer_state,
             relative_pointer_state,
             xdg_activation_state,
+            mime_offers: Default::default(),
         })
     }
 

@@ -49,6 +49,15 @@ fn assert_high_draws(f: &mut Fixture, high: usize, window: usize) {
     );
 }
 
+/// A fixture with a high client drawing a steady window, and a low client (the attacker).
+fn steady_high_and_low() -> (Fixture, usize, usize, usize) {
+    let mut f = Fixture::new();
+    let high = f.add_client("high");
+    let hw = f.map_window(high, (200, 150), BLUE, "steady");
+    let low = f.add_client("low");
+    (f, high, hw, low)
+}
+
 #[test]
 fn a_window_thirty_million_pixels_wide_or_high_cuts_off_its_client_only() {
     let mut f = Fixture::new();
@@ -90,10 +99,7 @@ fn a_window_thirty_million_pixels_wide_or_high_cuts_off_its_client_only() {
 
 #[test]
 fn a_two_gib_pool_is_survived_and_its_window_clamped() {
-    let mut f = Fixture::new();
-    let high = f.add_client("high");
-    let hw = f.map_window(high, (200, 150), BLUE, "steady");
-    let low = f.add_client("low");
+    let (mut f, high, hw, low) = steady_high_and_low();
     let lw = f.clients[low].create_window("big", "big");
     f.roundtrip(low);
     // A 2 GiB pool (the protocol's largest) and the largest buffer allowed in it: 1 GiB.
@@ -160,10 +166,7 @@ fn a_huge_popup_at_a_negative_offset_stays_inside_its_frame_and_below_the_bar() 
 
 #[test]
 fn absurd_positioner_offsets_and_damage_are_bounded_not_fatal() {
-    let mut f = Fixture::new();
-    let high = f.add_client("high");
-    let hw = f.map_window(high, (200, 150), BLUE, "steady");
-    let low = f.add_client("low");
+    let (mut f, high, hw, low) = steady_high_and_low();
     let lw = f.map_window(low, (300, 200), BLUE, "owner");
     for (anchor, size, offset) in [
         (
@@ -658,4 +661,212 @@ fn measure_frames_with_many_low_surfaces() {
             println!("{n} low subsurfaces: high's frame {median:.0} µs (median of 40)");
         }
     }
+}
+
+/// Found in review: the Wayland library kept every descriptor a client attached to its
+/// messages, taken or not; a client of low sending `wl_display.sync` with 28 descriptors each
+/// made the compositor hold them until it could open nothing for anyone. Now a client leaving
+/// more than 256 waiting is disconnected and they are all closed.
+#[test]
+fn descriptors_a_client_attaches_for_nothing_are_bounded() {
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::net::UnixStream;
+    use std::sync::Arc;
+
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+
+    // Descriptors of this test's own file, wherever they are (tests run side by side).
+    let open = || {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().contains("cloison-fd-flood"))
+            .count()
+    };
+    let mut f = Fixture::new();
+    let high = f.add_client("high");
+    let hw = f.map_window(high, (200, 150), BLUE, "steady");
+    let path = std::env::temp_dir().join(format!("cloison-fd-flood-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(open(), 1);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    f.display
+        .handle()
+        .insert_client(
+            theirs,
+            Arc::new(cloison_compositor::state::ClientState::new(
+                &f.state.levels[0],
+            )),
+        )
+        .unwrap();
+    assert_eq!(f.state.levels[0].client_count(), 1);
+    let fds = [file.as_raw_fd(); 28];
+    let mut sent = 0;
+    for i in 0..40u32 {
+        // wl_display@1.sync(callback = new id i + 2): twelve bytes.
+        let mut message = Vec::new();
+        message.extend(1u32.to_ne_bytes());
+        message.extend((12u32 << 16).to_ne_bytes());
+        message.extend((i + 2).to_ne_bytes());
+        let rights = [ControlMessage::ScmRights(&fds)];
+        let iov = [IoSlice::new(&message)];
+        if sendmsg::<()>(
+            ours.as_raw_fd(),
+            &iov,
+            &rights,
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .is_err()
+        {
+            break;
+        }
+        sent += 1;
+        f.settle();
+        // Never more than 256 waiting plus one read's 28, besides ours.
+        assert!(open() <= 1 + 256 + 28, "{} open", open());
+    }
+    f.settle();
+    assert_eq!(f.state.levels[0].client_count(), 0, "after {sent} sends");
+    // Every descriptor it sent is closed: only ours remains.
+    assert_eq!(open(), 1);
+    drop((ours, file));
+    assert_high_draws(&mut f, high, hw);
+}
+
+/// Found in review: a region's rectangles were unbounded (smithay merges an opaque region
+/// with a pass quadratic in their number at every commit), and a negative width built a
+/// negative `Size` (a panic of a debug build).
+#[test]
+fn regions_are_bounded_and_empty_rectangles_do_nothing() {
+    let (mut f, high, hw, low) = steady_high_and_low();
+    let lw = f.map_window(low, (100, 100), BLUE, "low");
+    let qh = f.clients[low].qh();
+    let compositor = f.clients[low].data.compositor.clone().unwrap();
+    let region = compositor.create_region(&qh, ());
+    region.add(0, 0, -5, 10);
+    region.subtract(i32::MIN, i32::MIN, 10, i32::MIN);
+    region.add(i32::MAX, i32::MAX, i32::MAX, i32::MAX);
+    let surface = f.clients[low].data.windows[lw].surface.clone();
+    surface.set_opaque_region(Some(&region));
+    surface.commit();
+    f.roundtrip(low);
+    for i in 0..300 {
+        region.add(2 * i, 0, 1, 1);
+    }
+    assert!(f.try_roundtrip(low).is_err(), "cut off past 256 rectangles");
+    f.roundtrip(high);
+    assert_high_draws(&mut f, high, hw);
+}
+
+/// Found in review: damage a client sends before a commit piled up without bound. Past 256
+/// rectangles the whole surface is damaged once and the rest dropped; the client stays.
+#[test]
+fn a_flood_of_damage_before_a_commit_is_folded_into_one_rectangle() {
+    use smithay::wayland::compositor::{SurfaceAttributes, with_states};
+    let mut f = Fixture::new();
+    let low = f.add_client("low");
+    let lw = f.map_window(low, (100, 100), BLUE, "low");
+    let surface = f.clients[low].data.windows[lw].surface.clone();
+    // In batches, so the client's socket never fills.
+    for batch in 0..20 {
+        for i in 0..500 {
+            surface.damage_buffer((batch + i) % 100, 0, 1, 1);
+        }
+        f.roundtrip(low);
+    }
+    let window = f.state.space.elements().next().unwrap().clone();
+    let server_surface = window.toplevel().unwrap().wl_surface().clone();
+    let pending = with_states(&server_surface, |states| {
+        states
+            .cached_state
+            .get::<SurfaceAttributes>()
+            .pending()
+            .damage
+            .len()
+    });
+    assert_eq!(pending, 257);
+    // A commit starts the count again; the client draws on.
+    let before = f.clients[low].data.frames[lw];
+    f.clients[low].request_frame(lw);
+    f.settle();
+    f.frame();
+    f.roundtrip(low);
+    assert_eq!(f.clients[low].data.frames[lw], before + 1);
+    surface.damage(0, 0, 1, 1);
+    f.roundtrip(low);
+    let pending = with_states(&server_surface, |states| {
+        states
+            .cached_state
+            .get::<SurfaceAttributes>()
+            .pending()
+            .damage
+            .len()
+    });
+    assert_eq!(pending, 1);
+}
+
+/// Found in review: a source's MIME types were unbounded (each is copied to every offer).
+#[test]
+fn a_source_offering_hundreds_of_types_is_cut_off() {
+    let (mut f, high, hw, low) = steady_high_and_low();
+    f.clients[low].bind_data_device().expect("data device");
+    let qh = f.clients[low].qh();
+    let manager = f.clients[low].data.data_manager.clone().unwrap();
+    let source = manager.create_data_source(&qh, ());
+    for i in 0..64 {
+        source.offer(format!("text/x-{i}"));
+    }
+    f.roundtrip(low);
+    source.offer("text/x-one-too-many".into());
+    assert!(f.try_roundtrip(low).is_err(), "cut off past 64 types");
+    assert!(f.state.levels[0].client_count() == 0);
+    f.roundtrip(high);
+    assert_high_draws(&mut f, high, hw);
+}
+
+/// Found in review: activation tokens were kept until used, so a client asking for them in a
+/// loop grew the compositor without end. A level holds at most 64 (the expired forgotten).
+#[test]
+fn a_level_holds_a_bounded_number_of_activation_tokens() {
+    let mut f = Fixture::new();
+    let low = f.add_client("low");
+    let lw = f.map_window(low, (100, 100), BLUE, "low");
+    for _ in 0..500 {
+        f.clients[low].request_token(lw, None);
+    }
+    f.roundtrip(low);
+    assert_eq!(f.state.xdg_activation_state.tokens().count(), 64);
+    // The high level has its own share.
+    let high = f.add_client("high");
+    let hw = f.map_window(high, (100, 100), BLUE, "high");
+    f.clients[high].request_token(hw, None);
+    f.roundtrip(high);
+    assert_eq!(f.state.xdg_activation_state.tokens().count(), 65);
+}
+
+/// Found in review: the depth bound looked at the parent only, so a chain built from the
+/// bottom up (each new parent a root) grew as deep as the surface quota.
+#[test]
+fn a_subsurface_chain_built_from_the_bottom_up_is_bounded_too() {
+    let mut f = Fixture::new();
+    let low = f.add_client("low");
+    let qh = f.clients[low].qh();
+    let compositor = f.clients[low].data.compositor.clone().unwrap();
+    let sub = f.clients[low].data.subcompositor.clone().unwrap();
+    let mut child = compositor.create_surface(&qh, SurfaceRole::Other);
+    for _ in 0..16 {
+        let parent = compositor.create_surface(&qh, SurfaceRole::Other);
+        sub.get_subsurface(&child, &parent, &qh, ());
+        child = parent;
+    }
+    f.roundtrip(low);
+    let parent = compositor.create_surface(&qh, SurfaceRole::Other);
+    sub.get_subsurface(&child, &parent, &qh, ());
+    assert!(
+        f.try_roundtrip(low).is_err(),
+        "a 17th level from the bottom is refused"
+    );
 }

@@ -107,8 +107,15 @@ impl Default for LimitsConfig {
 }
 
 /// The most every level together may hold in compositor descriptors (clients + shm pools and
-/// buffers): the compositor's open-file limit is sized from it.
-pub const MAX_COMPOSITOR_DESCRIPTORS: usize = 60_000;
+/// buffers): the compositor's open-file limit is sized from it, plus 2048 of its own, to at
+/// most the kernel's default `fs.nr_open` (the most a cage plan may ask for).
+pub const MAX_COMPOSITOR_DESCRIPTORS: usize = (1 << 20) - 2048;
+
+/// Descriptors one Wayland client may make the compositor hold besides the objects the quotas
+/// count: its connection, and those it attached to messages that did not take them — at most
+/// 256 waiting plus one read's 28 (the bound of the patched wayland-backend:
+/// `vendor/README.md`).
+pub const DESCRIPTORS_PER_CLIENT: usize = 1 + 256 + 28;
 
 /// One display, by connector name (`[[output]]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1557,12 +1564,12 @@ fn validate_limits(
             ));
         }
     }
-    let descriptors = levels * (limits.clients + limits.shm_buffers);
+    let descriptors = levels * (limits.clients * DESCRIPTORS_PER_CLIENT + limits.shm_buffers);
     if descriptors > MAX_COMPOSITOR_DESCRIPTORS {
         return Err(invalid(
             raw.span(),
             format!(
-                "{levels} levels × (clients {} + shm_buffers {}) = {descriptors} descriptors, more than the compositor holds ({MAX_COMPOSITOR_DESCRIPTORS})",
+                "{levels} levels × (clients {} × {DESCRIPTORS_PER_CLIENT} + shm_buffers {}) = {descriptors} descriptors, more than the compositor holds ({MAX_COMPOSITOR_DESCRIPTORS})",
                 limits.clients, limits.shm_buffers
             ),
             "lower clients or shm_buffers",

@@ -2,7 +2,8 @@
 //! (pixman), clients over socket pairs, and a program of requests read from the fuzzer's
 //! input — windows, buffers of any size and stride, pools of any size (resized too), popups and
 //! positioners with any values, window geometry, subsurfaces (trees, cycles, reparenting),
-//! cursors and drag icons, viewports, damage and offsets, frame callbacks, selections, grabs
+//! cursors and drag icons, viewports, damage and offsets, regions, frame callbacks,
+//! selections and their sources' types, grabs
 //! with any serial — between injected input (pointer, clicks, keys, the compositor's chords)
 //! and rendered frames. A client cut off by a protocol error is dropped; the compositor must
 //! never panic, and keeps drawing for the clients that remain.
@@ -383,6 +384,52 @@ impl Harness {
                 self.clients[c].data.popups[p]
                     .popup
                     .reposition(&positioner, input.int() as u32);
+            }
+            22 => {
+                // Counts inside one object: a region's rectangles (set as a window's opaque or
+                // input region), damage before a commit, a source's MIME types.
+                let w = input.index(self.clients[c].data.windows.len())?;
+                let count = input.byte()? as i32 * 2;
+                let (x, y, width, height) = (input.int(), input.int(), input.int(), input.int());
+                let surface = self.clients[c].data.windows[w].surface.clone();
+                match input.byte()? % 3 {
+                    0 => {
+                        let region = self.clients[c]
+                            .data
+                            .compositor
+                            .clone()?
+                            .create_region(&qh, ());
+                        for i in 0..count {
+                            if i % 3 == 2 {
+                                region.subtract(x.wrapping_add(i), y, width, height);
+                            } else {
+                                region.add(x.wrapping_add(i), y, width, height);
+                            }
+                        }
+                        if count % 4 == 0 {
+                            surface.set_opaque_region(Some(&region));
+                        } else {
+                            surface.set_input_region(Some(&region));
+                        }
+                        region.destroy();
+                    }
+                    1 => {
+                        for i in 0..count * 4 {
+                            surface.damage_buffer(x.wrapping_add(i), y, width, height);
+                        }
+                    }
+                    _ => {
+                        let source = self.clients[c]
+                            .data
+                            .data_manager
+                            .clone()?
+                            .create_data_source(&qh, ());
+                        for i in 0..count / 2 {
+                            source.offer(format!("text/x-{i}"));
+                        }
+                    }
+                }
+                surface.commit();
             }
             _ => self.state.redraw(),
         }

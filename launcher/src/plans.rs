@@ -338,10 +338,13 @@ pub struct CompositorFds {
     pub parent: Option<i32>,
 }
 
-/// The compositor's open-file limit: what every level may make it hold, plus its own.
+/// The compositor's open-file limit: what every level may make it hold (each client its
+/// connection and the descriptors it may leave waiting, the shm pools and buffers), plus its
+/// own.
 pub fn compositor_nofile(config: &Config) -> u64 {
     let levels = config.levels.len() as u64;
-    let per_level = (config.limits.clients + config.limits.shm_buffers) as u64;
+    let per_level = (config.limits.clients * cloison_config::DESCRIPTORS_PER_CLIENT
+        + config.limits.shm_buffers) as u64;
     (levels * per_level + 2048).max(8192)
 }
 

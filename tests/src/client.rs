@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use wayland_client::globals::GlobalListContents;
 use wayland_client::protocol::{
     wl_buffer, wl_callback, wl_compositor, wl_data_device, wl_data_device_manager, wl_data_offer,
-    wl_data_source, wl_keyboard, wl_pointer, wl_registry, wl_seat, wl_shm, wl_shm_pool,
+    wl_data_source, wl_keyboard, wl_pointer, wl_region, wl_registry, wl_seat, wl_shm, wl_shm_pool,
     wl_subcompositor, wl_subsurface, wl_surface, wl_touch,
 };
 use wayland_client::{
@@ -1423,4 +1423,5 @@ ignore_events!(
     wp_viewporter::WpViewporter: (),
     wp_viewport::WpViewport: (),
     wl_data_device_manager::WlDataDeviceManager: (),
+    wl_region::WlRegion: (),
 );

@@ -4,7 +4,7 @@ use smithay::backend::renderer::utils::on_commit_buffer_handler;
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_callback::WlCallback;
 use smithay::reexports::wayland_server::protocol::wl_compositor::WlCompositor;
-use smithay::reexports::wayland_server::protocol::wl_region::WlRegion;
+use smithay::reexports::wayland_server::protocol::wl_region::{self, WlRegion};
 use smithay::reexports::wayland_server::protocol::wl_subcompositor::{self, WlSubcompositor};
 use smithay::reexports::wayland_server::protocol::wl_subsurface::{self, WlSubsurface};
 use smithay::reexports::wayland_server::protocol::wl_surface::{self, WlSurface};
@@ -107,6 +107,7 @@ impl CompositorHandler for State {
     }
 
     fn commit(&mut self, surface: &WlSurface) {
+        reset_damage_count(surface);
         // Before the renderer's view of the tree is rebuilt from the positions.
         apply_subsurface_positions(surface);
         on_commit_buffer_handler::<Self>(surface);
@@ -129,7 +130,13 @@ impl CompositorHandler for State {
 }
 delegate_global_dispatch!(State: [WlCompositor: ()] => CompositorState);
 delegate_dispatch!(State: [WlCompositor: ()] => CompositorState);
-delegate_dispatch!(State: [WlRegion: RegionUserData] => CompositorState);
+super::guarded_dispatch!(
+    WlRegion,
+    RegionUserData,
+    CompositorState,
+    bound_region_request,
+    |_, _, _, _| {}
+);
 super::level_filtered_global!(WlSubcompositor, (), CompositorState, "wl_subcompositor");
 
 // What a client sends about its surfaces is bounded before smithay sees it (crate::limits).
@@ -168,14 +175,129 @@ super::guarded_dispatch!(
     |_, _, _, _| {}
 );
 
-/// Offsets and damage clamped; a frame callback counted against the level's quota.
+/// A region's rectangles: clamped, empty ones dropped (smithay 0.7 builds a negative `Size`
+/// from a negative width), at most `MAX_REGION_RECTS` of them.
+fn bound_region_request(
+    state: &mut State,
+    client: &Client,
+    region: &WlRegion,
+    request: wl_region::Request,
+) -> Option<wl_region::Request> {
+    use wl_region::Request;
+    let (x, y, width, height) = match request {
+        Request::Add {
+            x,
+            y,
+            width,
+            height,
+        }
+        | Request::Subtract {
+            x,
+            y,
+            width,
+            height,
+        } => (x, y, width, height),
+        other => return Some(other),
+    };
+    if width <= 0 || height <= 0 {
+        // An empty rectangle adds or removes nothing.
+        return None;
+    }
+    if smithay::wayland::compositor::get_region_attributes(region)
+        .rects
+        .len()
+        >= limits::MAX_REGION_RECTS
+    {
+        limits::disconnect(
+            &state.display_handle,
+            client,
+            format!(
+                "a region may hold at most {} rectangles",
+                limits::MAX_REGION_RECTS
+            ),
+        );
+        return None;
+    }
+    let (x, y) = (limits::coord(x), limits::coord(y));
+    let (width, height) = (
+        width.min(2 * limits::MAX_COORD),
+        height.min(2 * limits::MAX_COORD),
+    );
+    Some(match request {
+        Request::Add { .. } => Request::Add {
+            x,
+            y,
+            width,
+            height,
+        },
+        _ => Request::Subtract {
+            x,
+            y,
+            width,
+            height,
+        },
+    })
+}
+
+/// Damage rectangles a surface collected since its state was last applied
+/// (`MAX_DAMAGE_RECTS`; a synchronised subsurface's commits pile up until its parent's).
+#[derive(Default)]
+struct PendingDamage(std::sync::atomic::AtomicU32);
+
+/// Its state was applied: the count starts again.
+fn reset_damage_count(surface: &WlSurface) {
+    with_states(surface, |states| {
+        if let Some(d) = states.data_map.get::<PendingDamage>() {
+            d.0.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+}
+
+/// Counts one more damage rectangle on `surface`: `Some(false)` while within the bound,
+/// `Some(true)` for the first one past it, `None` after that.
+fn count_damage(surface: &WlSurface) -> Option<bool> {
+    use std::sync::atomic::Ordering;
+    let n = with_states(surface, |states| {
+        states
+            .data_map
+            .insert_if_missing_threadsafe(PendingDamage::default);
+        states
+            .data_map
+            .get::<PendingDamage>()
+            .map(|d| d.0.fetch_add(1, Ordering::Relaxed).saturating_add(1))
+            .unwrap_or(0)
+    });
+    match n {
+        n if n <= limits::MAX_DAMAGE_RECTS => Some(false),
+        n if n == limits::MAX_DAMAGE_RECTS + 1 => Some(true),
+        _ => None,
+    }
+}
+
+/// Offsets and damage clamped, damage counted; a frame callback counted against the level's
+/// quota.
 fn bound_surface_request(
     state: &mut State,
     client: &Client,
-    _surface: &WlSurface,
+    surface: &WlSurface,
     request: wl_surface::Request,
 ) -> Option<wl_surface::Request> {
     use wl_surface::Request;
+    // Past MAX_DAMAGE_RECTS rectangles, one that covers the whole surface, then nothing.
+    let everything = Request::Damage {
+        x: 0,
+        y: 0,
+        width: 2 * limits::MAX_COORD,
+        height: 2 * limits::MAX_COORD,
+    };
+    match &request {
+        Request::Damage { .. } | Request::DamageBuffer { .. } => match count_damage(surface) {
+            Some(false) => {}
+            Some(true) => return Some(everything),
+            None => return None,
+        },
+        _ => {}
+    }
     let rect = |x: i32, y: i32, w: i32, h: i32| {
         (
             limits::coord(x),
@@ -233,15 +355,19 @@ fn bound_surface_request(
     })
 }
 
-/// A subsurface tree at most `MAX_SUBSURFACE_DEPTH` deep (smithay walks trees recursively).
+/// A subsurface tree at most `MAX_SUBSURFACE_DEPTH` deep (smithay walks trees recursively):
+/// the surface's own subtree counts, so a tree built from the bottom up is bounded too.
 fn bound_subsurface_tree(
     _state: &mut State,
     _client: &Client,
     subcompositor: &WlSubcompositor,
     request: wl_subcompositor::Request,
 ) -> Option<wl_subcompositor::Request> {
-    if let wl_subcompositor::Request::GetSubsurface { parent, .. } = &request
-        && limits::subsurface_depth(parent) >= limits::MAX_SUBSURFACE_DEPTH
+    if let wl_subcompositor::Request::GetSubsurface {
+        surface, parent, ..
+    } = &request
+        && limits::subsurface_depth(parent) + 1 + limits::subsurface_height(surface)
+            > limits::MAX_SUBSURFACE_DEPTH
     {
         subcompositor.post_error(
             wl_subcompositor::Error::BadParent,

@@ -1,10 +1,11 @@
 //! wl_data_device_manager (optional, filtered per level). Selections live per seat, and each level has its own seat, so a
 //! level's clipboard is only ever offered to that level's clients.
 
+use smithay::reexports::wayland_server::Resource as _;
 use smithay::reexports::wayland_server::delegate_dispatch;
 use smithay::reexports::wayland_server::protocol::wl_data_device::WlDataDevice;
 use smithay::reexports::wayland_server::protocol::wl_data_device_manager::WlDataDeviceManager;
-use smithay::reexports::wayland_server::protocol::wl_data_source::WlDataSource;
+use smithay::reexports::wayland_server::protocol::wl_data_source::{self, WlDataSource};
 use smithay::wayland::selection::data_device::{
     ClientDndGrabHandler, DataDeviceHandler, DataDeviceState, DataDeviceUserData,
     DataSourceUserData, ServerDndGrabHandler,
@@ -80,4 +81,15 @@ super::level_filtered_global!(
 );
 delegate_dispatch!(State: [WlDataDeviceManager: ()] => DataDeviceState);
 delegate_dispatch!(State: [WlDataDevice: DataDeviceUserData] => DataDeviceState);
-delegate_dispatch!(State: [WlDataSource: DataSourceUserData] => DataDeviceState);
+super::guarded_dispatch!(
+    WlDataSource,
+    DataSourceUserData,
+    DataDeviceState,
+    |state, client, source, request| match request {
+        wl_data_source::Request::Offer { .. } if !state.count_mime_type(client, source.id()) => {
+            None
+        }
+        request => Some(request),
+    },
+    |state, _, source, _| state.forget_source(&source.id())
+);

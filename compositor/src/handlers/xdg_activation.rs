@@ -22,6 +22,9 @@ use crate::state::{ClientState, LevelId, State};
 
 /// How long after a user input a token may be created, and used.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10);
+/// Most tokens a level may hold at once (smithay keeps every token until it is used; older
+/// ones than [`TOKEN_LIFETIME`] are dropped first).
+pub const MAX_TOKENS_PER_LEVEL: usize = 64;
 
 /// What the compositor decided about a token when it was created.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +48,22 @@ impl XdgActivationHandler for State {
             client_data.downcast_ref::<ClientState>().map(|c| c.level)
         });
         let Some(level) = level else { return false };
+        // Expired tokens can no longer be used: forget them; then a level holds a bounded
+        // number (a client asking for tokens in a loop gets ones that do nothing).
+        self.xdg_activation_state
+            .retain_tokens(|_, data| data.timestamp.elapsed() < TOKEN_LIFETIME);
+        let held = self
+            .xdg_activation_state
+            .tokens()
+            .filter(|(_, data)| {
+                data.user_data
+                    .get::<TokenLevel>()
+                    .is_some_and(|t| t.level == level)
+            })
+            .count();
+        if held >= MAX_TOKENS_PER_LEVEL {
+            return false;
+        }
         let from_user_input = data.serial.as_ref().is_some_and(|(serial, seat)| {
             let seat_level = Seat::<State>::from_resource(seat).and_then(|s| State::seat_level(&s));
             let l = &self.levels[level.0];
