@@ -45,7 +45,7 @@ pub fn follow(name: String, read: OwnedFd, sink: Sink) {
                         "{dropped} lines from {name} were not logged (more than {LINES_PER_SECOND} a second)"
                     );
                 }
-                let text = String::from_utf8_lossy(&line);
+                let text = printable(&line);
                 match sink {
                     Sink::Level => {
                         tracing::info!(target: "cloison::cage", level = %name, "{text}")
@@ -56,6 +56,13 @@ pub fn follow(name: String, read: OwnedFd, sink: Sink) {
                 }
             }
         });
+}
+
+/// A line as it may reach the launcher's terminal or journal: its control characters (a
+/// carriage return rewriting the line before it, escape sequences) and bidi or invisible ones
+/// made visible as `⟨U+XXXX⟩`.
+pub fn printable(line: &[u8]) -> String {
+    cloison_config::text::make_visible(&String::from_utf8_lossy(line), MAX_LINE)
 }
 
 /// The next line of `reader` without its newline, cut at `max` bytes (the rest of a longer
@@ -108,5 +115,16 @@ mod tests {
         assert_eq!(next_line(&mut reader, 100).unwrap(), b"next");
         assert_eq!(next_line(&mut reader, 100).unwrap(), b"last");
         assert_eq!(next_line(&mut reader, 100), None);
+    }
+
+    #[test]
+    fn control_characters_reach_no_terminal() {
+        let shown = printable(b"ok\r\x1b[2Kroot: all good\x07\xe2\x80\xae");
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(
+            shown.contains("⟨U+000D⟩") && shown.contains("⟨U+001B⟩"),
+            "{shown:?}"
+        );
+        assert!(shown.contains("⟨U+202E⟩"), "{shown:?}");
     }
 }

@@ -192,7 +192,7 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
 
     // Every descriptor the launcher may have: levels' connections and transfers are bounded
     // per level, and running out would cost the session its clipboard and control socket.
-    raise_nofile();
+    raise_nofile(crate::transfer::launcher_nofile(config.levels.len()));
 
     let ctl_path = paths::ctl_socket(&paths.runtime_dir);
     if UnixStream::connect(&ctl_path).is_ok() {
@@ -319,15 +319,28 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Raises the open-files soft limit to the hard one. Cages start from their own plan's limits
-/// (ceilings), not from this.
-fn raise_nofile() {
+/// Raises the open-files limit to what every level may make the launcher hold (`needed`), or
+/// at least to the hard limit: only root may go past that. Cages start from their own plan's
+/// limits (ceilings), not from this.
+fn raise_nofile(needed: u64) {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < hard
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if hard < needed && setrlimit(Resource::RLIMIT_NOFILE, needed, needed).is_ok() {
+        return;
+    }
+    if soft < hard
         && let Err(err) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
     {
         tracing::warn!("cannot raise the open-files limit to {hard}: {err}");
+    }
+    if hard < needed {
+        tracing::warn!(
+            "the open-files hard limit ({hard}) is below what the levels may make the launcher \
+             hold ({needed}): one level's file transfers could starve another's; raise it \
+             (e.g. LimitNOFILE= in the session's unit)"
+        );
     }
 }
 
@@ -1310,9 +1323,11 @@ fn serve_manager(
                     let _ = std::thread::Builder::new()
                         .name(format!("manager-{index}"))
                         .spawn(move || {
-                            let _slot = slot;
                             let _ = stream.set_nonblocking(false);
-                            crate::transfer::serve(stream, &level, &transfers)
+                            crate::transfer::serve(&stream, &level, &transfers);
+                            // The slot is free before the level sees the connection close, so
+                            // it can connect again at once.
+                            drop(slot);
                         });
                 }
                 Ok(PostAction::Continue)

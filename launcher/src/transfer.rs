@@ -45,6 +45,22 @@ pub const SENDS_PER_SECOND: f64 = 10.0;
 pub const REFUSALS_PER_SECOND: f64 = 1.0;
 /// At most one bar notice about a level's refused transfers in this long.
 pub const NOTICE_INTERVAL: Duration = Duration::from_secs(5);
+/// Longest name a level may give a file, in bytes (`PATH_MAX`; delivered names are cut far
+/// shorter, see `files::sanitize`).
+pub const MAX_NAME_BYTES: usize = 4096;
+/// Most bytes of names in one send.
+pub const MAX_NAMES_BYTES: usize = 1 << 20;
+/// Files a level's sends may hold, announced and not yet delivered or refused, all its
+/// connections together (each is a descriptor held by the launcher).
+pub const MAX_FILES_WAITING: usize = MAX_FILES;
+/// How long a send may take to pass all its files, from its announcement.
+pub const SEND_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The launcher's open-files limit for `levels`: each level's connections and the files its
+/// sends hold, a 64-descriptor batch in flight per connection, plus the launcher's own.
+pub fn launcher_nofile(levels: usize) -> u64 {
+    (levels * (MAX_FILES_WAITING + MAX_CONNECTIONS * (1 + 64)) + 4096) as u64
+}
 
 /// Dialog ids of file transfers: apart from the compositor's gesture ids.
 pub const ASK_RANGE: u64 = 1 << 62;
@@ -92,6 +108,8 @@ pub struct Transfers {
 struct Budget {
     /// Open connections.
     connections: Arc<AtomicUsize>,
+    /// Files announced by sends whose files have not all arrived.
+    waiting: Arc<AtomicUsize>,
     /// Send requests.
     sends: Bucket,
     /// Refusal records.
@@ -100,12 +118,28 @@ struct Budget {
     noticed: Option<Instant>,
 }
 
-/// A connection slot of a level, given back when dropped.
-pub struct Slot(Arc<AtomicUsize>);
+/// A share of a level's budget (a connection, files waiting), given back when dropped.
+pub struct Slot {
+    counter: Arc<AtomicUsize>,
+    n: usize,
+}
+
+impl Slot {
+    /// `n` more of `counter`, if that keeps it at most `max`.
+    fn take(counter: Arc<AtomicUsize>, n: usize, max: usize) -> Option<Slot> {
+        counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                held.checked_add(n).filter(|total| *total <= max)
+            })
+            .ok()
+            // Built only once taken (its drop gives the share back).
+            .map(|_| Slot { counter, n })
+    }
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.counter.fetch_sub(self.n, Ordering::Relaxed);
     }
 }
 
@@ -141,6 +175,7 @@ impl Transfers {
         let now = Instant::now();
         let budget = budgets.entry(level.to_string()).or_insert_with(|| Budget {
             connections: Arc::new(AtomicUsize::new(0)),
+            waiting: Arc::new(AtomicUsize::new(0)),
             sends: Bucket::new(SENDS_PER_SECOND, 2.0 * SENDS_PER_SECOND, now),
             refusals: Bucket::new(REFUSALS_PER_SECOND, 10.0, now),
             noticed: None,
@@ -151,12 +186,14 @@ impl Transfers {
     /// A connection slot for `level`, if it has fewer than [`MAX_CONNECTIONS`] open.
     pub fn connect(&self, level: &str) -> Option<Slot> {
         let counter = self.with_budget(level, |b| b.connections.clone());
-        let taken = counter
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < MAX_CONNECTIONS).then_some(n + 1)
-            })
-            .is_ok();
-        taken.then(|| Slot(counter))
+        Slot::take(counter, 1, MAX_CONNECTIONS)
+    }
+
+    /// Room for `count` announced files of `level`, if its sends then hold at most
+    /// [`MAX_FILES_WAITING`].
+    fn wait_for(&self, level: &str, count: usize) -> Option<Slot> {
+        let counter = self.with_budget(level, |b| b.waiting.clone());
+        Slot::take(counter, count, MAX_FILES_WAITING)
     }
 
     /// Whether `level` may make a send request now.
@@ -232,12 +269,18 @@ struct Pending {
     to: Option<String>,
     count: usize,
     names: Vec<String>,
+    /// Bytes of `names`.
+    name_bytes: usize,
     files: Vec<Option<File>>,
+    /// When it was announced ([`SEND_DEADLINE`]).
+    since: Instant,
+    /// Its share of the level's files held ([`MAX_FILES_WAITING`]).
+    _waiting: Slot,
 }
 
 /// Serves one connection on `level`'s manager socket until it closes, breaks the protocol or
 /// stays silent for [`READ_TIMEOUT`]. The caller holds the connection's [`Slot`].
-pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
+pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let mut receiver = Receiver::new(channel::LEVEL);
@@ -245,7 +288,7 @@ pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
     // A protocol error ends the connection; it is recorded (within the level's budget).
     let broken = |why: String| {
         tracing::debug!(level, "manager connection dropped: {why}");
-        let _ = reply(&stream, &ManagerEvent::Error(format!("bad request: {why}")));
+        let _ = reply(stream, &ManagerEvent::Error(format!("bad request: {why}")));
         t.refused(
             level,
             Entry {
@@ -258,7 +301,7 @@ pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
         );
     };
     loop {
-        let fill = match receiver.fill(&stream) {
+        let fill = match receiver.fill(stream) {
             Ok(fill) => fill,
             Err(err) if err.is_timeout() => {
                 tracing::debug!(level, "manager connection idle: closed");
@@ -279,7 +322,7 @@ pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
             match request {
                 ManagerRequest::Hello => {
                     if !reply(
-                        &stream,
+                        stream,
                         &ManagerEvent::Hello {
                             level: level.to_string(),
                         },
@@ -293,20 +336,32 @@ pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
                     }
                     if !t.admit_send(level) {
                         let _ = reply(
-                            &stream,
+                            stream,
                             &ManagerEvent::Error("too many requests: try again in a moment".into()),
                         );
                         return;
                     }
                     if let Err(event) = check_count(t, level, to.as_deref(), count) {
-                        let _ = reply(&stream, &event);
+                        let _ = reply(stream, &event);
                         return;
                     }
+                    let Some(waiting) = t.wait_for(level, count) else {
+                        let _ = reply(
+                            stream,
+                            &ManagerEvent::Error(
+                                "too many files waiting to be sent: try again in a moment".into(),
+                            ),
+                        );
+                        return;
+                    };
                     pending = Some(Pending {
                         to,
                         count,
                         names: Vec::with_capacity(count.min(1024)),
+                        name_bytes: 0,
                         files: Vec::with_capacity(count.min(1024)),
+                        since: Instant::now(),
+                        _waiting: waiting,
                     });
                 }
                 ManagerRequest::Files { names } => {
@@ -316,17 +371,29 @@ pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
                     if p.names.len() + names.len() > p.count {
                         return broken(format!("more than the {} files announced", p.count));
                     }
+                    if names.iter().any(|n| n.len() > MAX_NAME_BYTES) {
+                        return broken(format!("a name longer than {MAX_NAME_BYTES} bytes"));
+                    }
+                    p.name_bytes += names.iter().map(String::len).sum::<usize>();
+                    if p.name_bytes > MAX_NAMES_BYTES {
+                        return broken(format!("names of more than {MAX_NAMES_BYTES} bytes"));
+                    }
                     p.names.extend(names);
                     p.files
                         .extend(fds.into_iter().map(|fd| Some(File::from(fd))));
                     if p.names.len() == p.count {
+                        // Its share of the files waiting is given back once it is done.
                         let Pending {
-                            to, names, files, ..
+                            to,
+                            names,
+                            files,
+                            _waiting: _held,
+                            ..
                         } = pending.take().expect("checked");
-                        let event = match send(t, level, to, names, files, &stream) {
+                        let event = match send(t, level, to, names, files, stream) {
                             Ok(event) | Err(event) => event,
                         };
-                        if !reply(&stream, &event) {
+                        if !reply(stream, &event) {
                             return;
                         }
                     }
@@ -335,6 +402,15 @@ pub fn serve(stream: UnixStream, level: &str, t: &Transfers) {
         }
         if fill == Fill::Closed {
             return;
+        }
+        if pending
+            .as_ref()
+            .is_some_and(|p| p.since.elapsed() > SEND_DEADLINE)
+        {
+            return broken(format!(
+                "the files announced did not all arrive within {} s",
+                SEND_DEADLINE.as_secs()
+            ));
         }
     }
 }
@@ -818,4 +894,30 @@ fn label(config: &Config, level: &str) -> String {
         .level(level)
         .map(|l| l.label.clone())
         .unwrap_or_else(|| level.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_of_a_budget_are_bounded_and_given_back() {
+        let counter = Arc::new(AtomicUsize::new(0));
+        let a = Slot::take(counter.clone(), 6_000, MAX_FILES_WAITING).expect("room");
+        assert!(Slot::take(counter.clone(), 5_000, MAX_FILES_WAITING).is_none());
+        let b = Slot::take(counter.clone(), 4_000, MAX_FILES_WAITING).expect("room");
+        assert!(Slot::take(counter.clone(), 1, MAX_FILES_WAITING).is_none());
+        assert!(Slot::take(counter.clone(), usize::MAX, MAX_FILES_WAITING).is_none());
+        // A refused share takes nothing, and gives nothing back.
+        assert_eq!(counter.load(Ordering::Relaxed), 10_000);
+        drop(a);
+        assert_eq!(counter.load(Ordering::Relaxed), 4_000);
+        drop(b);
+        assert_eq!(counter.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_launcher_may_hold_every_levels_share() {
+        assert!(launcher_nofile(2) >= 2 * (MAX_FILES_WAITING + MAX_CONNECTIONS) as u64);
+    }
 }

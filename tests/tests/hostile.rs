@@ -3,7 +3,7 @@
 //! guards (docs/SECURITY.md, "Attacks tried").
 
 use std::io::Write as _;
-use std::os::fd::AsRawFd as _;
+use std::os::fd::{AsFd as _, AsRawFd as _};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Stdio;
@@ -185,6 +185,31 @@ fn the_manager_socket_bounds_message_sizes_and_connections() {
         matches!(&answer, Some(Ok(ManagerEvent::Error(m))) if m.contains("10485760 bytes")),
         "{answer:?}"
     );
+    assert!(
+        matches!(cloison_ipc::level::answers(&stream).next(), Some(Err(_))),
+        "closed after the refusal"
+    );
+
+    // A name longer than PATH_MAX is refused before it is kept (found in review: names were
+    // kept whole, up to 1 MiB each, for as many files as the send announced).
+    let stream = UnixStream::connect(&socket).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let send = ManagerRequest::Send { to: None, count: 2 };
+    channel::send(&stream, &send, &[], channel::LEVEL).expect("send");
+    let file = std::fs::File::open("/dev/null").unwrap();
+    let files = ManagerRequest::Files {
+        names: vec!["n".repeat(5000)],
+    };
+    channel::send(&stream, &files, &[file.as_fd()], channel::LEVEL).expect("files");
+    let answer = cloison_ipc::level::answers(&stream).next();
+    assert!(
+        matches!(&answer, Some(Ok(ManagerEvent::Error(m))) if m.contains("longer than 4096 bytes")),
+        "{answer:?}"
+    );
+    // The launcher gives a connection's slot back before it closes it: once both refused
+    // connections are seen closed, all 8 slots are free.
     assert!(
         matches!(cloison_ipc::level::answers(&stream).next(), Some(Err(_))),
         "closed after the refusal"
