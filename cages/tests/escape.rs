@@ -1038,6 +1038,19 @@ fn inside(args: &[String]) -> i32 {
                 ("open_tree_attr", 467, [-1, 0, 0, 0, 0, 0]),
                 ("ustat", libc::SYS_ustat, [0, 0, 0, 0, 0, 0]),
                 ("sysfs", libc::SYS_sysfs, [99, 0, 0, 0, 0, 0]),
+                // Kernel surface no desktop program needs (hardening review): a deprecated
+                // call, secret memory, marks without an fanotify group to put them on.
+                (
+                    "remap_file_pages",
+                    libc::SYS_remap_file_pages,
+                    [0, 0, 0, 0, 0, 0],
+                ),
+                ("memfd_secret", 447, [0, 0, 0, 0, 0, 0]),
+                (
+                    "fanotify_mark",
+                    libc::SYS_fanotify_mark,
+                    [-1, 0, 0, 0, 0, 0],
+                ),
             ];
             for (name, nr, a) in enosys {
                 let e = try_syscall(nr, a);
