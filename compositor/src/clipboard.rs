@@ -34,29 +34,10 @@ use smithay::wayland::selection::primary_selection::{
     request_primary_client_selection, set_primary_selection,
 };
 
-use cloison_ipc::session::ToLauncher;
+use cloison_ipc::session::{DialogId, PNG, TEXT_TYPES, ToLauncher};
 
 use crate::state::{LevelId, State};
 
-/// Text types, best first: what a copy asks a source for.
-pub const TEXT_TYPES: [&str; 6] = [
-    "text/plain;charset=utf-8",
-    "text/plain;charset=UTF-8",
-    "UTF8_STRING",
-    "text/plain",
-    "TEXT",
-    "STRING",
-];
-/// What a paste of text offers to the target's clients.
-pub const TEXT_OFFER: [&str; 5] = [
-    "text/plain;charset=utf-8",
-    "text/plain",
-    "UTF8_STRING",
-    "TEXT",
-    "STRING",
-];
-/// The image type (where the flow policy allows images).
-pub const PNG: &str = "image/png";
 /// Pipe buffer asked for on clipboard transfers.
 const PIPE_SIZE: i32 = 1 << 20;
 /// How long a client may stay silent while reading a pasted content before it is cut off.
@@ -179,7 +160,7 @@ impl State {
         if let Err(err) = self.start_copy(op, level, ty, mime.clone(), cap) {
             tracing::warn!(level = %name, "copy failed: {err:#}");
             self.ui.bar.notify(format!("Could not copy from {label}"));
-            self.manager.send(ToLauncher::CopyFailed {
+            self.launcher.send(ToLauncher::CopyFailed {
                 op,
                 level: name,
                 reason: "error".into(),
@@ -336,7 +317,7 @@ impl State {
             _ => format!("Not copied: reading {label}'s clipboard failed"),
         };
         self.ui.bar.notify(text);
-        self.manager.send(ToLauncher::CopyFailed {
+        self.launcher.send(ToLauncher::CopyFailed {
             op,
             level: self.level(copy.level).name.to_string(),
             reason: reason.into(),
@@ -356,7 +337,7 @@ impl State {
             self.ui
                 .bar
                 .notify(format!("Nothing copied: {label}'s clipboard is empty"));
-            self.manager.send(ToLauncher::CopyFailed {
+            self.launcher.send(ToLauncher::CopyFailed {
                 op,
                 level: name,
                 reason: "empty".into(),
@@ -386,7 +367,7 @@ impl State {
             size: copy.read,
         };
         match copy.data.try_clone() {
-            Ok(file) => self.manager.send_with_fd(message, OwnedFd::from(file)),
+            Ok(file) => self.launcher.send_with_fd(message, OwnedFd::from(file)),
             Err(err) => tracing::warn!("cannot hand a copy over: {err}"),
         }
     }
@@ -408,7 +389,7 @@ impl State {
             .and_then(crate::state::window_info)
             .map(|i| i.id);
         self.clipboard.pending_paste = Some((op, level, window));
-        self.manager.send(ToLauncher::PasteRequest {
+        self.launcher.send(ToLauncher::PasteRequest {
             op,
             level: self.level(level).name.to_string(),
         });
@@ -485,7 +466,7 @@ impl State {
     /// dialog over the user's work in another level, nor catch a Return meant for it.
     pub fn confirm_files(
         &mut self,
-        op: u64,
+        id: u64,
         from: &str,
         to: &str,
         files: &[(String, u64)],
@@ -496,7 +477,7 @@ impl State {
             return;
         };
         let dialog =
-            crate::ui::dialog::ConfirmDialog::files(op, from, from_badge, to_badge, files, total);
+            crate::ui::dialog::ConfirmDialog::files(id, from, from_badge, to_badge, files, total);
         let focused = self.focused_level().map(|l| self.levels[l.0].name.clone());
         let asked_from_focus = focused.is_none() || focused.as_deref() == Some(from);
         if self.ui.dialog.is_none() && asked_from_focus {
@@ -512,8 +493,8 @@ impl State {
             .position(|d| !d.by_user && d.source == from)
         {
             let old = self.ui.dialogs_waiting.remove(i);
-            self.manager.send(ToLauncher::ConfirmAnswer {
-                op: old.op,
+            self.launcher.send(ToLauncher::ConfirmAnswer {
+                dialog: old.id,
                 accept: false,
             });
         }
@@ -550,11 +531,12 @@ impl State {
             return;
         };
         let accept = answer == crate::ui::dialog::Answer::Accept;
-        if !accept && self.clipboard.pending_paste.map(|p| p.0) == Some(dialog.op) {
+        if !accept && self.clipboard.pending_paste.map(|p| DialogId::Paste(p.0)) == Some(dialog.id)
+        {
             self.clipboard.pending_paste = None;
         }
-        self.manager.send(ToLauncher::ConfirmAnswer {
-            op: dialog.op,
+        self.launcher.send(ToLauncher::ConfirmAnswer {
+            dialog: dialog.id,
             accept,
         });
         // A paste asked meanwhile comes next (re-armed); transfer requests keep waiting for a

@@ -919,7 +919,7 @@ impl State {
                         return;
                     }
                     if let Some((id, _)) = self.ui.bar.transfer.clone() {
-                        self.manager
+                        self.launcher
                             .send(cloison_ipc::session::ToLauncher::CancelTransfer { id });
                         return;
                     }

@@ -10,8 +10,8 @@ pub mod ctl;
 pub mod handlers;
 pub mod input;
 pub mod keys;
+pub mod launcher_link;
 pub mod limits;
-pub mod manager;
 pub mod render;
 pub mod shell;
 pub mod sockets;
@@ -78,7 +78,7 @@ pub struct HandedOver {
     /// The listening control socket (only the launcher connects to it).
     pub ctl: std::os::unix::net::UnixListener,
     /// The channel to the launcher.
-    pub manager: std::os::unix::net::UnixStream,
+    pub launcher: std::os::unix::net::UnixStream,
 }
 
 /// A compositor with no listening socket, on the headless backend: the in-process fixture of
@@ -174,8 +174,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             }
             sockets::serve_level_listeners(&mut state, listeners)?;
             ctl::serve_listener(&mut state, handed.ctl)?;
-            manager::connect(&mut state, handed.manager)?;
-            state.manager.send(cloison_ipc::session::ToLauncher::Ready);
+            launcher_link::connect(&mut state, handed.launcher)?;
+            state.launcher.send(cloison_ipc::session::ToLauncher::Ready);
             count
         }
     };

@@ -43,11 +43,11 @@ struct Cli {
     #[arg(long = "level-fd", value_name = "LEVEL=FD=PATH")]
     level_fds: Vec<String>,
     /// The listening control socket handed over by the launcher.
-    #[arg(long, value_name = "FD", requires = "manager_fd")]
+    #[arg(long, value_name = "FD", requires = "launcher_fd")]
     ctl_fd: Option<i32>,
     /// The launcher's channel.
     #[arg(long, value_name = "FD", requires = "ctl_fd")]
-    manager_fd: Option<i32>,
+    launcher_fd: Option<i32>,
 }
 
 /// Takes ownership of a descriptor named on the command line, once.
@@ -65,10 +65,10 @@ fn take_fd(fd: i32, taken: &mut Vec<i32>) -> anyhow::Result<std::os::fd::OwnedFd
 }
 
 fn handed_over(cli: &Cli) -> anyhow::Result<Option<cloison_compositor::HandedOver>> {
-    let (Some(ctl), Some(manager)) = (cli.ctl_fd, cli.manager_fd) else {
+    let (Some(ctl), Some(launcher)) = (cli.ctl_fd, cli.launcher_fd) else {
         anyhow::ensure!(
             cli.level_fds.is_empty(),
-            "--level-fd needs --ctl-fd and --manager-fd"
+            "--level-fd needs --ctl-fd and --launcher-fd"
         );
         return Ok(None);
     };
@@ -88,7 +88,7 @@ fn handed_over(cli: &Cli) -> anyhow::Result<Option<cloison_compositor::HandedOve
     Ok(Some(cloison_compositor::HandedOver {
         levels,
         ctl: std::os::unix::net::UnixListener::from(take_fd(ctl, &mut taken)?),
-        manager: std::os::unix::net::UnixStream::from(take_fd(manager, &mut taken)?),
+        launcher: std::os::unix::net::UnixStream::from(take_fd(launcher, &mut taken)?),
     }))
 }
 

@@ -231,7 +231,7 @@ pub struct State {
     /// Trusted UI: font, bar.
     pub ui: crate::ui::Ui,
     /// The channel to the launcher.
-    pub manager: crate::manager::Manager,
+    pub launcher: crate::launcher_link::LauncherLink,
     /// The cross-level clipboard's operations.
     pub clipboard: crate::clipboard::Clipboard,
     /// The icon of a drag in progress, if any.
@@ -472,7 +472,7 @@ impl State {
             input,
             frame_clock,
             ui,
-            manager: crate::manager::Manager::default(),
+            launcher: crate::launcher_link::LauncherLink::default(),
             clipboard: crate::clipboard::Clipboard::default(),
             dnd_icon: None,
             levels,

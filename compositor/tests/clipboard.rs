@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use cloison_compositor::ui::dialog::ARMING;
 use cloison_ipc::InputEvent;
-use cloison_ipc::session::{ToCompositor, ToLauncher};
+use cloison_ipc::session::{DialogId, ToCompositor, ToLauncher};
 use cloison_tests::client::Event;
 use fixture::{Fixture, pixel};
 
@@ -57,7 +57,7 @@ fn run_until(
 
 fn copied(f: &Fixture) -> Vec<(u64, String, u64)> {
     f.state
-        .manager
+        .launcher
         .unsent
         .iter()
         .filter_map(|m| match m {
@@ -71,7 +71,7 @@ fn copied(f: &Fixture) -> Vec<(u64, String, u64)> {
 
 fn failed(f: &Fixture) -> Vec<String> {
     f.state
-        .manager
+        .launcher
         .unsent
         .iter()
         .filter_map(|m| match m {
@@ -182,7 +182,7 @@ fn an_allowed_paste_is_served_to_the_target_level_only() {
     let high = focused_client(&mut f, "high", "h");
     chord(&mut f, "ctrl+shift+v");
     assert!(matches!(
-        f.state.manager.unsent.last(),
+        f.state.launcher.unsent.last(),
         Some(ToLauncher::PasteRequest { level, .. }) if level == "high"
     ));
     let text = "line one\nline two ✓";
@@ -268,7 +268,7 @@ fn the_confirmation_dialog_is_modal_and_only_real_input_answers_it() {
     chord(&mut f, "Escape");
     assert!(f.state.ui.dialog.is_none());
     assert!(matches!(
-        f.state.manager.unsent.last(),
+        f.state.launcher.unsent.last(),
         Some(ToLauncher::ConfirmAnswer { accept: false, .. })
     ));
     // Again, and Return accepts.
@@ -290,8 +290,8 @@ fn the_confirmation_dialog_is_modal_and_only_real_input_answers_it() {
     std::thread::sleep(ARMING);
     chord(&mut f, "Return");
     assert!(matches!(
-        f.state.manager.unsent.last(),
-        Some(ToLauncher::ConfirmAnswer { accept: true, op: o }) if *o == op
+        f.state.launcher.unsent.last(),
+        Some(ToLauncher::ConfirmAnswer { accept: true, dialog: DialogId::Paste(o) }) if *o == op
     ));
     assert_eq!(f.status().focused_level.as_deref(), Some("high"));
 }
@@ -304,7 +304,7 @@ fn a_transfer_request_from_a_level_without_the_keyboard_waits_in_the_bar() {
     let files = [("report.pdf".to_string(), 1000u64)];
     // Low asks while the user works in high: no dialog, high keeps the keyboard and its keys.
     f.state.from_launcher(ToCompositor::ConfirmFiles {
-        op: 41,
+        id: 41,
         from: "low".into(),
         to: "high".into(),
         files: files.to_vec(),
@@ -325,7 +325,7 @@ fn a_transfer_request_from_a_level_without_the_keyboard_waits_in_the_bar() {
     assert_eq!(f.status().focused_level.as_deref(), Some("high"));
     // A second request from low replaces the first, which is refused.
     f.state.from_launcher(ToCompositor::ConfirmFiles {
-        op: 42,
+        id: 42,
         from: "low".into(),
         to: "high".into(),
         files: files.to_vec(),
@@ -333,36 +333,42 @@ fn a_transfer_request_from_a_level_without_the_keyboard_waits_in_the_bar() {
     });
     assert_eq!(f.state.ui.dialogs_waiting.len(), 1);
     assert!(matches!(
-        f.state.manager.unsent.last(),
+        f.state.launcher.unsent.last(),
         Some(ToLauncher::ConfirmAnswer {
-            op: 41,
+            dialog: DialogId::Files(41),
             accept: false
         })
     ));
     // The bar says so; a click there opens it, armed after ARMING.
     f.frame();
     f.click_at(400.0, 10.0);
-    assert_eq!(f.state.ui.dialog.as_ref().map(|d| d.op), Some(42));
+    assert_eq!(
+        f.state.ui.dialog.as_ref().map(|d| d.id),
+        Some(DialogId::Files(42))
+    );
     chord(&mut f, "Return");
     assert!(f.state.ui.dialog.is_some(), "not armed yet");
     std::thread::sleep(ARMING);
     chord(&mut f, "Return");
     assert!(matches!(
-        f.state.manager.unsent.last(),
+        f.state.launcher.unsent.last(),
         Some(ToLauncher::ConfirmAnswer {
-            op: 42,
+            dialog: DialogId::Files(42),
             accept: true
         })
     ));
     // Asked from the level that has the keyboard, the dialog shows at once.
     f.state.from_launcher(ToCompositor::ConfirmFiles {
-        op: 43,
+        id: 43,
         from: "high".into(),
         to: "low".into(),
         files: files.to_vec(),
         total: 1000,
     });
-    assert_eq!(f.state.ui.dialog.as_ref().map(|d| d.op), Some(43));
+    assert_eq!(
+        f.state.ui.dialog.as_ref().map(|d| d.id),
+        Some(DialogId::Files(43))
+    );
 }
 
 #[test]

@@ -66,7 +66,7 @@ fn super_opens_the_menu_and_its_keys_never_reach_a_client() {
     key(&mut f, "Return");
     assert!(!f.state.ui.menu.open);
     assert_eq!(
-        f.state.manager.unsent,
+        f.state.launcher.unsent,
         [ToLauncher::Launch {
             level: "high".into(),
             app: 0
@@ -113,7 +113,7 @@ fn the_launcher_lists_the_entries_and_a_click_starts_one() {
     );
     assert!(!f.state.ui.menu.open);
     assert_eq!(
-        f.state.manager.unsent,
+        f.state.launcher.unsent,
         [ToLauncher::Launch {
             level: "low".into(),
             app: 2
@@ -128,7 +128,7 @@ fn the_launcher_lists_the_entries_and_a_click_starts_one() {
     key(&mut f, "super");
     f.click_at(5.0, (f.state.output_geometry().size.h - 5) as f64);
     assert!(!f.state.ui.menu.open);
-    assert_eq!(f.state.manager.unsent.len(), 1);
+    assert_eq!(f.state.launcher.unsent.len(), 1);
 }
 
 #[test]

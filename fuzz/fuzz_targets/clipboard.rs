@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use cloison_launcher::clipboard::{Kind, check_content};
+use cloison_launcher::manager::clipboard::{Kind, check_content};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

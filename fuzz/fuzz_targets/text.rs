@@ -29,8 +29,8 @@ fuzz_target!(|data: &[u8]| {
             .any(|c| c.is_control() && c != '\n' && c != '\t')
     );
 
-    use cloison_launcher::files::{MAX_DEPTH, MAX_NAME};
-    let name = cloison_launcher::files::sanitize(&text);
+    use cloison_launcher::manager::files::{MAX_DEPTH, MAX_NAME};
+    let name = cloison_launcher::manager::files::sanitize(&text);
     assert!(!name.is_empty());
     assert!(name.split('/').count() <= MAX_DEPTH, "{name:?}");
     for part in name.split('/') {
@@ -40,11 +40,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(!name.starts_with('/'));
     assert!(!name.chars().any(|c| c.is_control() || is_invisible(c)));
 
-    let entry = cloison_launcher::audit::Entry::default().with_name(&text);
+    let entry = cloison_launcher::manager::audit::Entry::default().with_name(&text);
     assert!(
         entry
             .name
             .as_ref()
-            .is_some_and(|n| n.len() <= cloison_launcher::audit::MAX_NAME)
+            .is_some_and(|n| n.len() <= cloison_launcher::manager::audit::MAX_NAME)
     );
 });

@@ -85,8 +85,8 @@ pub enum ToCompositor {
     },
     /// A file transfer needs the user's confirmation: show the trusted dialog.
     ConfirmFiles {
-        /// The request's id (answered with `confirm-answer`).
-        op: u64,
+        /// The request's id (answered with `confirm-answer` and [`DialogId::Files`]).
+        id: u64,
         /// The source level.
         from: String,
         /// The target level.
@@ -103,6 +103,38 @@ pub enum ToCompositor {
         /// What the bar shows.
         text: Option<String>,
     },
+}
+
+/// Text types, best first: what a copy asks a source for, and what the manager accepts as
+/// text.
+pub const TEXT_TYPES: [&str; 6] = [
+    "text/plain;charset=utf-8",
+    "text/plain;charset=UTF-8",
+    "UTF8_STRING",
+    "text/plain",
+    "TEXT",
+    "STRING",
+];
+/// What a paste of text offers to the target's clients.
+pub const TEXT_OFFER: [&str; 5] = [
+    "text/plain;charset=utf-8",
+    "text/plain",
+    "UTF8_STRING",
+    "TEXT",
+    "STRING",
+];
+/// The image type (where the flow policy allows images).
+pub const PNG: &str = "image/png";
+
+/// What a confirmation dialog asks, and so where its answer goes: the kind is part of the
+/// id, so a paste's answer can never be taken for a transfer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DialogId {
+    /// The paste of gesture `op` ([`ToCompositor::Confirm`]).
+    Paste(u64),
+    /// File transfer request `id` ([`ToCompositor::ConfirmFiles`]).
+    Files(u64),
 }
 
 /// One level's menu entries.
@@ -158,10 +190,10 @@ pub enum ToLauncher {
         /// Transfer id.
         id: u64,
     },
-    /// The user answered the confirmation dialog of paste (or transfer) `op`.
+    /// The user answered a confirmation dialog.
     ConfirmAnswer {
-        /// The gesture's id.
-        op: u64,
+        /// Which one.
+        dialog: DialogId,
         /// Whether the user accepted.
         accept: bool,
     },

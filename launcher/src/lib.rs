@@ -4,14 +4,11 @@
 //! The clap definitions live in [`cli`] so the man page and the help text come from one place.
 
 pub mod apps;
-pub mod audit;
 pub mod cli;
-pub mod clipboard;
 pub mod control;
 pub mod ctl;
-pub mod files;
+pub mod manager;
 pub mod output;
 pub mod plans;
 pub mod rate;
 pub mod session;
-pub mod transfer;

@@ -36,7 +36,7 @@ fn audit(action: cloison_launcher::cli::AuditCommand) -> anyhow::Result<i32> {
     match action {
         AuditCommand::Verify { file } => {
             let file = path(file)?;
-            match cloison_launcher::audit::verify(&file)? {
+            match cloison_launcher::manager::audit::verify(&file)? {
                 Ok(n) => {
                     println!("{}: {n} records, chain intact", file.display());
                     Ok(0)
@@ -48,7 +48,7 @@ fn audit(action: cloison_launcher::cli::AuditCommand) -> anyhow::Result<i32> {
             }
         }
         AuditCommand::Show { file } => {
-            print!("{}", cloison_launcher::audit::show(&path(file)?)?);
+            print!("{}", cloison_launcher::manager::audit::show(&path(file)?)?);
             Ok(0)
         }
     }

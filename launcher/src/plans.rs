@@ -409,7 +409,7 @@ pub fn compositor_plan(
         fds.config.to_string(),
         "--ctl-fd".into(),
         fds.ctl.to_string(),
-        "--manager-fd".into(),
+        "--launcher-fd".into(),
         fds.manager.to_string(),
     ];
     for (name, fd, path) in &fds.levels {

@@ -43,7 +43,7 @@ use cloison_cages::init::{InitReply, InitRequest};
 use cloison_cages::plan::CagePlan;
 use cloison_cages::{Cage, CageIo};
 use cloison_config::{Config, Restart};
-use cloison_ipc::session::{MenuLevel, ToCompositor, ToLauncher};
+use cloison_ipc::session::{DialogId, MenuLevel, ToCompositor, ToLauncher};
 use cloison_ipc::{AppStatus, CageStatus, Reply, Request, Response, paths};
 
 use crate::apps::{self, MenuEntry};
@@ -83,7 +83,7 @@ enum Event {
     },
     /// A file transfer asks the user.
     AskFiles {
-        ask: crate::transfer::Ask,
+        ask: crate::manager::transfer::Ask,
         reply: mpsc::Sender<bool>,
     },
     /// A transfer's progress for the bar.
@@ -157,9 +157,9 @@ struct Session {
     /// Set when the session must end, with its exit code.
     outcome: Option<i32>,
     /// The global clipboard, the flow policy, the audit log.
-    clipboard: crate::clipboard::Manager,
+    clipboard: crate::manager::clipboard::Clipboard,
     /// File transfers (served by the manager sockets' threads).
-    transfers: Arc<crate::transfer::Transfers>,
+    transfers: Arc<crate::manager::transfer::Transfers>,
     /// Transfers waiting for the user's answer, by request id.
     asking: std::collections::HashMap<u64, mpsc::Sender<bool>>,
 }
@@ -192,7 +192,9 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
 
     // Every descriptor the launcher may have: levels' connections and transfers are bounded
     // per level, and running out would cost the session its clipboard and control socket.
-    raise_nofile(crate::transfer::launcher_nofile(config.levels.len()));
+    raise_nofile(crate::manager::transfer::launcher_nofile(
+        config.levels.len(),
+    ));
 
     let ctl_path = paths::ctl_socket(&paths.runtime_dir);
     if UnixStream::connect(&ctl_path).is_ok() {
@@ -239,11 +241,11 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         watch_devices(&handle)?;
     }
 
-    let audit = crate::audit::Audit::open(&paths.audit_log())?;
+    let audit = crate::manager::audit::Audit::open(&paths.audit_log())?;
     tracing::info!(log = %audit.path().display(), "audit log");
     let audit = Arc::new(std::sync::Mutex::new(audit));
     let (ask_events, bar_events, notify_events) = (events.clone(), events.clone(), events.clone());
-    let transfers = Arc::new(crate::transfer::Transfers::new(
+    let transfers = Arc::new(crate::manager::transfer::Transfers::new(
         config.clone(),
         paths.clone(),
         ids,
@@ -265,7 +267,7 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         }),
     ));
     let mut session = Session {
-        clipboard: crate::clipboard::Manager::new(config.clone(), audit),
+        clipboard: crate::manager::clipboard::Clipboard::new(config.clone(), audit),
         transfers,
         asking: std::collections::HashMap::new(),
         config: config.clone(),
@@ -732,13 +734,19 @@ impl Session {
                     ToLauncher::PasteRequest { op, level } => {
                         self.clipboard.paste_request(op, &level)
                     }
-                    ToLauncher::ConfirmAnswer { op, accept } => match self.asking.remove(&op) {
-                        Some(reply) => {
+                    ToLauncher::ConfirmAnswer {
+                        dialog: DialogId::Paste(op),
+                        accept,
+                    } => self.clipboard.confirm_answer(op, accept),
+                    ToLauncher::ConfirmAnswer {
+                        dialog: DialogId::Files(id),
+                        accept,
+                    } => {
+                        if let Some(reply) = self.asking.remove(&id) {
                             let _ = reply.send(accept);
-                            Vec::new()
                         }
-                        None => self.clipboard.confirm_answer(op, accept),
-                    },
+                        Vec::new()
+                    }
                     ToLauncher::CancelTransfer { id } => {
                         if self.transfers.cancel(id) {
                             tracing::info!(id, "transfer cancelled from the bar");
@@ -748,8 +756,8 @@ impl Session {
                 };
                 for out in outs {
                     match out {
-                        crate::clipboard::Out::Notify(text) => self.notify(text),
-                        crate::clipboard::Out::Compositor(message, fd) => {
+                        crate::manager::clipboard::Out::Notify(text) => self.notify(text),
+                        crate::manager::clipboard::Out::Compositor(message, fd) => {
                             self.tell_compositor_fd(&message, fd.as_deref())
                         }
                     }
@@ -765,10 +773,9 @@ impl Session {
                 let _ = reply.send(self.cages());
             }
             Event::AskFiles { ask, reply } => {
-                let op = ask.op;
-                self.asking.insert(op, reply);
+                self.asking.insert(ask.id, reply);
                 self.tell_compositor(&ToCompositor::ConfirmFiles {
-                    op,
+                    id: ask.id,
                     from: ask.from,
                     to: ask.to,
                     files: ask.files,
@@ -1298,13 +1305,13 @@ fn events_fn(events: Sender<Event>) -> crate::control::Loop {
 }
 
 /// Serves a level's manager socket: the connection's level is the socket's, by construction
-/// (requests: `hello`, and file transfers, `crate::transfer`).
+/// (requests: `hello`, and file transfers, `crate::manager::transfer`).
 fn serve_manager(
     handle: &LoopHandle<'static, Session>,
     index: usize,
     level: String,
     listener: UnixListener,
-    transfers: Arc<crate::transfer::Transfers>,
+    transfers: Arc<crate::manager::transfer::Transfers>,
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     handle
@@ -1324,7 +1331,7 @@ fn serve_manager(
                         .name(format!("manager-{index}"))
                         .spawn(move || {
                             let _ = stream.set_nonblocking(false);
-                            crate::transfer::serve(&stream, &level, &transfers);
+                            crate::manager::transfer::serve(&stream, &level, &transfers);
                             // The slot is free before the level sees the connection close, so
                             // it can connect again at once.
                             drop(slot);

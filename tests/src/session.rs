@@ -174,6 +174,11 @@ impl Session {
         Self::start_full(&["--backend", "headless"], extra, &[], false, false)
     }
 
+    /// [`Session::start_default`] with environment `env` too.
+    pub fn start_default_with(extra: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Session> {
+        Self::start_full(&["--backend", "headless"], extra, env, false, false)
+    }
+
     /// Starts `cloison run --backend headless` (quiet configuration) the way a user does from a
     /// terminal or a console login: in a session of its own whose controlling terminal is a new
     /// pty, which is also its standard input and outputs (like `script`). Its output (both

@@ -522,3 +522,114 @@ fn a_long_transfer_shows_progress_in_the_bar_and_can_be_cancelled() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no transfer"));
     }
 }
+
+/// One audit rule for every flow: the record of an operation is written (and synced) before
+/// anything reaches the other level, and an operation whose record cannot be written is
+/// refused. Here the audit log's file system is full: a paste and a transfer are refused, and
+/// nothing reaches high; once there is room again, the log still verifies and both work.
+#[test]
+fn an_audit_log_that_cannot_be_written_refuses_pastes_and_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    // The audit log on a 1 MiB file system.
+    nix::mount::mount(
+        Some("tmpfs"),
+        &state,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m,mode=0700"),
+    )
+    .unwrap();
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _unmount = Unmount(state.clone());
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/cloison.toml"
+    ))
+    .unwrap()
+    .replacen("files = \"confirm\"", "files = \"allow\"", 1);
+    let config = dir.path().join("allow.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut s = Session::start_default_with(
+        &["--config", config.to_str().unwrap()],
+        &[("XDG_STATE_HOME", state.to_str().unwrap())],
+    )
+    .unwrap();
+    s.wait_terminals();
+    put(&s, "low", "c", b"words from low");
+    put(&s, "low", "doc.txt", b"a document from low");
+    put(&s, "high", "c", b"high's own");
+    s.wl_copy("high", "c", false);
+    s.wl_copy("low", "c", false);
+    s.key("ctrl+shift+c");
+    s.wait_notified("Copied 14 B text from LOW");
+    let log = state.join("cloison/audit.jsonl");
+    let records = std::fs::read_to_string(&log).unwrap();
+
+    // Fill the file system, then what is left in the log's last page (room for a few more
+    // records: tmpfs gives space by pages).
+    let filler = state.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let block = vec![0u8; 64 << 10];
+    while std::io::Write::write_all(&mut file, &block).is_ok() {}
+    let mut tail = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let mut slack = 0;
+    while std::io::Write::write_all(&mut tail, b" ").is_ok() {
+        slack += 1;
+    }
+    drop((file, tail));
+
+    s.focus("high");
+    s.key("ctrl+shift+v");
+    s.wait_notified("The audit log cannot be written");
+    assert_eq!(
+        s.wl_paste("high", false),
+        b"high's own",
+        "nothing reached high"
+    );
+    let (status, sent) = send(&s, "low", "doc.txt");
+    assert_eq!(status, 1, "{sent}");
+    assert!(sent.contains("the audit log cannot be written"), "{sent}");
+    assert!(
+        !incoming(&s).exists() || std::fs::read_dir(incoming(&s)).unwrap().next().is_none(),
+        "nothing in high's Incoming"
+    );
+    // What could not be written was not half-written: the log is as it was.
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        records.clone() + &" ".repeat(slack)
+    );
+
+    // Room again: both work, and the log verifies.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(records.len() as u64)
+        .unwrap();
+    std::fs::remove_file(&filler).unwrap();
+    s.focus("high");
+    s.key("ctrl+shift+v");
+    wait_until("the paste", || {
+        s.wl_paste("high", false) == b"words from low"
+    });
+    let (status, sent) = send(&s, "low", "doc.txt");
+    assert_eq!(status, 0, "{sent}");
+    assert_eq!(
+        std::fs::read(incoming(&s).join("doc.txt")).unwrap(),
+        b"a document from low"
+    );
+    let verify = s
+        .cloison()
+        .args(["audit", "verify"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+}

@@ -12,6 +12,7 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use cloison_config::Color;
+use cloison_ipc::session::DialogId;
 use smithay::backend::renderer::element::memory::MemoryRenderBuffer;
 use smithay::utils::{Logical, Point, Rectangle, Size};
 
@@ -39,8 +40,8 @@ pub const ARMING: Duration = Duration::from_millis(500);
 /// A paste waiting for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfirmDialog {
-    /// The paste's gesture id.
-    pub op: u64,
+    /// What it asks (its answer goes back with it).
+    pub id: DialogId,
     /// Source: (label, colour).
     pub from: (String, Color),
     /// Target: (label, colour).
@@ -90,7 +91,7 @@ impl ConfirmDialog {
             .map(|l| cloison_config::text::sanitize(l, PREVIEW_COLUMNS))
             .collect();
         ConfirmDialog {
-            op,
+            id: DialogId::Paste(op),
             from,
             to,
             mime: cloison_config::text::sanitize(&mime, 60),
@@ -108,7 +109,7 @@ impl ConfirmDialog {
     /// shows it: delivered name, and the name as sent where they differ, invisible characters
     /// made visible) and size, and the total.
     pub fn files(
-        op: u64,
+        id: u64,
         source: &str,
         from: (String, Color),
         to: (String, Color),
@@ -128,7 +129,7 @@ impl ConfirmDialog {
             })
             .collect();
         ConfirmDialog {
-            op,
+            id: DialogId::Files(id),
             from,
             to,
             mime: format!("{count} file(s)"),

@@ -301,7 +301,7 @@ fn copy_and_publish(
                 std::thread::sleep(std::time::Duration::from_micros(200));
             }
         }
-        Ok(crate::audit::hex(&hash.finalize()))
+        Ok(super::audit::hex(&hash.finalize()))
     });
     let copy = copy_data(source, size, tmp, cancel, &copied, progress);
     finished.store(true, Ordering::Release);
@@ -473,7 +473,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got.name, "a (2).txt");
-        assert_eq!(got.sha256, crate::audit::sha256(&data));
+        assert_eq!(got.sha256, crate::manager::audit::sha256(&data));
         assert_eq!(last, data.len() as u64);
         let meta = std::fs::metadata(inbox.join("a (2).txt")).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o640);

@@ -9,7 +9,7 @@
 //! [`MAX_QUEUED`] bytes loses the messages past that).
 //!
 //! Without a launcher (the compositor started by hand, tests), menu entries come from the
-//! configuration and choices are kept in [`Manager::unsent`].
+//! configuration and choices are kept in [`LauncherLink::unsent`].
 
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
@@ -25,7 +25,7 @@ use crate::state::State;
 pub const MAX_QUEUED: usize = 8 << 20;
 
 /// The link to the launcher.
-pub struct Manager {
+pub struct LauncherLink {
     stream: Option<UnixStream>,
     writer: Writer,
     /// The socket is watched for room while frames wait.
@@ -35,9 +35,9 @@ pub struct Manager {
     pub unsent: Vec<ToLauncher>,
 }
 
-impl Default for Manager {
+impl Default for LauncherLink {
     fn default() -> Self {
-        Manager {
+        LauncherLink {
             stream: None,
             writer: Writer::new(channel::SESSION, MAX_QUEUED),
             flushing: false,
@@ -47,7 +47,7 @@ impl Default for Manager {
     }
 }
 
-impl Manager {
+impl LauncherLink {
     /// Sends a message to the launcher (never blocks).
     pub fn send(&mut self, message: ToLauncher) {
         self.send_inner(message, Vec::new());
@@ -87,7 +87,7 @@ impl Manager {
         let inserted = handle.insert_source(
             Generic::new(watched, Interest::WRITE, Mode::Level),
             |_, stream, state| {
-                let manager = &mut state.manager;
+                let manager = &mut state.launcher;
                 match manager.writer.flush(stream) {
                     Ok(false) => Ok(PostAction::Continue),
                     Ok(true) => {
@@ -110,8 +110,8 @@ impl Manager {
 pub fn connect(state: &mut State, stream: UnixStream) -> anyhow::Result<()> {
     stream.set_nonblocking(true)?;
     let reader = stream.try_clone()?;
-    state.manager.stream = Some(stream);
-    state.manager.handle = Some(state.loop_handle.clone());
+    state.launcher.stream = Some(stream);
+    state.launcher.handle = Some(state.loop_handle.clone());
     let mut receiver = Receiver::new(channel::SESSION);
     state
         .loop_handle
@@ -141,7 +141,7 @@ pub fn connect(state: &mut State, stream: UnixStream) -> anyhow::Result<()> {
                         Ok(None) => break,
                         Err(err) => {
                             tracing::error!("the launcher's channel is out of step: {err}");
-                            state.manager.stream = None;
+                            state.launcher.stream = None;
                             return Ok(PostAction::Remove);
                         }
                     }
@@ -150,12 +150,12 @@ pub fn connect(state: &mut State, stream: UnixStream) -> anyhow::Result<()> {
                     Ok(Fill::Open) => Ok(PostAction::Continue),
                     Ok(Fill::Closed) => {
                         tracing::warn!("the launcher closed its channel");
-                        state.manager.stream = None;
+                        state.launcher.stream = None;
                         Ok(PostAction::Remove)
                     }
                     Err(err) => {
                         tracing::warn!("the launcher's channel failed: {err}");
-                        state.manager.stream = None;
+                        state.launcher.stream = None;
                         Ok(PostAction::Remove)
                     }
                 }
@@ -202,12 +202,12 @@ impl State {
                 preview,
             } => self.confirm_paste(op, &from, &to, mime, size, preview),
             ToCompositor::ConfirmFiles {
-                op,
+                id,
                 from,
                 to,
                 files,
                 total,
-            } => self.confirm_files(op, &from, &to, &files, total),
+            } => self.confirm_files(id, &from, &to, &files, total),
             ToCompositor::Transfer { id, text } => match text {
                 Some(text) => {
                     self.ui.bar.transfer = Some((id, cloison_config::text::sanitize(&text, 120)));
@@ -231,6 +231,6 @@ impl State {
     /// The user chose entry `app` of `level`'s menu column: the launcher starts it.
     pub fn launch(&mut self, level: String, app: usize) {
         tracing::info!(level = %level, app, "launch requested from the menu");
-        self.manager.send(ToLauncher::Launch { level, app });
+        self.launcher.send(ToLauncher::Launch { level, app });
     }
 }

@@ -12,28 +12,10 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use cloison_config::{Config, Decision, FlowKind};
-use cloison_ipc::session::ToCompositor;
+use cloison_ipc::session::{PNG, TEXT_OFFER, TEXT_TYPES, ToCompositor};
 
-use crate::audit::{Audit, Entry, sha256};
+use super::audit::{Audit, Entry, sha256};
 
-/// Text types a copy may arrive in (the compositor asks for the best of these).
-const TEXT_TYPES: [&str; 6] = [
-    "text/plain;charset=utf-8",
-    "text/plain;charset=UTF-8",
-    "UTF8_STRING",
-    "text/plain",
-    "TEXT",
-    "STRING",
-];
-/// What a text paste offers the target's clients.
-const TEXT_OFFER: [&str; 5] = [
-    "text/plain;charset=utf-8",
-    "text/plain",
-    "UTF8_STRING",
-    "TEXT",
-    "STRING",
-];
-const PNG: &str = "image/png";
 /// Characters of text shown in the confirmation dialog.
 const PREVIEW_CHARS: usize = 400;
 
@@ -91,7 +73,7 @@ pub enum Out {
 }
 
 /// The manager's clipboard state.
-pub struct Manager {
+pub struct Clipboard {
     config: Arc<Config>,
     audit: Arc<std::sync::Mutex<Audit>>,
     latest_copy: u64,
@@ -263,10 +245,10 @@ fn reencode_png(bytes: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-impl Manager {
+impl Clipboard {
     /// A manager writing to `audit`.
-    pub fn new(config: Arc<Config>, audit: Arc<std::sync::Mutex<Audit>>) -> Manager {
-        Manager {
+    pub fn new(config: Arc<Config>, audit: Arc<std::sync::Mutex<Audit>>) -> Clipboard {
+        Clipboard {
             config,
             audit,
             latest_copy: 0,
@@ -287,21 +269,16 @@ impl Manager {
             .unwrap_or_else(|| level.to_string())
     }
 
+    /// Records `entry` before what it decides takes effect; if it cannot be, the bar says so
+    /// and the caller refuses.
     fn record(&mut self, entry: Entry, out: &mut Vec<Out>) -> bool {
-        let result = match self.audit.lock() {
-            Ok(mut audit) => audit.append(entry),
-            Err(_) => Err(anyhow::anyhow!("the audit log's lock is poisoned")),
-        };
-        match result {
-            Ok(_) => true,
-            Err(err) => {
-                tracing::error!("audit log: {err:#}");
-                out.push(Out::Notify(
-                    "The audit log cannot be written: cross-level clipboard disabled".into(),
-                ));
-                false
-            }
+        let written = super::audit::record(&self.audit, entry);
+        if !written {
+            out.push(Out::Notify(
+                "The audit log cannot be written: nothing crosses levels until it can".into(),
+            ));
         }
+        written
     }
 
     /// The compositor read a copy (`data`: its sealed memory file).
@@ -321,7 +298,7 @@ impl Manager {
         self.latest_copy = op;
         let label = self.label(level);
         let cap = self.config.clipboard_cap_from(level);
-        let refuse = |this: &mut Manager, out: &mut Vec<Out>, why: &str, text: String| {
+        let refuse = |this: &mut Clipboard, out: &mut Vec<Out>, why: &str, text: String| {
             this.record(
                 Entry {
                     event: "copy".into(),
@@ -724,11 +701,11 @@ impl Manager {
 mod tests {
     use super::*;
 
-    fn manager(config: Config) -> (Manager, tempfile::TempDir) {
+    fn manager(config: Config) -> (Clipboard, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let audit = Audit::open(&dir.path().join("audit.jsonl")).unwrap();
         (
-            Manager::new(Arc::new(config), Arc::new(std::sync::Mutex::new(audit))),
+            Clipboard::new(Arc::new(config), Arc::new(std::sync::Mutex::new(audit))),
             dir,
         )
     }
@@ -792,7 +769,7 @@ mod tests {
         let events: Vec<(String, String)> = log
             .lines()
             .map(|l| {
-                let r: crate::audit::Record = serde_json::from_str(l).unwrap();
+                let r: crate::manager::audit::Record = serde_json::from_str(l).unwrap();
                 (r.entry.event, r.entry.decision)
             })
             .collect();
@@ -807,7 +784,7 @@ mod tests {
         );
         assert!(!log.contains("secret") && !log.contains("héllo"));
         assert_eq!(
-            crate::audit::verify(&dir.path().join("audit.jsonl")).unwrap(),
+            crate::manager::audit::verify(&dir.path().join("audit.jsonl")).unwrap(),
             Ok(4)
         );
     }

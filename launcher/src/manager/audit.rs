@@ -157,7 +157,8 @@ impl Audit {
         &self.path
     }
 
-    /// Appends a record and flushes it to disk; returns it.
+    /// Appends a record and flushes it to disk; returns it. A record that cannot be written
+    /// whole (a full file system) is cut off again, so the log stays a chain that verifies.
     pub fn append(&mut self, entry: Entry) -> anyhow::Result<Record> {
         let mut record = Record {
             seq: self.seq + 1,
@@ -169,13 +170,37 @@ impl Audit {
         record.hash = record.digest();
         let mut line = serde_json::to_vec(&record)?;
         line.push(b'\n');
-        self.file
+        let end = self.file.metadata().map(|m| m.len());
+        let written = self
+            .file
             .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-            .with_context(|| format!("cannot write the audit log {}", self.path.display()))?;
+            .and_then(|()| self.file.sync_data());
+        if let Err(err) = written {
+            if let Ok(end) = end {
+                let _ = self.file.set_len(end);
+            }
+            return Err(err)
+                .with_context(|| format!("cannot write the audit log {}", self.path.display()));
+        }
         self.seq = record.seq;
         self.prev = record.hash.clone();
         Ok(record)
+    }
+}
+
+/// Appends `entry` to the shared log `audit`; whether it was written (and synced). A failure
+/// is logged here: callers refuse what the record was for.
+pub fn record(audit: &std::sync::Mutex<Audit>, entry: Entry) -> bool {
+    let result = match audit.lock() {
+        Ok(mut audit) => audit.append(entry),
+        Err(_) => Err(anyhow::anyhow!("the audit log's lock is poisoned")),
+    };
+    match result {
+        Ok(_) => true,
+        Err(err) => {
+            tracing::error!("audit log: {err:#}");
+            false
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! descriptor per file (the sender opened them inside its cage: the manager never resolves a
 //! path of the source level). The flow policy for files decides (`allow`, `confirm` through
 //! the compositor's trusted dialog, `deny`) within the pair's limits; allowed files are
-//! delivered into the target level's `~/Incoming/<source>/` by [`crate::files`]. Every
+//! delivered into the target level's `~/Incoming/<source>/` by [`super::files`]. Every
 //! delivered, failed or cancelled file is one audit record.
 //!
 //! A level is hostile until shown otherwise, so what it can make the manager do is bounded:
@@ -29,7 +29,7 @@ use cloison_config::{Config, Decision, FlowKind};
 use cloison_ipc::channel::{self, Fill, Receiver};
 use cloison_ipc::level::{MAX_FILES, ManagerEvent, ManagerRequest};
 
-use crate::audit::{Audit, Entry};
+use super::audit::{Audit, Entry};
 use crate::plans::{Ids, SessionPaths};
 use crate::rate::Bucket;
 
@@ -62,13 +62,10 @@ pub fn launcher_nofile(levels: usize) -> u64 {
     (levels * (MAX_FILES_WAITING + MAX_CONNECTIONS * (1 + 64)) + 4096) as u64
 }
 
-/// Dialog ids of file transfers: apart from the compositor's gesture ids.
-pub const ASK_RANGE: u64 = 1 << 62;
-
-/// A confirmation the loop must show: (op, from, to, files (name, size), total).
+/// A confirmation the loop must show (as dialog [`cloison_ipc::session::DialogId::Files`]).
 pub struct Ask {
     /// Request id.
-    pub op: u64,
+    pub id: u64,
     /// Source level.
     pub from: String,
     /// Target level.
@@ -251,11 +248,9 @@ impl Transfers {
         }
     }
 
-    fn record(&self, entry: Entry) {
-        let result = self.audit.lock().map(|mut a| a.append(entry));
-        if !matches!(result, Ok(Ok(_))) {
-            tracing::error!("the audit log cannot be written");
-        }
+    /// Appends `entry` to the audit log (written and synced); whether it was.
+    fn record(&self, entry: Entry) -> bool {
+        super::audit::record(&self.audit, entry)
     }
 }
 
@@ -508,7 +503,7 @@ fn send(
     // Check every file: a regular file, within the limits, an allowed extension.
     let mut items: Vec<Item> = Vec::new();
     for (name, file) in names.into_iter().zip(fds) {
-        let safe = crate::files::sanitize(&name);
+        let safe = super::files::sanitize(&name);
         let mut item = Item {
             name,
             safe,
@@ -710,8 +705,7 @@ fn send(
                 });
             }
             let accept = (t.ask)(Ask {
-                // The dialog's ids are shared with the compositor's gestures: a range apart.
-                op: id | ASK_RANGE,
+                id,
                 from: from.into(),
                 to: to.clone(),
                 files: items
@@ -748,6 +742,32 @@ fn send(
         }
     };
 
+    // The intent is recorded before anything reaches the target level (its Incoming folder is
+    // not even created yet); if it cannot be, nothing is delivered.
+    if !t.record(
+        Entry {
+            size: Some(total),
+            count: Some(items.len() as u64),
+            outcome: Some("delivering".into()),
+            ..base(decision_word, rule.clone())
+        }
+        .with_name(&items[0].name),
+    ) {
+        let why = "the audit log cannot be written: nothing was sent";
+        for item in &items {
+            report(out, item, "failed", None, Some(why.into()));
+        }
+        (t.notify)(format!(
+            "Files from {} to {}: {why}",
+            label(config, from),
+            target.label
+        ));
+        return Ok(ManagerEvent::Done {
+            delivered: 0,
+            failed: failed + items.len(),
+        });
+    }
+
     // Deliver.
     let owner = t.ids.outside(target.uid);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -766,9 +786,17 @@ fn send(
     let mut shown = false;
     let mut last_update = Instant::now();
     let mut done_before = 0u64;
-    let inbox = crate::files::incoming(&t.paths.level_home(&to), from, owner);
+    let inbox = super::files::incoming(&t.paths.level_home(&to), from, owner);
     let to_label = target.label.clone();
+    // Once an outcome cannot be recorded, no further file is delivered.
+    let mut audit_broken = false;
     for item in items.iter_mut() {
+        if audit_broken {
+            let why = "the audit log cannot be written: not sent";
+            report(out, item, "failed", None, Some(why.into()));
+            failed += 1;
+            continue;
+        }
         let result = match (&inbox, item.file.take()) {
             (Ok(dir), Some(file)) => {
                 let mut progress = |done: u64| {
@@ -799,7 +827,7 @@ fn send(
                         );
                     }
                 };
-                crate::files::deliver(
+                super::files::deliver(
                     &file,
                     item.size,
                     dir,
@@ -809,13 +837,13 @@ fn send(
                     &mut progress,
                 )
             }
-            (Err(e), _) => Err(crate::files::DeliverError::Target(e.to_string())),
-            (Ok(_), None) => Err(crate::files::DeliverError::Io("no descriptor".into())),
+            (Err(e), _) => Err(super::files::DeliverError::Target(e.to_string())),
+            (Ok(_), None) => Err(super::files::DeliverError::Io("no descriptor".into())),
         };
         done_before += item.size;
         match result {
             Ok(d) => {
-                t.record(
+                audit_broken |= !t.record(
                     Entry {
                         delivered_as: Some(d.name.clone()),
                         size: Some(item.size),
@@ -833,12 +861,12 @@ fn send(
                 delivered += 1;
             }
             Err(e) => {
-                let outcome = if matches!(e, crate::files::DeliverError::Cancelled) {
+                let outcome = if matches!(e, super::files::DeliverError::Cancelled) {
                     "cancelled"
                 } else {
                     "failed"
                 };
-                t.record(
+                audit_broken |= !t.record(
                     Entry {
                         size: Some(item.size),
                         outcome: Some(format!("{outcome}: {e}")),
