@@ -17,7 +17,7 @@ use cloison_ipc::session::{PNG, TEXT_OFFER, TEXT_TYPES, ToCompositor};
 use super::audit::{Audit, Entry, sha256};
 
 /// Characters of text shown in the confirmation dialog.
-const PREVIEW_CHARS: usize = 400;
+pub const PREVIEW_CHARS: usize = 400;
 
 /// What the global clipboard holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
