@@ -8,27 +8,9 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// A level's network, applied by its cage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Network {
-    /// A fresh network namespace with only `lo` up.
-    None,
-    /// The host's network namespace.
-    Host,
-    /// Join `/run/netns/NAME` (requires running as root).
-    Netns(String),
-}
-
-impl From<&cloison_config::Network> for Network {
-    fn from(n: &cloison_config::Network) -> Self {
-        match n {
-            cloison_config::Network::None => Network::None,
-            cloison_config::Network::Host => Network::Host,
-            cloison_config::Network::Netns(name) => Network::Netns(name.clone()),
-        }
-    }
-}
+/// A level's network, applied by its cage: the configuration's own type (`none`, `host`,
+/// `netns:NAME`; joining a named namespace requires running as root).
+pub use cloison_config::Network;
 
 /// Who the cage's processes are, inside and outside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

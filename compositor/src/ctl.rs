@@ -43,25 +43,20 @@ pub fn listen(state: &mut State, path: &Path) -> anyhow::Result<()> {
 /// business; in a cage the compositor could not even name it).
 pub fn serve_listener(state: &mut State, listener: UnixListener) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
+    let mut spare = crate::sockets::Spare::new();
     state
         .loop_handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),
-            |_, listener, state| {
-                loop {
-                    match listener.accept() {
-                        Ok((stream, _)) => {
-                            if let Err(err) = serve(state, stream) {
-                                tracing::warn!("control connection refused: {err:#}");
-                            }
+            move |_, listener, state| {
+                spare.accept_all(
+                    || crate::sockets::accept_waiting(listener),
+                    |stream| {
+                        if let Err(err) = serve(state, stream) {
+                            tracing::warn!("control connection refused: {err:#}");
                         }
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(err) => {
-                            tracing::warn!("control accept failed: {err}");
-                            break;
-                        }
-                    }
-                }
+                    },
+                );
                 Ok(PostAction::Continue)
             },
         )

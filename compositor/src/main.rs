@@ -1,5 +1,7 @@
-//! `cloison-compositor`: normally started by `cloison run`, which validates the configuration
-//! and passes it on standard input; can be run by hand with `--config FILE`.
+//! `cloison-compositor`: normally started by `cloison run` inside the compositor's cage, which
+//! validates the configuration and passes it as JSON in an inherited memory file
+//! (`--config-fd`) with its sockets as inherited descriptors; can be run by hand with
+//! `--config FILE`.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -30,7 +32,7 @@ struct Cli {
     #[arg(long, default_value = "auto", value_parser = ["auto", "headless", "winit", "drm"])]
     backend: String,
     /// Output size (headless) or initial window size (winit), as WIDTHxHEIGHT.
-    #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+    #[arg(long, default_value = "1920x1080", value_parser = cloison_config::parse_size)]
     size: (i32, i32),
     /// Print `ready` on standard output once every socket listens.
     #[arg(long)]
@@ -90,17 +92,6 @@ fn handed_over(cli: &Cli) -> anyhow::Result<Option<cloison_compositor::HandedOve
         ctl: std::os::unix::net::UnixListener::from(take_fd(ctl, &mut taken)?),
         launcher: std::os::unix::net::UnixStream::from(take_fd(launcher, &mut taken)?),
     }))
-}
-
-fn parse_size(s: &str) -> Result<(i32, i32), String> {
-    let (w, h) = s
-        .split_once('x')
-        .ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
-    let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (64..=16384).contains(v));
-    match (parse(w), parse(h)) {
-        (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err("width and height must be whole numbers from 64 to 16384".into()),
-    }
 }
 
 fn main() {

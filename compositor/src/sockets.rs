@@ -7,6 +7,7 @@
 //! another level's socket.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ pub fn listen_levels(state: &mut State, runtime_dir: &Path) -> anyhow::Result<Ve
 /// configuration order); `paths` are what status reports (the paths on the host).
 pub fn serve_level_listeners(
     state: &mut State,
-    listeners: Vec<(String, std::os::unix::net::UnixListener)>,
+    listeners: Vec<(String, UnixListener)>,
 ) -> anyhow::Result<()> {
     for (name, listener) in listeners {
         let Some(index) = state.levels.iter().position(|l| *l.name == name) else {
@@ -82,18 +83,10 @@ pub fn serve_level_listeners(
         state
             .loop_handle
             .insert_source(source, move |_, listener, state| {
-                loop {
-                    match listener.accept() {
-                        Ok((stream, _)) => add_client(state, level, stream),
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(err) => {
-                            if !spare.shed(&err, || listener.accept().map(drop)) {
-                                tracing::warn!("accept failed: {err}");
-                            }
-                            break;
-                        }
-                    }
-                }
+                spare.accept_all(
+                    || accept_waiting(listener),
+                    |stream| add_client(state, level, stream),
+                );
                 Ok(PostAction::Continue)
             })
             .map_err(|e| anyhow::anyhow!("cannot watch a level socket: {e}"))?;
@@ -104,7 +97,7 @@ pub fn serve_level_listeners(
 
 /// A new connection on `level`'s socket: a client of that level, unless the level already has
 /// as many as `[limits] clients` (then it is closed at once, and the bar says so once).
-fn add_client(state: &mut State, level: LevelId, stream: std::os::unix::net::UnixStream) {
+fn add_client(state: &mut State, level: LevelId, stream: UnixStream) {
     let limit = state.config.limits.clients;
     if state.levels[level.0].client_count() >= limit {
         tracing::debug!(level = %state.levels[level.0].name, limit, "too many clients: connection closed");
@@ -121,10 +114,10 @@ fn add_client(state: &mut State, level: LevelId, stream: std::os::unix::net::Uni
 /// has no descriptor left, the waiting connection would keep the socket readable and spin the
 /// loop; instead the reserve is closed, the connection accepted and closed at once, and the
 /// reserve taken again (the classic accept(2)/EMFILE remedy).
-struct Spare(Option<std::os::fd::OwnedFd>, u64);
+pub(crate) struct Spare(Option<std::os::fd::OwnedFd>, u64);
 
 impl Spare {
-    fn new() -> Spare {
+    pub(crate) fn new() -> Spare {
         Spare(Self::take(), 0)
     }
 
@@ -156,6 +149,37 @@ impl Spare {
         }
         shed
     }
+
+    /// Accepts every connection waiting (`accept` answers `None` when none is), handing each
+    /// to `serve`; out of descriptors, sheds one instead of spinning the loop. The one accept
+    /// loop of every listener the compositor serves.
+    pub(crate) fn accept_all(
+        &mut self,
+        mut accept: impl FnMut() -> std::io::Result<Option<UnixStream>>,
+        mut serve: impl FnMut(UnixStream),
+    ) {
+        loop {
+            match accept() {
+                Ok(Some(stream)) => serve(stream),
+                Ok(None) => break,
+                Err(err) => {
+                    if !self.shed(&err, || accept().map(drop)) {
+                        tracing::warn!("accept failed: {err}");
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// `accept` on a non-blocking listener, "nothing waiting" as `None` (for [`Spare::accept_all`]).
+pub(crate) fn accept_waiting(listener: &UnixListener) -> std::io::Result<Option<UnixStream>> {
+    match listener.accept() {
+        Ok((stream, _)) => Ok(Some(stream)),
+        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Removes the (empty) directories [`listen_levels`] created, once the sockets are gone.
@@ -174,18 +198,10 @@ fn add_listener(state: &mut State, socket: ListeningSocket, level: LevelId) -> a
     state
         .loop_handle
         .insert_source(source, move |_, socket, state| {
-            loop {
-                match socket.accept() {
-                    Ok(Some(stream)) => add_client(state, level, stream),
-                    Ok(None) => break,
-                    Err(err) => {
-                        if !spare.shed(&err, || socket.accept().map(drop)) {
-                            tracing::warn!("accept failed: {err}");
-                        }
-                        break;
-                    }
-                }
-            }
+            spare.accept_all(
+                || socket.accept(),
+                |stream| add_client(state, level, stream),
+            );
             Ok(PostAction::Continue)
         })
         .map_err(|e| anyhow::anyhow!("cannot watch a level socket: {e}"))?;

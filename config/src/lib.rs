@@ -12,7 +12,7 @@
 //! administrator deploying a workstation must never have to guess what a message means.
 //!
 //! The validated [`Config`] is serde-serialisable so the launcher can hand exactly what it
-//! validated to the compositor (as JSON on the compositor's standard input).
+//! validated to the compositor (as JSON in a sealed memory file, `--config-fd`).
 
 use std::fmt;
 use std::ops::Range;
@@ -339,6 +339,18 @@ pub struct MenuApp {
     pub name: String,
     /// argv, never passed through a shell. Non-empty.
     pub command: Vec<String>,
+}
+
+/// Parses an output size `WIDTHxHEIGHT` (each 64 to 16384), as `--size` takes it.
+pub fn parse_size(s: &str) -> Result<(i32, i32), String> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
+    let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (64..=16384).contains(v));
+    match (parse(w), parse(h)) {
+        (Some(w), Some(h)) => Ok((w, h)),
+        _ => Err("width and height must be whole numbers from 64 to 16384".into()),
+    }
 }
 
 /// A level's network, applied by its cage.

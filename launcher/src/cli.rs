@@ -85,7 +85,7 @@ pub struct RunArgs {
     pub backend: BackendArg,
     /// Output size (headless) or initial window size (winit), as WIDTHxHEIGHT; the drm
     /// backend uses the displays' modes (`[[output]]` in the configuration).
-    #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+    #[arg(long, default_value = "1920x1080", value_parser = cloison_config::parse_size)]
     pub size: (i32, i32),
 }
 
@@ -188,18 +188,6 @@ pub fn write_man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Parses `WIDTHxHEIGHT`.
-pub fn parse_size(s: &str) -> Result<(i32, i32), String> {
-    let (w, h) = s
-        .split_once('x')
-        .ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
-    let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (64..=16384).contains(v));
-    match (parse(w), parse(h)) {
-        (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err("width and height must be whole numbers from 64 to 16384".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,8 +217,8 @@ mod tests {
 
     #[test]
     fn sizes_parse() {
-        assert_eq!(parse_size("800x600"), Ok((800, 600)));
-        assert!(parse_size("800").is_err());
-        assert!(parse_size("0x600").is_err());
+        assert_eq!(cloison_config::parse_size("800x600"), Ok((800, 600)));
+        assert!(cloison_config::parse_size("800").is_err());
+        assert!(cloison_config::parse_size("0x600").is_err());
     }
 }

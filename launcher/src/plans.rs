@@ -176,11 +176,7 @@ fn level_env(level: &Level) -> Vec<(String, String)> {
 }
 
 fn network(level: &Level) -> Network {
-    match &level.network {
-        cloison_config::Network::None => Network::None,
-        cloison_config::Network::Host => Network::Host,
-        cloison_config::Network::Netns(name) => Network::Netns(name.clone()),
-    }
+    level.network.clone()
 }
 
 /// Where the launcher's tools (`cloison-send`) are inside a level's cage (on its PATH).
@@ -521,12 +517,7 @@ pub fn enforced(plan: &CagePlan) -> String {
     };
     format!(
         "namespaces (user, mount, pid, ipc, uts, cgroup, network {}), {landlock}, seccomp {}, no capabilities, no_new_privs",
-        match &plan.network {
-            Network::None => "none".to_string(),
-            Network::Host => "host".to_string(),
-            Network::Netns(n) => format!("netns:{n}"),
-        },
-        plan.seccomp.profile
+        plan.network, plan.seccomp.profile
     )
 }
 

@@ -1,8 +1,9 @@
-//! The audit log: one JSON record per line in `$XDG_STATE_HOME/cloison/audit.jsonl`, one per
-//! decision of the multilevel manager. Content is recorded by SHA-256 and size, never by
-//! value. Records form a hash chain: each carries `prev`, the hash of the record before it
-//! (64 zeros for the first), and `hash`, the SHA-256 of its own JSON without `hash`. A record
-//! is flushed to disk (fdatasync) before the decision takes effect.
+//! The audit log: one JSON record per line in `$XDG_STATE_HOME/cloison/audit.jsonl`: each
+//! decision of the multilevel manager, and each file's outcome. Content is recorded by
+//! SHA-256 and size, never by value. Records form a hash chain: each carries `prev`, the hash
+//! of the record before it (64 zeros for the first), and `hash`, the SHA-256 of its own JSON
+//! without `hash`. A record is flushed to disk (fdatasync) before the decision takes effect,
+//! and a decision whose record cannot be written does not take effect ([`record`]).
 //!
 //! `cloison audit verify` recomputes every hash and link and names the first record that
 //! does not fit (changed, removed, inserted or reordered); `cloison audit show` prints the log.

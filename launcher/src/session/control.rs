@@ -92,6 +92,28 @@ pub(super) fn serve_ctl(
     listener: UnixListener,
     compositor: PathBuf,
 ) -> anyhow::Result<()> {
+    on_connections(
+        handle,
+        listener,
+        "the control socket",
+        move |stream, session| {
+            let events = session.events.clone();
+            let compositor = compositor.clone();
+            let _ = std::thread::Builder::new()
+                .name("ctl".into())
+                .spawn(move || crate::control::serve(stream, events_fn(events), &compositor));
+        },
+    )
+}
+
+/// Calls `serve` from the loop for each connection to `listener` (the one accept loop of the
+/// launcher's sockets); `what` names the socket in errors.
+fn on_connections(
+    handle: &LoopHandle<'static, Session>,
+    listener: UnixListener,
+    what: &'static str,
+    mut serve: impl FnMut(UnixStream, &mut Session) + 'static,
+) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     handle
         .insert_source(
@@ -99,23 +121,10 @@ pub(super) fn serve_ctl(
             move |_, listener, session| {
                 loop {
                     match listener.accept() {
-                        Ok((stream, _)) => {
-                            let events = session.events.clone();
-                            let compositor = compositor.clone();
-                            let _ =
-                                std::thread::Builder::new()
-                                    .name("ctl".into())
-                                    .spawn(move || {
-                                        crate::control::serve(
-                                            stream,
-                                            events_fn(events),
-                                            &compositor,
-                                        )
-                                    });
-                        }
+                        Ok((stream, _)) => serve(stream, session),
                         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
                         Err(err) => {
-                            tracing::warn!("control accept failed: {err}");
+                            tracing::warn!("cannot accept a connection on {what}: {err}");
                             break;
                         }
                     }
@@ -123,7 +132,7 @@ pub(super) fn serve_ctl(
                 Ok(PostAction::Continue)
             },
         )
-        .map_err(|e| anyhow::anyhow!("cannot watch the control socket: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot watch {what}: {e}"))?;
     Ok(())
 }
 
@@ -157,33 +166,23 @@ pub(super) fn serve_manager(
     listener: UnixListener,
     transfers: Arc<crate::manager::transfer::Transfers>,
 ) -> anyhow::Result<()> {
-    listener.set_nonblocking(true)?;
-    handle
-        .insert_source(
-            Generic::new(listener, Interest::READ, Mode::Level),
-            move |_, listener, _| {
-                while let Ok((stream, _)) = listener.accept() {
-                    // At most MAX_CONNECTIONS at once per level: past that, closed at once.
-                    let Some(slot) = transfers.connect(&level) else {
-                        tracing::debug!(level, "too many manager connections: one closed");
-                        continue;
-                    };
-                    let level = level.clone();
-                    let transfers = transfers.clone();
-                    // Each connection has its thread: a slow transfer never holds the loop.
-                    let _ = std::thread::Builder::new()
-                        .name(format!("manager-{index}"))
-                        .spawn(move || {
-                            let _ = stream.set_nonblocking(false);
-                            crate::manager::transfer::serve(&stream, &level, &transfers);
-                            // The slot is free before the level sees the connection close, so
-                            // it can connect again at once.
-                            drop(slot);
-                        });
-                }
-                Ok(PostAction::Continue)
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("cannot watch a manager socket: {e}"))?;
-    Ok(())
+    on_connections(handle, listener, "a manager socket", move |stream, _| {
+        // At most MAX_CONNECTIONS at once per level: past that, closed at once.
+        let Some(slot) = transfers.connect(&level) else {
+            tracing::debug!(level, "too many manager connections: one closed");
+            return;
+        };
+        let level = level.clone();
+        let transfers = transfers.clone();
+        // Each connection has its thread: a slow transfer never holds the loop.
+        let _ = std::thread::Builder::new()
+            .name(format!("manager-{index}"))
+            .spawn(move || {
+                let _ = stream.set_nonblocking(false);
+                crate::manager::transfer::serve(&stream, &level, &transfers);
+                // The slot is free before the level sees the connection close, so it can
+                // connect again at once.
+                drop(slot);
+            });
+    })
 }
