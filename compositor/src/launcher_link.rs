@@ -87,16 +87,16 @@ impl LauncherLink {
         let inserted = handle.insert_source(
             Generic::new(watched, Interest::WRITE, Mode::Level),
             |_, stream, state| {
-                let manager = &mut state.launcher;
-                match manager.writer.flush(stream) {
+                let link = &mut state.launcher;
+                match link.writer.flush(stream) {
                     Ok(false) => Ok(PostAction::Continue),
                     Ok(true) => {
-                        manager.flushing = false;
+                        link.flushing = false;
                         Ok(PostAction::Remove)
                     }
                     Err(err) => {
                         tracing::warn!("cannot reach the launcher: {err}");
-                        manager.flushing = false;
+                        link.flushing = false;
                         Ok(PostAction::Remove)
                     }
                 }

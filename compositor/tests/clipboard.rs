@@ -388,3 +388,55 @@ fn a_source_writes_a_large_content_into_an_ordinary_blocking_pipe() {
     assert!(writer.join().unwrap().is_ok(), "the source's write failed");
     assert_eq!(copied(&f)[0].2, 3 << 20);
 }
+
+/// A launcher that stops reading never stalls the compositor, and gets every message whole
+/// and in order once it reads again (frames wait in a bounded queue, never torn).
+#[test]
+fn a_launcher_that_reads_slowly_gets_every_message_whole_and_in_order() {
+    use cloison_ipc::channel::{self, Receiver};
+    let mut f = Fixture::new();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    cloison_compositor::launcher_link::connect(&mut f.state, theirs).unwrap();
+    // About 2 MB: far more than the socket holds.
+    let reason = "r".repeat(1000);
+    for op in 0..2000u64 {
+        f.state.launcher.send(ToLauncher::CopyFailed {
+            op,
+            level: "low".into(),
+            reason: reason.clone(),
+            mime: None,
+            size: op,
+        });
+    }
+    f.dispatch_server();
+    assert!(f.state.launcher.unsent.is_empty(), "queued, not dropped");
+    // The compositor still serves its clients meanwhile.
+    let low = f.add_client("low");
+    f.map_window(low, (100, 100), 0xff0000ff, "low");
+    let reader = std::thread::spawn(move || {
+        let mut receiver = Receiver::new(channel::SESSION);
+        let mut got = Vec::new();
+        while got.len() < 2000 {
+            if receiver.fill(&ours).unwrap() == channel::Fill::Closed {
+                break;
+            }
+            while let Some(frame) = receiver.next_frame().unwrap() {
+                got.push(frame.decode::<ToLauncher>().unwrap().0);
+            }
+        }
+        got
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        f.dispatch_server();
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let got = reader.join().unwrap();
+    assert_eq!(got.len(), 2000);
+    for (i, message) in got.iter().enumerate() {
+        assert!(
+            matches!(message, ToLauncher::CopyFailed { op, reason: r, .. } if *op == i as u64 && *r == reason),
+            "message {i} is whole and in order"
+        );
+    }
+}
