@@ -28,7 +28,7 @@ pub struct WinitBackend {
 
 impl WinitBackend {
     /// Opens the window (`size` pixels) and adds its event source to the loop; events are
-    /// turned into [`Input`] and resizes.
+    /// turned into [`Input`](crate::input::Input) and resizes.
     pub fn new(
         loop_handle: &LoopHandle<'static, State>,
         size: Size<i32, Physical>,
