@@ -1,0 +1,866 @@
+//! The configuration as written ("raw", every value that can be wrong with its source span)
+//! and its validation into a [`Config`].
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Raw (as written) form. Every value that validation can reject keeps its span.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    keyboard: Keyboard,
+    #[serde(default)]
+    shortcuts: RawShortcuts,
+    #[serde(default, rename = "level")]
+    levels: Vec<Spanned<RawLevel>>,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    compositor: Option<Spanned<CompositorConfig>>,
+    #[serde(default)]
+    clipboard: Option<Spanned<ClipboardConfig>>,
+    #[serde(default)]
+    files: Option<Spanned<FilesConfig>>,
+    #[serde(default, rename = "output")]
+    outputs: Vec<Spanned<RawOutput>>,
+    #[serde(default)]
+    touchpad: TouchpadConfig,
+    #[serde(default)]
+    limits: Option<Spanned<LimitsConfig>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOutput {
+    name: Spanned<String>,
+    #[serde(default)]
+    mode: Option<Spanned<String>>,
+    #[serde(default)]
+    position: Option<Spanned<Vec<i64>>>,
+    #[serde(default)]
+    scale: Option<Spanned<i64>>,
+    #[serde(default = "yes")]
+    enabled: bool,
+}
+
+pub(crate) fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLevel {
+    name: Spanned<String>,
+    label: Spanned<String>,
+    color: Spanned<String>,
+    rank: u32,
+    #[serde(default)]
+    network: Option<Spanned<String>>,
+    #[serde(default)]
+    session: Vec<Spanned<RawApp>>,
+    #[serde(default)]
+    protocols: Option<Spanned<Protocols>>,
+    #[serde(default)]
+    uid: Option<Spanned<u32>>,
+    #[serde(default)]
+    landlock: LandlockMode,
+    #[serde(default, rename = "app")]
+    apps: Vec<Spanned<MenuApp>>,
+    #[serde(default = "yes")]
+    desktop_entries: bool,
+}
+
+pub(crate) fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawShortcuts {
+    cycle_windows: Option<Spanned<String>>,
+    cycle_windows_backward: Option<Spanned<String>>,
+    maximize: Option<Spanned<String>>,
+    fullscreen: Option<Spanned<String>>,
+    close: Option<Spanned<String>>,
+    minimize: Option<Spanned<String>>,
+    launcher_menu: Option<Spanned<String>>,
+    copy_to_global: Option<Spanned<String>>,
+    paste_from_global: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawApp {
+    command: Vec<String>,
+    #[serde(default)]
+    restart: Restart,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    #[serde(default, rename = "flow")]
+    flows: Vec<Spanned<RawFlow>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlow {
+    from: Spanned<String>,
+    to: Spanned<String>,
+    clipboard: Decision,
+    files: Decision,
+    #[serde(default)]
+    clipboard_max_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    clipboard_images: bool,
+    #[serde(default)]
+    files_max_file_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    files_max_total_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    files_max_count: Option<Spanned<usize>>,
+    #[serde(default)]
+    files_extensions: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    clipboard_control_characters: bool,
+}
+
+pub(crate) type Invalid = (Option<Range<usize>>, String, String);
+
+pub(crate) fn invalid(
+    span: Range<usize>,
+    message: impl Into<String>,
+    fix: impl Into<String>,
+) -> Invalid {
+    (Some(span), message.into(), fix.into())
+}
+
+/// Checks a level name: it becomes a path component, a seat name and a command argument.
+pub fn check_level_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok =
+        chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if name.len() > 32 || !first_ok || !rest_ok {
+        return Err(format!(
+            "invalid level name {name:?}: it must start with a lowercase letter, use only a-z, 0-9, '-' and '_', and have at most 32 characters"
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
+    let line_of = |span: &Range<usize>| line_col(text, span.start).0;
+    let mut levels: Vec<Level> = Vec::new();
+    // (name span, colour span) of each level, for "first declared at" messages.
+    let mut spans: Vec<(Range<usize>, Range<usize>)> = Vec::new();
+
+    if raw.levels.len() > MAX_LEVELS {
+        return Err(invalid(
+            raw.levels[MAX_LEVELS].span(),
+            format!(
+                "{} levels are declared; at most {MAX_LEVELS} are supported",
+                raw.levels.len()
+            ),
+            "merge or remove levels",
+        ));
+    }
+
+    for spanned in &raw.levels {
+        let level = spanned.get_ref();
+        let name = level.name.get_ref();
+        check_level_name(name).map_err(|m| {
+            invalid(
+                level.name.span(),
+                m,
+                "rename the level, e.g. name = \"high\"",
+            )
+        })?;
+        if let Some(first) = levels.iter().position(|l| &l.name == name) {
+            return Err(invalid(
+                level.name.span(),
+                format!(
+                    "duplicate level name {name:?} (first declared at line {})",
+                    line_of(&spans[first].0)
+                ),
+                "give each [[level]] a unique name",
+            ));
+        }
+
+        let label = level.label.get_ref();
+        if label.trim().is_empty()
+            || label.chars().count() > MAX_LABEL_CHARS
+            || label.chars().any(|c| c.is_control() || is_invisible(c))
+        {
+            return Err(invalid(
+                level.label.span(),
+                format!(
+                    "invalid label {label:?}: it must be 1 to {MAX_LABEL_CHARS} visible characters"
+                ),
+                "use a short label such as \"HIGH\"",
+            ));
+        }
+        if let Some(other) = levels
+            .iter()
+            .find(|l| l.label.eq_ignore_ascii_case(label.trim()))
+        {
+            return Err(invalid(
+                level.label.span(),
+                format!("label {label:?} is already used by level {:?}", other.name),
+                "give each level a distinct label: users tell levels apart by it",
+            ));
+        }
+
+        let color: Color = level.color.get_ref().parse().map_err(|m: String| {
+            invalid(
+                level.color.span(),
+                m,
+                "write the colour as \"#rrggbb\", e.g. \"#c62828\"",
+            )
+        })?;
+        for (i, other) in levels.iter().enumerate() {
+            let distance = color.distance(other.color);
+            if distance < MIN_COLOR_DISTANCE {
+                let what = if distance == 0.0 {
+                    "the same as"
+                } else {
+                    "too similar to"
+                };
+                return Err(invalid(
+                    level.color.span(),
+                    format!(
+                        "colour {color} of level {name:?} is {what} colour {} of level {:?} (line {}; ΔE {distance:.1}, at least {MIN_COLOR_DISTANCE} is needed)",
+                        other.color,
+                        other.name,
+                        line_of(&spans[i].1),
+                    ),
+                    "pick clearly different colours: users tell levels apart by them (e.g. green #2e9e44, red #c62828, blue #1565c0, orange #ef6c00)",
+                ));
+            }
+        }
+
+        let network = match &level.network {
+            None => Network::None,
+            Some(net) => parse_network(net.get_ref()).map_err(|m| {
+                invalid(
+                    net.span(),
+                    m,
+                    "use network = \"none\", \"host\" or \"netns:NAME\"",
+                )
+            })?,
+        };
+
+        let mut session = Vec::new();
+        for app in &level.session {
+            let a = app.get_ref();
+            if a.command.is_empty() || a.command[0].is_empty() {
+                return Err(invalid(
+                    app.span(),
+                    "a session app has an empty command",
+                    "give the program and its arguments, e.g. command = [\"foot\"]",
+                ));
+            }
+            if a.command.iter().any(|arg| arg.contains('\0')) {
+                return Err(invalid(
+                    app.span(),
+                    "a session app's command contains a NUL character",
+                    "remove the NUL character",
+                ));
+            }
+            session.push(SessionApp {
+                command: a.command.clone(),
+                restart: a.restart,
+            });
+        }
+
+        let protocols = match &level.protocols {
+            None => Protocols::default(),
+            Some(p) => {
+                let protocols = p.get_ref().clone();
+                for global in &protocols.globals {
+                    if CORE_GLOBALS.contains(&global.as_str()) {
+                        continue;
+                    }
+                    if NEVER_OFFERED.contains(&global.as_str()) {
+                        return Err(invalid(
+                            p.span(),
+                            format!(
+                                "{global} is never offered to a level: it would let a level capture, control or impersonate what is not its own"
+                            ),
+                            "remove it from globals",
+                        ));
+                    }
+                    if !OPTIONAL_GLOBALS.contains(&global.as_str()) {
+                        return Err(invalid(
+                            p.span(),
+                            format!("unknown global {global:?}"),
+                            format!("use names from: {}", OPTIONAL_GLOBALS.join(", ")),
+                        ));
+                    }
+                }
+                protocols
+            }
+        };
+
+        let index = levels.len() as u32;
+        let uid = match &level.uid {
+            None => DEFAULT_LEVEL_UID + 100_000 * index,
+            Some(uid) => {
+                check_outside_uid(*uid.get_ref()).map_err(|m| {
+                    invalid(
+                        uid.span(),
+                        m,
+                        "give the level its own uid, e.g. uid = 2000000 (a range no account uses)",
+                    )
+                })?;
+                *uid.get_ref()
+            }
+        };
+        if let Some(other) = levels.iter().find(|l| l.uid == uid) {
+            return Err(invalid(
+                level
+                    .uid
+                    .as_ref()
+                    .map(|u| u.span())
+                    .unwrap_or(spanned.span()),
+                format!("uid {uid} is already level {:?}'s", other.name),
+                "give each level its own uid: the kernel separates the levels' files by it",
+            ));
+        }
+
+        let mut apps = Vec::new();
+        for app in &level.apps {
+            let a = app.get_ref();
+            if a.command.is_empty() || a.command[0].is_empty() {
+                return Err(invalid(
+                    app.span(),
+                    "a menu app has an empty command",
+                    "give the program and its arguments, e.g. command = [\"foot\"]",
+                ));
+            }
+            if a.command.iter().any(|arg| arg.contains('\0')) {
+                return Err(invalid(
+                    app.span(),
+                    "a menu app's command contains a NUL character",
+                    "remove the NUL character",
+                ));
+            }
+            if a.name.trim().is_empty()
+                || a.name.chars().count() > 64
+                || a.name.chars().any(|c| c.is_control() || is_invisible(c))
+            {
+                return Err(invalid(
+                    app.span(),
+                    format!("invalid menu app name {:?}", a.name),
+                    "use 1 to 64 visible characters, e.g. name = \"Terminal\"",
+                ));
+            }
+            apps.push(MenuApp {
+                name: a.name.trim().to_string(),
+                command: a.command.clone(),
+            });
+        }
+
+        spans.push((level.name.span(), level.color.span()));
+        levels.push(Level {
+            name: name.clone(),
+            label: label.trim().to_string(),
+            color,
+            rank: level.rank,
+            network,
+            session,
+            protocols,
+            uid,
+            landlock: level.landlock,
+            apps,
+            desktop_entries: level.desktop_entries,
+        });
+    }
+
+    if levels.len() < 2 {
+        let span = raw.levels.first().map(|l| l.span());
+        return Err((
+            span,
+            format!(
+                "{} level(s) declared; a Cloison session needs at least two",
+                levels.len()
+            ),
+            "declare at least two [[level]] tables (the built-in default has \"low\" and \"high\"; see docs/configuration.md)".into(),
+        ));
+    }
+
+    let mut flows: Vec<Flow> = Vec::new();
+    for spanned in &raw.policy.flows {
+        let f = spanned.get_ref();
+        for end in [&f.from, &f.to] {
+            if !levels.iter().any(|l| &l.name == end.get_ref()) {
+                let known: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+                return Err(invalid(
+                    end.span(),
+                    format!(
+                        "the flow rule names level {:?}, which is not declared",
+                        end.get_ref()
+                    ),
+                    format!("use one of the declared levels: {}", known.join(", ")),
+                ));
+            }
+        }
+        if f.from.get_ref() == f.to.get_ref() {
+            return Err(invalid(
+                spanned.span(),
+                format!(
+                    "a flow rule goes from level {:?} to itself",
+                    f.from.get_ref()
+                ),
+                "flow rules are for pairs of different levels; remove this rule",
+            ));
+        }
+        if flows
+            .iter()
+            .any(|g| &g.from == f.from.get_ref() && &g.to == f.to.get_ref())
+        {
+            return Err(invalid(
+                spanned.span(),
+                format!(
+                    "a second flow rule for {} -> {}",
+                    f.from.get_ref(),
+                    f.to.get_ref()
+                ),
+                "keep one [[policy.flow]] per ordered pair of levels",
+            ));
+        }
+        if let Some(max) = &f.clipboard_max_bytes {
+            check_clipboard_bytes(*max.get_ref()).map_err(|m| {
+                invalid(
+                    max.span(),
+                    m,
+                    format!("use at most {MAX_CLIPBOARD_BYTES} (64 MiB), e.g. clipboard_max_bytes = 4194304"),
+                )
+            })?;
+        }
+        let positive = |value: Option<&Spanned<u64>>, key: &str| match value {
+            Some(v) if *v.get_ref() == 0 => Err(invalid(
+                v.span(),
+                format!("{key} is 0: no file could ever cross"),
+                "use a positive limit, or files = \"deny\" to stop files for this pair",
+            )),
+            _ => Ok(value.map(|v| *v.get_ref())),
+        };
+        let files_max_file_bytes =
+            positive(f.files_max_file_bytes.as_ref(), "files_max_file_bytes")?;
+        let files_max_total_bytes =
+            positive(f.files_max_total_bytes.as_ref(), "files_max_total_bytes")?;
+        let count = f
+            .files_max_count
+            .as_ref()
+            .map(|c| Spanned::new(c.span(), *c.get_ref() as u64));
+        let files_max_count = positive(count.as_ref(), "files_max_count")?.map(|c| c as usize);
+        let files_extensions = match &f.files_extensions {
+            None => Vec::new(),
+            Some(list) => {
+                let mut out = Vec::new();
+                for ext in list.get_ref() {
+                    let clean = ext.trim_start_matches('.').to_ascii_lowercase();
+                    if clean.is_empty()
+                        || clean.len() > 16
+                        || !clean.chars().all(|c| c.is_ascii_alphanumeric())
+                    {
+                        return Err(invalid(
+                            list.span(),
+                            format!("{ext:?} is not a file extension"),
+                            "list extensions as letters and digits, e.g. files_extensions = [\"pdf\", \"txt\"]",
+                        ));
+                    }
+                    out.push(clean);
+                }
+                if out.is_empty() {
+                    return Err(invalid(
+                        list.span(),
+                        "files_extensions is empty: no file could ever cross",
+                        "list the allowed extensions, remove the key to allow any, or use files = \"deny\"",
+                    ));
+                }
+                out
+            }
+        };
+        flows.push(Flow {
+            from: f.from.get_ref().clone(),
+            to: f.to.get_ref().clone(),
+            clipboard: f.clipboard,
+            files: f.files,
+            clipboard_max_bytes: f.clipboard_max_bytes.as_ref().map(|m| *m.get_ref()),
+            clipboard_images: f.clipboard_images,
+            files_max_file_bytes,
+            files_max_total_bytes,
+            files_max_count,
+            files_extensions,
+            clipboard_control_characters: f.clipboard_control_characters,
+        });
+    }
+
+    let shortcuts = validate_shortcuts(&raw.shortcuts)?;
+
+    let compositor = match &raw.compositor {
+        None => CompositorConfig::default(),
+        Some(c) => {
+            let compositor = c.get_ref().clone();
+            check_outside_uid(compositor.uid).map_err(|m| {
+                invalid(
+                    c.span(),
+                    m,
+                    "give the compositor its own uid, e.g. uid = 1900000",
+                )
+            })?;
+            compositor
+        }
+    };
+    if let Some(level) = levels.iter().find(|l| l.uid == compositor.uid) {
+        return Err((
+            raw.compositor.as_ref().map(|c| c.span()),
+            format!(
+                "the compositor's uid {} is also level {:?}'s",
+                compositor.uid, level.name
+            ),
+            "give the compositor a uid no level uses: it must not own any level's files".into(),
+        ));
+    }
+
+    let clipboard = match &raw.clipboard {
+        None => ClipboardConfig::default(),
+        Some(c) => {
+            let clipboard = c.get_ref().clone();
+            check_clipboard_bytes(clipboard.max_bytes).map_err(|m| {
+                invalid(
+                    c.span(),
+                    m,
+                    "use at most 67108864 (64 MiB), e.g. max_bytes = 1048576",
+                )
+            })?;
+            if !(100..=60_000).contains(&clipboard.timeout_ms) {
+                return Err(invalid(
+                    c.span(),
+                    format!("timeout_ms = {} is out of range", clipboard.timeout_ms),
+                    "use 100 to 60000 milliseconds (default 2000)",
+                ));
+            }
+            clipboard
+        }
+    };
+
+    let files = match &raw.files {
+        None => FilesConfig::default(),
+        Some(f) => {
+            let files = f.get_ref().clone();
+            if files.max_file_bytes == 0 || files.max_total_bytes == 0 || files.max_count == 0 {
+                return Err(invalid(
+                    f.span(),
+                    "a [files] limit is 0: no file could ever cross",
+                    "use positive limits (e.g. max_file_bytes = 1073741824), or files = \"deny\" in the flow rules",
+                ));
+            }
+            if files.max_file_bytes > files.max_total_bytes {
+                return Err(invalid(
+                    f.span(),
+                    format!(
+                        "max_file_bytes ({}) is above max_total_bytes ({})",
+                        files.max_file_bytes, files.max_total_bytes
+                    ),
+                    "a request holds at least one file: raise max_total_bytes or lower max_file_bytes",
+                ));
+            }
+            files
+        }
+    };
+
+    let outputs = validate_outputs(&raw.outputs, &line_of)?;
+    let limits = validate_limits(raw.limits.as_ref(), levels.len())?;
+
+    Ok(Config {
+        source: file.to_string(),
+        keyboard: raw.keyboard,
+        shortcuts,
+        levels,
+        policy: Policy { flows },
+        compositor,
+        clipboard,
+        files,
+        outputs,
+        touchpad: raw.touchpad,
+        limits,
+    })
+}
+
+/// `[limits]`: each within a range a level can work in, and the descriptors of every level
+/// together within what the compositor can hold.
+pub(crate) fn validate_limits(
+    raw: Option<&Spanned<LimitsConfig>>,
+    levels: usize,
+) -> Result<LimitsConfig, Invalid> {
+    let Some(raw) = raw else {
+        return Ok(LimitsConfig::default());
+    };
+    let limits = raw.get_ref().clone();
+    let ranges: [(&str, u64, u64, u64); 5] = [
+        ("clients", limits.clients as u64, 4, 4096),
+        ("surfaces", limits.surfaces as u64, 64, 1 << 20),
+        ("shm_buffers", limits.shm_buffers as u64, 16, 1 << 16),
+        ("shm_bytes", limits.shm_bytes, 64 << 20, 1 << 40),
+        (
+            "frame_callbacks",
+            limits.frame_callbacks as u64,
+            64,
+            1 << 20,
+        ),
+    ];
+    for (key, value, min, max) in ranges {
+        if !(min..=max).contains(&value) {
+            let default = match key {
+                "clients" => LimitsConfig::default().clients as u64,
+                "surfaces" => LimitsConfig::default().surfaces as u64,
+                "shm_buffers" => LimitsConfig::default().shm_buffers as u64,
+                "shm_bytes" => LimitsConfig::default().shm_bytes,
+                _ => LimitsConfig::default().frame_callbacks as u64,
+            };
+            return Err(invalid(
+                raw.span(),
+                format!("[limits] {key} = {value} is out of range"),
+                format!("use {min} to {max} (default {default})"),
+            ));
+        }
+    }
+    let descriptors = levels * (limits.clients * DESCRIPTORS_PER_CLIENT + limits.shm_buffers);
+    if descriptors > MAX_COMPOSITOR_DESCRIPTORS {
+        return Err(invalid(
+            raw.span(),
+            format!(
+                "{levels} levels × (clients {} × {DESCRIPTORS_PER_CLIENT} + shm_buffers {}) = {descriptors} descriptors, more than the compositor holds ({MAX_COMPOSITOR_DESCRIPTORS})",
+                limits.clients, limits.shm_buffers
+            ),
+            "lower clients or shm_buffers",
+        ));
+    }
+    Ok(limits)
+}
+
+pub(crate) fn validate_outputs(
+    raw: &[Spanned<RawOutput>],
+    line_of: &dyn Fn(&Range<usize>) -> usize,
+) -> Result<Vec<OutputConfig>, Invalid> {
+    let mut outputs: Vec<OutputConfig> = Vec::new();
+    for (i, spanned) in raw.iter().enumerate() {
+        let output = spanned.get_ref();
+        let name = output.name.get_ref();
+        if name.is_empty()
+            || name.len() > 32
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                output.name.span(),
+                format!("invalid output name {name:?}"),
+                "use the connector's name, e.g. \"HDMI-A-1\", \"DP-2\", \"eDP-1\" (`cloison ctl status` lists them)",
+            ));
+        }
+        if let Some(first) = raw[..i].iter().find(|o| o.get_ref().name.get_ref() == name) {
+            return Err(invalid(
+                output.name.span(),
+                format!(
+                    "output {name:?} is configured twice (first at line {})",
+                    line_of(&first.span())
+                ),
+                "merge the two [[output]] sections",
+            ));
+        }
+        let mode = match &output.mode {
+            None => None,
+            Some(mode) => Some(parse_mode(mode.get_ref()).map_err(|m| {
+                invalid(
+                    mode.span(),
+                    m,
+                    "write WIDTHxHEIGHT or WIDTHxHEIGHT@HZ, e.g. \"1920x1080\" or \"2560x1440@60\"",
+                )
+            })?),
+        };
+        let position = match &output.position {
+            None => None,
+            Some(position) => match position.get_ref().as_slice() {
+                [x, y] if (0..=32768).contains(x) && (0..=32768).contains(y) => {
+                    Some((*x as i32, *y as i32))
+                }
+                _ => {
+                    return Err(invalid(
+                        position.span(),
+                        format!("invalid output position {:?}", position.get_ref()),
+                        "write [X, Y] with whole numbers from 0 to 32768, e.g. position = [1920, 0]",
+                    ));
+                }
+            },
+        };
+        let scale = match &output.scale {
+            None => 1,
+            Some(scale) => match *scale.get_ref() {
+                s @ 1..=4 => s as u32,
+                s => {
+                    return Err(invalid(
+                        scale.span(),
+                        format!("invalid output scale {s}"),
+                        "use a whole number from 1 to 4 (fractional scales are not supported)",
+                    ));
+                }
+            },
+        };
+        outputs.push(OutputConfig {
+            name: name.clone(),
+            mode,
+            position,
+            scale,
+            enabled: output.enabled,
+        });
+    }
+    Ok(outputs)
+}
+
+/// Parses `WIDTHxHEIGHT` or `WIDTHxHEIGHT@HZ`.
+pub fn parse_mode(text: &str) -> Result<(u32, u32, Option<u32>), String> {
+    let bad = || format!("invalid mode {text:?}");
+    let (size, refresh) = match text.split_once('@') {
+        Some((size, hz)) => (
+            size,
+            Some(
+                hz.parse::<u32>()
+                    .ok()
+                    .filter(|hz| (1..=1000).contains(hz))
+                    .ok_or_else(bad)?,
+            ),
+        ),
+        None => (text, None),
+    };
+    let (w, h) = size.split_once('x').ok_or_else(bad)?;
+    let dimension = |v: &str| v.parse::<u32>().ok().filter(|v| (64..=16384).contains(v));
+    match (dimension(w), dimension(h)) {
+        (Some(w), Some(h)) => Ok((w, h, refresh)),
+        _ => Err(bad()),
+    }
+}
+
+pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
+    let mut shortcuts = Shortcuts::default();
+    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 9] = [
+        (
+            "cycle_windows",
+            &raw.cycle_windows,
+            &mut shortcuts.cycle_windows,
+        ),
+        (
+            "cycle_windows_backward",
+            &raw.cycle_windows_backward,
+            &mut shortcuts.cycle_windows_backward,
+        ),
+        ("maximize", &raw.maximize, &mut shortcuts.maximize),
+        ("fullscreen", &raw.fullscreen, &mut shortcuts.fullscreen),
+        ("close", &raw.close, &mut shortcuts.close),
+        ("minimize", &raw.minimize, &mut shortcuts.minimize),
+        (
+            "launcher_menu",
+            &raw.launcher_menu,
+            &mut shortcuts.launcher_menu,
+        ),
+        (
+            "copy_to_global",
+            &raw.copy_to_global,
+            &mut shortcuts.copy_to_global,
+        ),
+        (
+            "paste_from_global",
+            &raw.paste_from_global,
+            &mut shortcuts.paste_from_global,
+        ),
+    ];
+    let mut seen: Vec<(Chord, &'static str, Option<Range<usize>>)> = Vec::new();
+    for (action, given, target) in fields {
+        if let Some(value) = given {
+            *target = value.get_ref().clone();
+        }
+        let span = given.as_ref().map(|v| v.span());
+        if target == "none" {
+            continue;
+        }
+        // The launcher menu may be a tap of Super alone (pressed and released, nothing else).
+        if action == "launcher_menu" && target.eq_ignore_ascii_case("super") {
+            *target = "super".into();
+            continue;
+        }
+        let parsed = parse_chord(target).map_err(|m| {
+            (
+                span.clone(),
+                format!("shortcut {action} = {target:?}: {m}"),
+                "write it like \"super+q\" or \"alt+shift+Tab\", or \"none\" to disable it"
+                    .to_string(),
+            )
+        })?;
+        let normalized = Chord {
+            key: parsed.key.to_ascii_lowercase(),
+            ..parsed
+        };
+        if let Some((_, other, _)) = seen.iter().find(|(c, _, _)| *c == normalized) {
+            return Err((
+                span.or_else(|| {
+                    seen.iter()
+                        .find(|(_, a, _)| a == other)
+                        .and_then(|s| s.2.clone())
+                }),
+                format!("shortcuts {other} and {action} are the same chord ({target:?})"),
+                "give each action its own chord".to_string(),
+            ));
+        }
+        seen.push((normalized, action, span));
+    }
+    Ok(shortcuts)
+}
+
+pub(crate) fn check_clipboard_bytes(bytes: u64) -> Result<(), String> {
+    if bytes == 0 || bytes > MAX_CLIPBOARD_BYTES {
+        return Err(format!(
+            "a clipboard cap of {bytes} bytes is out of range (1 to {MAX_CLIPBOARD_BYTES})"
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_outside_uid(uid: u32) -> Result<(), String> {
+    if !(MIN_OUTSIDE_UID..u32::MAX - 1).contains(&uid) {
+        return Err(format!(
+            "uid {uid} is not usable for a cage: it must be from {MIN_OUTSIDE_UID} to {}, outside the accounts' range",
+            u32::MAX - 2
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_network(value: &str) -> Result<Network, String> {
+    match value {
+        "none" => Ok(Network::None),
+        "host" => Ok(Network::Host),
+        other => match other.strip_prefix("netns:") {
+            Some(name)
+                if !name.is_empty()
+                    && name != "."
+                    && name != ".."
+                    && name.len() <= 64
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) =>
+            {
+                Ok(Network::Netns(name.to_string()))
+            }
+            Some(name) => Err(format!(
+                "invalid network namespace name {name:?}: use letters, digits, '-', '_' and '.'"
+            )),
+            None => Err(format!("unknown network mode {other:?}")),
+        },
+    }
+}
