@@ -325,46 +325,52 @@ impl Xvfb {
         Self::start_with(&[])
     }
 
-    /// Starts Xvfb with extra arguments (e.g. `-auth FILE`).
+    /// Starts Xvfb with extra arguments (e.g. `-auth FILE`). The server picks a free display
+    /// number itself (`-displayfd`) and says which: display numbers left behind by servers of
+    /// earlier runs (sockets and lock files) never make a test fail.
     fn start_with(extra: &[&str]) -> Xvfb {
-        // Tests of this file run in parallel: one picks a free display number and waits for
-        // its server at a time.
-        static PICKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _picking = PICKING.lock().unwrap_or_else(|e| e.into_inner());
+        use std::io::BufRead as _;
+        use std::os::fd::AsRawFd as _;
         let xvfb = external("Xvfb");
-        for n in 90..120 {
-            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            {
-                continue;
-            }
-            let display = format!(":{n}");
-            let child = Command::new(&xvfb)
-                .args([
-                    display.as_str(),
-                    "-screen",
-                    "0",
-                    "1280x800x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            wait_until("Xvfb to listen", Duration::from_secs(10), || {
-                std::path::Path::new(&socket).exists()
-            });
-            return Xvfb(child, display);
-        }
-        panic!("no free X display number");
+        // Inherited by the server (no close-on-exec); ours is dropped after the spawn.
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        let child = Command::new(&xvfb)
+            .args(["-displayfd", &write.as_raw_fd().to_string()])
+            .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(write);
+        let mut line = String::new();
+        std::io::BufReader::new(std::fs::File::from(read))
+            .read_line(&mut line)
+            .expect("Xvfb says its display");
+        let n: u32 = line.trim().parse().expect("a display number");
+        let display = format!(":{n}");
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        wait_until("Xvfb to listen", Duration::from_secs(10), || {
+            std::path::Path::new(&socket).exists()
+        });
+        Xvfb(child, display)
     }
 }
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM, so the server removes its socket and lock file.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
