@@ -480,7 +480,11 @@ impl State {
             crate::ui::dialog::ConfirmDialog::files(id, from, from_badge, to_badge, files, total);
         let focused = self.focused_level().map(|l| self.levels[l.0].name.clone());
         let asked_from_focus = focused.is_none() || focused.as_deref() == Some(from);
-        if self.ui.dialog.is_none() && asked_from_focus {
+        // A level whose requests the user just refused twice asks from the bar only.
+        let refused = self.ui.refused_asks.entry(from.to_string()).or_default();
+        refused.retain(|at| at.elapsed() < crate::ui::dialog::REFUSED_WINDOW);
+        let looping = refused.len() >= 2;
+        if self.ui.dialog.is_none() && asked_from_focus && !looping {
             self.show_dialog(dialog);
             return;
         }
@@ -534,6 +538,13 @@ impl State {
         if !accept && self.clipboard.pending_paste.map(|p| DialogId::Paste(p.0)) == Some(dialog.id)
         {
             self.clipboard.pending_paste = None;
+        }
+        if !accept && !dialog.by_user {
+            self.ui
+                .refused_asks
+                .entry(dialog.source.clone())
+                .or_default()
+                .push(std::time::Instant::now());
         }
         self.launcher.send(ToLauncher::ConfirmAnswer {
             dialog: dialog.id,

@@ -43,14 +43,14 @@ pub fn listen(state: &mut State, path: &Path) -> anyhow::Result<()> {
 /// business; in a cage the compositor could not even name it).
 pub fn serve_listener(state: &mut State, listener: UnixListener) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
-    let mut spare = crate::sockets::Spare::new();
+    let mut spare = cloison_ipc::listener::Spare::new();
     state
         .loop_handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),
             move |_, listener, state| {
                 spare.accept_all(
-                    || crate::sockets::accept_waiting(listener),
+                    || cloison_ipc::listener::accept_waiting(listener),
                     |stream| {
                         if let Err(err) = serve(state, stream) {
                             tracing::warn!("control connection refused: {err:#}");

@@ -445,6 +445,7 @@ impl State {
             dialog: None,
             dialog_since: Instant::now(),
             dialogs_waiting: Vec::new(),
+            refused_asks: Default::default(),
             dialog_cache: Default::default(),
         };
         // Until a launcher says otherwise, the menu lists the configured apps.

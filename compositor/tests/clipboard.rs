@@ -389,6 +389,40 @@ fn a_source_writes_a_large_content_into_an_ordinary_blocking_pipe() {
     assert_eq!(copied(&f)[0].2, 3 << 20);
 }
 
+/// Found in review: a level sending transfer requests in a loop, with the keyboard, put a
+/// new modal dialog in front as soon as the user answered the last one, so the user could
+/// never get away. After two refusals its requests wait behind the bar line.
+#[test]
+fn a_loop_of_transfer_requests_cannot_keep_a_dialog_in_front() {
+    let mut f = Fixture::new();
+    let _low = focused_client(&mut f, "low", "l");
+    let files = [("loop.txt".to_string(), 1u64)];
+    let ask = |f: &mut Fixture, id: u64| {
+        f.state.from_launcher(ToCompositor::ConfirmFiles {
+            id,
+            from: "low".into(),
+            to: "high".into(),
+            files: files.to_vec(),
+            total: 1,
+        })
+    };
+    for id in 1..=2 {
+        ask(&mut f, id);
+        assert_eq!(
+            f.state.ui.dialog.as_ref().map(|d| d.id),
+            Some(DialogId::Files(id)),
+            "asked with the keyboard: shown at once"
+        );
+        std::thread::sleep(ARMING);
+        chord(&mut f, "Escape");
+        assert!(f.state.ui.dialog.is_none());
+    }
+    ask(&mut f, 3);
+    assert!(f.state.ui.dialog.is_none(), "the third waits");
+    assert_eq!(f.state.ui.dialogs_waiting.len(), 1);
+    assert_eq!(f.status().focused_level.as_deref(), Some("low"));
+}
+
 /// A launcher that stops reading never stalls the compositor, and gets every message whole
 /// and in order once it reads again (frames wait in a bounded queue, never torn).
 #[test]

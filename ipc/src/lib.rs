@@ -12,6 +12,7 @@ pub mod backend;
 pub mod channel;
 pub mod ctl;
 pub mod level;
+pub mod listener;
 pub mod paths;
 pub mod session;
 

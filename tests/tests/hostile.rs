@@ -190,6 +190,28 @@ fn the_manager_socket_bounds_message_sizes_and_connections() {
         "closed after the refusal"
     );
 
+    // A decoder's error quotes what was sent: bounded and on one line before it is recorded
+    // (found in review: a 1 MiB unknown variant became a 1 MiB audit record).
+    let stream = UnixStream::connect(&socket).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let body = format!("\"{}\\n#9 fake\"", "A".repeat(3000));
+    let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(body.as_bytes());
+    (&stream).write_all(&frame).expect("write");
+    let answer = cloison_ipc::level::answers(&stream).next();
+    assert!(
+        matches!(&answer, Some(Ok(ManagerEvent::Error(m)))
+            if m.chars().count() < 300 && !m.contains('\n') && m.contains("AAAA")),
+        "{answer:?}"
+    );
+    assert!(
+        matches!(cloison_ipc::level::answers(&stream).next(), Some(Err(_))),
+        "closed after the refusal"
+    );
+
     // A name longer than PATH_MAX is refused before it is kept (found in review: names were
     // kept whole, up to 1 MiB each, for as many files as the send announced).
     let stream = UnixStream::connect(&socket).expect("connect");

@@ -37,6 +37,10 @@ const PREVIEW_COLUMNS: usize = 64;
 /// the front).
 pub const ARMING: Duration = Duration::from_millis(500);
 
+/// How long the user's refusals of a level's transfer requests count (see
+/// [`super::Ui::refused_asks`]).
+pub const REFUSED_WINDOW: Duration = Duration::from_secs(30);
+
 /// A paste waiting for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfirmDialog {

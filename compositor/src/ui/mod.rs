@@ -61,6 +61,11 @@ pub struct Ui {
     /// transfers asked by a level that did not have the keyboard (shown when the user clicks
     /// their line in the bar). At most one per level and kind (the launcher refuses more).
     pub dialogs_waiting: Vec<dialog::ConfirmDialog>,
+    /// When the user last refused transfer requests, per level that asked: a level whose
+    /// requests the user refused twice within [`dialog::REFUSED_WINDOW`] no longer gets a
+    /// dialog at once (its requests wait behind the bar line), so a loop of requests cannot
+    /// keep a modal dialog in front of the user.
+    pub refused_asks: std::collections::HashMap<String, Vec<std::time::Instant>>,
     /// Its image.
     pub dialog_cache: dialog::DialogCache,
 }

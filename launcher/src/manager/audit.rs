@@ -126,6 +126,9 @@ pub struct Audit {
     file: File,
     seq: u64,
     prev: String,
+    /// A record could not be written whole nor cut off again: nothing more is appended (the
+    /// chain would no longer verify), so every decision is refused.
+    torn: bool,
 }
 
 impl Audit {
@@ -135,6 +138,7 @@ impl Audit {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        cut_partial_record(path)?;
         let (seq, prev) = match last_record(path)? {
             Some(r) => (r.seq, r.hash),
             None => (0, GENESIS.to_string()),
@@ -150,6 +154,7 @@ impl Audit {
             file,
             seq,
             prev,
+            torn: false,
         })
     }
 
@@ -161,6 +166,12 @@ impl Audit {
     /// Appends a record and flushes it to disk; returns it. A record that cannot be written
     /// whole (a full file system) is cut off again, so the log stays a chain that verifies.
     pub fn append(&mut self, entry: Entry) -> anyhow::Result<Record> {
+        if self.torn {
+            anyhow::bail!(
+                "the audit log {} ends with a partial record that could not be removed",
+                self.path.display()
+            );
+        }
         let mut record = Record {
             seq: self.seq + 1,
             time: rfc3339(std::time::SystemTime::now()),
@@ -177,9 +188,8 @@ impl Audit {
             .write_all(&line)
             .and_then(|()| self.file.sync_data());
         if let Err(err) = written {
-            if let Ok(end) = end {
-                let _ = self.file.set_len(end);
-            }
+            let cut = end.and_then(|end| self.file.set_len(end));
+            self.torn = cut.is_err();
             return Err(err)
                 .with_context(|| format!("cannot write the audit log {}", self.path.display()));
         }
@@ -203,6 +213,30 @@ pub fn record(audit: &std::sync::Mutex<Audit>, entry: Entry) -> bool {
             false
         }
     }
+}
+
+/// Removes a last line without its newline (a write interrupted by a crash or a full disk),
+/// so the chain goes on from the last whole record; says so.
+fn cut_partial_record(path: &Path) -> anyhow::Result<()> {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if text.is_empty() || text.ends_with(b"\n") {
+        return Ok(());
+    }
+    let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    tracing::warn!(
+        "the audit log {} ended with a partial record ({} bytes, an interrupted write): removed",
+        path.display(),
+        text.len() - whole
+    );
+    OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(whole as u64))
+        .with_context(|| format!("cannot remove the partial record of {}", path.display()))
 }
 
 fn last_record(path: &Path) -> anyhow::Result<Option<Record>> {
@@ -282,7 +316,18 @@ pub fn verify(path: &Path) -> anyhow::Result<Result<u64, Broken>> {
     Ok(Ok(seq))
 }
 
-/// The log, one readable line per record.
+/// `text` on one line, at most `max_chars` characters, with controls, bidi and invisible
+/// characters shown as `⟨U+…⟩`: for what a level may have chosen, before a log or a terminal.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let cut = if text.chars().count() > max_chars {
+        "…"
+    } else {
+        ""
+    };
+    cloison_config::text::make_visible(text, max_chars).replace('\n', "⟨U+000A⟩") + cut
+}
+
+/// The log, one readable line per record (what a level may have chosen made visible).
 pub fn show(path: &Path) -> anyhow::Result<String> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut out = String::new();
@@ -318,14 +363,14 @@ pub fn show(path: &Path) -> anyhow::Result<String> {
                         .as_ref()
                         .map(|h| format!(", sha256 {}…", &h[..12.min(h.len())]))
                         .unwrap_or_default(),
-                    e.rule,
+                    one_line(&e.rule, 1000),
                     e.outcome
                         .as_ref()
-                        .map(|o| format!(" {o}"))
+                        .map(|o| format!(" {}", one_line(o, 1000)))
                         .unwrap_or_default()
                 ));
             }
-            Err(_) => out.push_str(&format!("(not a record) {line}\n")),
+            Err(_) => out.push_str(&format!("(not a record) {}\n", one_line(&line, 1000))),
         }
     }
     Ok(out)
@@ -421,6 +466,41 @@ mod tests {
         assert!(show(&path).unwrap().contains("low -> high"));
         // Content is never recorded, only its hash.
         assert!(!good.iter().any(|l| l.contains("\"x\"")));
+    }
+
+    #[test]
+    fn an_interrupted_write_is_cut_off_at_the_next_start_and_the_chain_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        Audit::open(&path).unwrap().append(entry(1)).unwrap();
+        let whole = std::fs::read_to_string(&path).unwrap();
+        // A crash in the middle of the second record.
+        std::fs::write(&path, whole.clone() + "{\"seq\":2,\"time\":\"20").unwrap();
+        Audit::open(&path).unwrap().append(entry(2)).unwrap();
+        assert_eq!(verify(&path).unwrap(), Ok(2));
+        assert!(std::fs::read_to_string(&path).unwrap().starts_with(&whole));
+    }
+
+    #[test]
+    fn what_a_level_chose_is_shown_on_one_line_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut audit = Audit::open(&path).unwrap();
+        audit
+            .append(Entry {
+                rule: format!(
+                    "bad request: unknown variant `a\n#9 fake\u{1b}[2J{}`",
+                    "b".repeat(5000)
+                ),
+                ..entry(1)
+            })
+            .unwrap();
+        let shown = show(&path).unwrap();
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(!shown.contains('\u{1b}'));
+        assert!(shown.contains("⟨U+000A⟩#9 fake⟨U+001B⟩"));
+        assert!(shown.len() < 1200 * 4, "{} bytes", shown.len());
+        assert_eq!(one_line(&"x".repeat(300), 200).chars().count(), 201);
     }
 
     #[test]

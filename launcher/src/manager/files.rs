@@ -42,6 +42,9 @@ pub enum DeliverError {
     /// The target's incoming folder is not usable as it is (e.g. replaced by a symlink).
     #[error("the target's incoming folder is not usable: {0}")]
     Target(String),
+    /// The record naming the file and its hash could not be written: it was not published.
+    #[error("the audit log cannot be written: not delivered")]
+    Unrecorded,
     /// Anything else.
     #[error("{0}")]
     Io(String),
@@ -195,7 +198,10 @@ pub struct Delivered {
 
 /// Copies `size` bytes of `source` into `dir` under the (sanitised, possibly `a/b/c`) `name`,
 /// given to `owner` with mode 0640. `progress` gets the bytes done after each step; `cancel`
-/// stops it between steps.
+/// stops it between steps; `record` gets the SHA-256 of what was written once it is complete,
+/// before it appears under its name, and must have recorded it (else nothing is published:
+/// [`DeliverError::Unrecorded`]).
+#[allow(clippy::too_many_arguments)]
 pub fn deliver(
     source: &File,
     size: u64,
@@ -204,6 +210,7 @@ pub fn deliver(
     owner: (u32, u32),
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
+    record: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Delivered, DeliverError> {
     // Subdirectories of a directory sent with -r.
     let mut parts: Vec<&str> = name.split('/').collect();
@@ -240,7 +247,7 @@ pub fn deliver(
         }
     };
     let result = copy_and_publish(
-        source, size, &tmp, dir, &tmp_name, &file_name, owner, cancel, progress,
+        source, size, &tmp, dir, &tmp_name, &file_name, owner, cancel, progress, record,
     );
     if result.is_err() {
         let _ = nix::unistd::unlinkat(
@@ -272,6 +279,7 @@ fn copy_and_publish(
     owner: (u32, u32),
     cancel: &AtomicBool,
     progress: &mut dyn FnMut(u64),
+    record: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Delivered, DeliverError> {
     // The hash follows the copy in another thread, reading what was written (the source could
     // change under us; the written bytes cannot: the file is still root's, mode 0600).
@@ -330,6 +338,10 @@ fn copy_and_publish(
         Some(nix::unistd::Gid::from_raw(owner.1)),
     )?;
     nix::sys::stat::fchmod(tmp.as_raw_fd(), Mode::from_bits_truncate(0o640))?;
+    // What is about to appear, and its hash, is on record before it does.
+    if !record(&sha256) {
+        return Err(DeliverError::Unrecorded);
+    }
     // Publish under the final name, never over anything that exists.
     for n in 0..1000u32 {
         let candidate = if n == 0 {
@@ -470,6 +482,7 @@ mod tests {
             me,
             &never,
             &mut |d| last = d,
+            &mut |_| true,
         )
         .unwrap();
         assert_eq!(got.name, "a (2).txt");
@@ -488,9 +501,29 @@ mod tests {
             me,
             &never,
             &mut |_| (),
+            &mut |_| true,
         )
         .unwrap();
         assert_eq!(got.name, "b.txt");
+        // A file whose record cannot be written is not published, and nothing is left.
+        let mut recorded = None;
+        let e = deliver(
+            &source(b"unrecorded"),
+            10,
+            &dir,
+            "u.txt",
+            me,
+            &never,
+            &mut |_| (),
+            &mut |sha| {
+                recorded = Some(sha.to_string());
+                false
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(e, DeliverError::Unrecorded), "{e}");
+        assert_eq!(recorded, Some(crate::manager::audit::sha256(b"unrecorded")));
+        assert!(!inbox.join("u.txt").exists());
         assert_eq!(std::fs::read(inbox.join("tree/sub/b.txt")).unwrap(), b"x");
         // No temporary file is left.
         let names: Vec<String> = std::fs::read_dir(&inbox)
@@ -533,12 +566,23 @@ mod tests {
             me,
             &never,
             &mut |_| (),
+            &mut |_| true,
         )
         .unwrap_err();
         assert!(matches!(e, DeliverError::Changed(_)), "{e}");
         // Cancelled: nothing left.
         let cancel = AtomicBool::new(true);
-        let e = deliver(&source(b"x"), 1, &dir, "c.txt", me, &cancel, &mut |_| ()).unwrap_err();
+        let e = deliver(
+            &source(b"x"),
+            1,
+            &dir,
+            "c.txt",
+            me,
+            &cancel,
+            &mut |_| (),
+            &mut |_| true,
+        )
+        .unwrap_err();
         assert!(matches!(e, DeliverError::Cancelled));
         assert_eq!(
             std::fs::read_dir(home.path().join("Incoming/low"))

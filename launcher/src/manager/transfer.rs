@@ -35,6 +35,8 @@ use crate::rate::Bucket;
 
 /// Connections a level may hold open on its manager socket at once.
 pub const MAX_CONNECTIONS: usize = 8;
+/// Characters of a protocol error's text kept in a refusal record (it may quote the level).
+pub const MAX_REASON_CHARS: usize = 200;
 /// How long a connection may stay silent (between requests, or within one).
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a write to a level may take before the connection is dropped.
@@ -282,6 +284,9 @@ pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
     let mut pending: Option<Pending> = None;
     // A protocol error ends the connection; it is recorded (within the level's budget).
     let broken = |why: String| {
+        // A decoder's message may quote what the level sent: bounded and made visible before
+        // it is logged or recorded.
+        let why = super::audit::one_line(&why, MAX_REASON_CHARS);
         tracing::debug!(level, "manager connection dropped: {why}");
         let _ = reply(stream, &ManagerEvent::Error(format!("bad request: {why}")));
         t.refused(
@@ -827,6 +832,19 @@ fn send(
                         );
                     }
                 };
+                // Each file's name, size and hash are recorded after the copy and before it
+                // appears in the target's folder.
+                let mut record = |sha256: &str| {
+                    t.record(
+                        Entry {
+                            size: Some(item.size),
+                            sha256: Some(sha256.to_string()),
+                            outcome: Some("delivering".into()),
+                            ..base(decision_word, rule.clone())
+                        }
+                        .with_name(&item.name),
+                    )
+                };
                 super::files::deliver(
                     &file,
                     item.size,
@@ -835,6 +853,7 @@ fn send(
                     owner,
                     &cancel,
                     &mut progress,
+                    &mut record,
                 )
             }
             (Err(e), _) => Err(super::files::DeliverError::Target(e.to_string())),

@@ -115,20 +115,16 @@ fn on_connections(
     mut serve: impl FnMut(UnixStream, &mut Session) + 'static,
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
+    // Out of descriptors, connections are shed rather than left to wake the loop for ever.
+    let mut spare = cloison_ipc::listener::Spare::new();
     handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),
             move |_, listener, session| {
-                loop {
-                    match listener.accept() {
-                        Ok((stream, _)) => serve(stream, session),
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
-                        Err(err) => {
-                            tracing::warn!("cannot accept a connection on {what}: {err}");
-                            break;
-                        }
-                    }
-                }
+                spare.accept_all(
+                    || cloison_ipc::listener::accept_waiting(listener),
+                    |stream| serve(stream, session),
+                );
                 Ok(PostAction::Continue)
             },
         )
