@@ -332,16 +332,17 @@ fn copy_and_publish(
             "{size} bytes announced, {now} now"
         )));
     }
+    // What the target is about to be able to read, and its hash, is on record before it can:
+    // until the fchown below the temporary file is root's, mode 0600.
+    if !record(&sha256) {
+        return Err(DeliverError::Unrecorded);
+    }
     nix::unistd::fchown(
         tmp.as_raw_fd(),
         Some(nix::unistd::Uid::from_raw(owner.0)),
         Some(nix::unistd::Gid::from_raw(owner.1)),
     )?;
     nix::sys::stat::fchmod(tmp.as_raw_fd(), Mode::from_bits_truncate(0o640))?;
-    // What is about to appear, and its hash, is on record before it does.
-    if !record(&sha256) {
-        return Err(DeliverError::Unrecorded);
-    }
     // Publish under the final name, never over anything that exists.
     for n in 0..1000u32 {
         let candidate = if n == 0 {
