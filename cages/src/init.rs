@@ -93,6 +93,13 @@ fn spawn(plan: &CagePlan, argv: &[String]) -> Result<i32, String> {
 
 /// Runs init until the cage ends; returns its exit code.
 pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
+    // The channel to the launcher is init's alone: no program of the cage may inherit it (it
+    // could read the launcher's requests, or answer as init).
+    if let Some(control) = &control {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: F_SETFD on a descriptor this function owns only sets its close-on-exec flag.
+        unsafe { libc::fcntl(control.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     let mut mask = SigSet::empty();
     for sig in [
         Signal::SIGCHLD,
@@ -211,7 +218,9 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
             }
         }
 
-        if control_ready && let Some((reader, writer)) = control.as_mut() {
+        // Every request that came: one read may bring several lines, and the ones left in the
+        // reader's buffer would not wake the poll again.
+        while control_ready && let Some((reader, writer)) = control.as_mut() {
             let mut line = String::new();
             match reader.read_line(&mut line) {
                 Ok(0) | Err(_) => {
@@ -221,6 +230,9 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
                 }
                 Ok(_) => {
                     let reply = match serde_json::from_str::<InitRequest>(&line) {
+                        Ok(InitRequest::Spawn { .. }) if stopping.is_some() => {
+                            InitReply::Error("the cage is stopping".into())
+                        }
                         Ok(InitRequest::Spawn { argv }) => match spawn(plan, &argv) {
                             Ok(pid) => {
                                 started.push(pid);
@@ -235,6 +247,9 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
                         Err(e) => InitReply::Error(format!("bad request: {e}")),
                     };
                     send(writer, &reply);
+                    if reader.buffer().is_empty() {
+                        break;
+                    }
                 }
             }
         }

@@ -74,6 +74,15 @@ pub enum CageError {
         /// What init reported.
         message: String,
     },
+    /// The cage's user namespace could not be made.
+    #[error("cage {level:?}: {source}")]
+    UserNs {
+        /// Level name.
+        level: String,
+        /// Why.
+        #[source]
+        source: userns::UserNsError,
+    },
     /// Anything else on the way.
     #[error("cage {level:?}: {message}")]
     Other {
@@ -82,6 +91,23 @@ pub enum CageError {
         /// What happened.
         message: String,
     },
+}
+
+/// Why a running cage's init could not do what was asked ([`Cage::spawn`], [`Cage::stop`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The cage's init is gone (its channel closed or failed).
+    #[error("the cage's init is gone")]
+    Gone(#[source] Option<std::io::Error>),
+    /// A request or answer did not (de)serialise.
+    #[error("the cage's init channel carried something unreadable: {0}")]
+    Garbled(#[from] serde_json::Error),
+    /// Init could not do it (e.g. the program does not exist in the cage).
+    #[error("{0}")]
+    Refused(String),
+    /// Init answered something else.
+    #[error("unexpected answer from the cage's init: {0}")]
+    Unexpected(String),
 }
 
 /// Namespaces every cage gets (network only when the plan says `none`; the user namespace
@@ -132,7 +158,12 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
     // Run as root, the cage's user namespace belongs to its own outside uid: the kernel's
     // per-user counters of everything in the cage are that uid's, not root's.
     let user_ns = if caller == 0 {
-        Some(userns::create(&plan.identity).map_err(other)?)
+        Some(
+            userns::create(&plan.identity).map_err(|source| CageError::UserNs {
+                level: plan.name.clone(),
+                source,
+            })?,
+        )
     } else {
         None
     };
@@ -426,17 +457,18 @@ impl Cage {
         })
     }
 
-    fn request(&mut self, request: &init::InitRequest) -> Result<init::InitReply, String> {
-        let mut line = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    fn request(&mut self, request: &init::InitRequest) -> Result<init::InitReply, InitError> {
+        let mut line = serde_json::to_string(request)?;
         line.push('\n');
         self.writer
             .write_all(line.as_bytes())
-            .map_err(|e| format!("the cage's init is gone: {e}"))?;
+            .map_err(|e| InitError::Gone(Some(e)))?;
         loop {
             let mut answer = String::new();
             match self.control.read_line(&mut answer) {
-                Ok(0) | Err(_) => return Err("the cage's init is gone".into()),
-                Ok(_) => match serde_json::from_str(&answer).map_err(|e| e.to_string())? {
+                Ok(0) => return Err(InitError::Gone(None)),
+                Err(e) => return Err(InitError::Gone(Some(e))),
+                Ok(_) => match serde_json::from_str(&answer)? {
                     init::InitReply::Exited { pid, status } => self.events.push((pid, status)),
                     reply => return Ok(reply),
                 },
@@ -445,18 +477,18 @@ impl Cage {
     }
 
     /// Starts `argv` inside the cage; returns its pid inside the cage.
-    pub fn spawn(&mut self, argv: &[String]) -> Result<i32, String> {
+    pub fn spawn(&mut self, argv: &[String]) -> Result<i32, InitError> {
         match self.request(&init::InitRequest::Spawn {
             argv: argv.to_vec(),
         })? {
             init::InitReply::Spawned { pid } => Ok(pid),
-            init::InitReply::Error(e) => Err(e),
-            other => Err(format!("unexpected answer {other:?}")),
+            init::InitReply::Error(e) => Err(InitError::Refused(e)),
+            other => Err(InitError::Unexpected(format!("{other:?}"))),
         }
     }
 
     /// Asks init to stop everything (SIGTERM, SIGKILL after a grace period).
-    pub fn stop(&mut self) -> Result<(), String> {
+    pub fn stop(&mut self) -> Result<(), InitError> {
         self.request(&init::InitRequest::Stop).map(drop)
     }
 

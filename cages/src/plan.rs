@@ -179,7 +179,7 @@ impl CagePlan {
             fix: fix.into(),
         };
         cloison_config::check_level_name(&self.name)
-            .map_err(|m| err("name", m, "use the level's configured name"))?;
+            .map_err(|m| err("name", m.into(), "use the level's configured name"))?;
 
         let id = &self.identity;
         if id.uid == 0 || id.gid == 0 {

@@ -28,16 +28,49 @@ use nix::unistd::{ForkResult, Gid, Uid, fork, setresgid, setresuid};
 use crate::plan::Identity;
 use crate::sys;
 
+/// Why [`create`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserNsError {
+    /// A system call on the way failed.
+    #[error("{step}: {source}")]
+    Sys {
+        /// Which.
+        step: &'static str,
+        /// Its error.
+        #[source]
+        source: nix::Error,
+    },
+    /// Opening the namespace or writing its maps failed.
+    #[error("{what}: {source}")]
+    Proc {
+        /// The file.
+        what: String,
+        /// Its error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The forked child could not become the owner or create the namespace (its words, passed
+    /// back through a pipe).
+    #[error("cannot create a user namespace owned by uid {uid}: {why}")]
+    Owner {
+        /// The outside uid.
+        uid: u32,
+        /// What the child reported.
+        why: String,
+    },
+}
+
 /// Creates a user namespace owned by `identity`'s outside uid, mapping the cage's uid and gid
 /// to the outside ones (and nothing else); returns a descriptor to it. The caller must be root
 /// and single-threaded (it forks).
-pub fn create(identity: &Identity) -> Result<OwnedFd, String> {
+pub fn create(identity: &Identity) -> Result<OwnedFd, UserNsError> {
+    let sys = |step| move |source| UserNsError::Sys { step, source };
     let (ready_r, ready_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe2"))?;
     let (done_r, done_w) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"))?;
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("pipe2"))?;
     // SAFETY: the helper is single-threaded; the child only makes system calls and exits.
-    match unsafe { fork() }.map_err(|e| format!("fork: {e}"))? {
+    match unsafe { fork() }.map_err(sys("fork"))? {
         ForkResult::Child => {
             drop(ready_r);
             drop(done_w);
@@ -63,28 +96,29 @@ pub fn create(identity: &Identity) -> Result<OwnedFd, String> {
             let _ = std::fs::File::from(ready_r).read_to_string(&mut answer);
             if answer != "ok" {
                 finish(done_w);
-                return Err(format!(
-                    "cannot create a user namespace owned by uid {}: {answer}",
-                    identity.outside_uid
-                ));
+                return Err(UserNsError::Owner {
+                    uid: identity.outside_uid,
+                    why: answer,
+                });
             }
             let proc = format!("/proc/{child}");
+            let io = |what: String| move |source| UserNsError::Proc { what, source };
             let result = (|| {
                 let ns = std::fs::File::open(format!("{proc}/ns/user"))
-                    .map_err(|e| format!("open {proc}/ns/user: {e}"))?;
+                    .map_err(io(format!("open {proc}/ns/user")))?;
                 // Nothing in the cage may change its groups.
                 std::fs::write(format!("{proc}/setgroups"), "deny")
-                    .map_err(|e| format!("write {proc}/setgroups: {e}"))?;
+                    .map_err(io(format!("write {proc}/setgroups")))?;
                 std::fs::write(
                     format!("{proc}/uid_map"),
                     format!("{} {} 1\n", identity.uid, identity.outside_uid),
                 )
-                .map_err(|e| format!("write {proc}/uid_map: {e}"))?;
+                .map_err(io(format!("write {proc}/uid_map")))?;
                 std::fs::write(
                     format!("{proc}/gid_map"),
                     format!("{} {} 1\n", identity.gid, identity.outside_gid),
                 )
-                .map_err(|e| format!("write {proc}/gid_map: {e}"))?;
+                .map_err(io(format!("write {proc}/gid_map")))?;
                 Ok(OwnedFd::from(ns))
             })();
             finish(done_w);

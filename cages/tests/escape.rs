@@ -6,7 +6,7 @@
 //!
 //! Needs root (CI runs as root): the two levels must map to different outside uids.
 
-use std::io::{Read, Write};
+use std::io::{BufRead as _, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
@@ -398,23 +398,72 @@ fn init_case(env: &Env) -> Result<(), String> {
         return Err(format!("the plan's command failed with {status}"));
     }
     let argv = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
-    let later = cage.spawn(&argv(&["/opt/escape/escape", "--inside", "no-passed-fd"]))?;
+    let later = cage
+        .spawn(&argv(&["/opt/escape/escape", "--inside", "no-passed-fd"]))
+        .map_err(|e| e.to_string())?;
     let (pid, status) = cage.next_exit().ok_or("init went away")?;
     if (pid, status) != (later, 0) {
         return Err(format!(
             "a spawned program ended as {pid} with {status}, expected {later} with 0"
         ));
     }
-    if cage.spawn(&argv(&["/nonexistent"])).is_ok() {
-        return Err("spawning a missing program succeeded".into());
+    match cage.spawn(&argv(&["/nonexistent"])) {
+        Err(cloison_cages::InitError::Refused(_)) => {}
+        other => return Err(format!("spawning a missing program: {other:?}")),
     }
-    let sleeper = cage.spawn(&argv(&["/bin/sleep", "100"]))?;
-    cage.stop()?;
-    let (pid, status) = cage.next_exit().ok_or("init went away")?;
-    if (pid, status) != (sleeper, 128 + libc::SIGTERM) {
-        return Err(format!("stop ended {pid} with {status}"));
+    let sleeper = cage
+        .spawn(&argv(&["/bin/sleep", "100"]))
+        .map_err(|e| e.to_string())?;
+    // Two requests in one write (as the launcher's may arrive): both are answered, though the
+    // second is in init's buffer, not on the socket, when the first is handled.
+    let (helper, mut control, mut writer) = cage.into_parts();
+    let spawn = |what: &str| {
+        serde_json::to_string(&cloison_cages::init::InitRequest::Spawn {
+            argv: argv(&["/bin/sleep", what]),
+        })
+        .unwrap()
+    };
+    writer
+        .write_all(format!("{}\n{}\n", spawn("101"), spawn("102")).as_bytes())
+        .map_err(|e| e.to_string())?;
+    control
+        .get_ref()
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    for _ in 0..2 {
+        let mut line = String::new();
+        control
+            .read_line(&mut line)
+            .map_err(|e| format!("the second of two requests was not answered: {e}"))?;
+        if !line.contains("spawned") {
+            return Err(format!("init answered {line:?}"));
+        }
     }
-    let end = cage.wait().map_err(|e| e.to_string())?;
+    // Then stop: each of the three sleepers ends by SIGTERM, and the helper with init.
+    let stop = serde_json::to_string(&cloison_cages::init::InitRequest::Stop).unwrap();
+    writer
+        .write_all(format!("{stop}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut ended = 0;
+    while ended < 3 {
+        let mut line = String::new();
+        control
+            .read_line(&mut line)
+            .map_err(|e| format!("stopping: {e}"))?;
+        match serde_json::from_str::<cloison_cages::init::InitReply>(&line) {
+            Ok(cloison_cages::init::InitReply::Exited { status, .. })
+                if status == 128 + libc::SIGTERM =>
+            {
+                ended += 1
+            }
+            Ok(cloison_cages::init::InitReply::Stopping) => {}
+            other => return Err(format!("while stopping, init said {other:?}")),
+        }
+    }
+    let _ = sleeper;
+    drop(writer);
+    let mut helper = helper;
+    let end = helper.wait().map_err(|e| e.to_string())?;
     if !end.success() {
         return Err(format!("the helper ended with {end}"));
     }

@@ -484,7 +484,8 @@ impl State {
         let refused = self.ui.refused_asks.entry(from.to_string()).or_default();
         refused.retain(|at| at.elapsed() < crate::ui::dialog::REFUSED_WINDOW);
         let looping = refused.len() >= 2;
-        if self.ui.dialog.is_none() && asked_from_focus && !looping {
+        // Under the lock nothing comes up: the request waits for the user's click.
+        if self.ui.dialog.is_none() && asked_from_focus && !looping && !self.ui.lock.locked {
             self.show_dialog(dialog);
             return;
         }
@@ -512,6 +513,29 @@ impl State {
         self.ui.dialog = Some(dialog);
         self.ui.dialog_since = std::time::Instant::now();
         self.release_pointer();
+        self.ui_changed();
+    }
+
+    /// The launcher withdrew `id`'s question (nobody answered in time, or the sender left):
+    /// its dialog goes, whether on screen or waiting; a paste asked meanwhile comes next.
+    pub fn withdraw_dialog(&mut self, id: DialogId) {
+        self.ui.dialogs_waiting.retain(|d| d.id != id);
+        if let Some(dialog) = self.ui.dialog.take_if(|d| d.id == id) {
+            // A level that withdraws the questions it put in front of the user counts as
+            // refused: a loop of ask-and-leave ends up behind the bar line, like a loop the
+            // user refuses.
+            if !dialog.by_user {
+                self.ui
+                    .refused_asks
+                    .entry(dialog.source.clone())
+                    .or_default()
+                    .push(std::time::Instant::now());
+            }
+            if let Some(i) = self.ui.dialogs_waiting.iter().position(|d| d.by_user) {
+                let next = self.ui.dialogs_waiting.remove(i);
+                self.show_dialog(next);
+            }
+        }
         self.ui_changed();
     }
 

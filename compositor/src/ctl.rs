@@ -116,6 +116,14 @@ impl State {
     pub fn handle_request(&mut self, request: Request) -> Response {
         match request {
             Request::Status => Response::Ok(Reply::Status(self.status())),
+            Request::Lock if !self.launcher.connected() => Response::Error(
+                "not locking: no launcher runs to check a password (start the session with cloison run)"
+                    .into(),
+            ),
+            Request::Lock => {
+                self.lock_screen("ctl");
+                Response::Ok(Reply::Done)
+            }
             Request::Screenshot => match self.screenshot() {
                 Ok(shot) => Response::Ok(Reply::Screenshot(shot)),
                 Err(err) => Response::Error(format!("screenshot failed: {err:#}")),
@@ -220,6 +228,7 @@ impl State {
                     id: *id,
                     text: text.clone(),
                 }),
+            locked: self.ui.lock.locked,
         }
     }
 

@@ -49,6 +49,11 @@ impl Default for LauncherLink {
 
 impl LauncherLink {
     /// Sends a message to the launcher (never blocks).
+    /// Whether a launcher is connected (one can check a lock screen password).
+    pub fn connected(&self) -> bool {
+        self.stream.is_some()
+    }
+
     pub fn send(&mut self, message: ToLauncher) {
         self.send_inner(message, Vec::new());
     }
@@ -208,6 +213,13 @@ impl State {
                 files,
                 total,
             } => self.confirm_files(id, &from, &to, &files, total),
+            ToCompositor::Withdraw { dialog } => self.withdraw_dialog(dialog),
+            ToCompositor::Lock { why } => self.lock_for_launcher(&why),
+            ToCompositor::UnlockResult {
+                accepted,
+                message,
+                retry_after_ms,
+            } => self.unlock_result(accepted, message, retry_after_ms),
             ToCompositor::Transfer { id, text } => match text {
                 Some(text) => {
                     self.ui.bar.transfer = Some((id, cloison_config::text::sanitize(&text, 120)));

@@ -12,6 +12,7 @@ pub mod input;
 pub mod keys;
 pub mod launcher_link;
 pub mod limits;
+pub mod lock;
 pub mod render;
 pub mod shell;
 pub mod sockets;
@@ -79,6 +80,8 @@ pub struct HandedOver {
     pub ctl: std::os::unix::net::UnixListener,
     /// The channel to the launcher.
     pub launcher: std::os::unix::net::UnixStream,
+    /// Start with the screen locked.
+    pub locked: bool,
 }
 
 /// A compositor with no listening socket, on the headless backend: the in-process fixture of
@@ -172,14 +175,23 @@ pub fn run(options: Options) -> anyhow::Result<()> {
                 }
                 listeners.push((name, listener));
             }
+            launcher_link::connect(&mut state, handed.launcher)?;
+            // Locked before any level's client is served (the previous compositor died with
+            // the screen locked).
+            if handed.locked {
+                state.lock_screen("restart");
+            }
             sockets::serve_level_listeners(&mut state, listeners)?;
             ctl::serve_listener(&mut state, handed.ctl)?;
-            launcher_link::connect(&mut state, handed.launcher)?;
             state.launcher.send(cloison_ipc::session::ToLauncher::Ready);
             count
         }
     };
     watch_signals(&mut state)?;
+    // Only a session's compositor can be unlocked (its launcher checks the password).
+    if state.launcher.connected() {
+        state.start_idle_lock();
+    }
 
     if options.print_ready {
         #[allow(clippy::disallowed_macros)]

@@ -50,6 +50,10 @@ struct Cli {
     /// The launcher's channel.
     #[arg(long, value_name = "FD", requires = "ctl_fd")]
     launcher_fd: Option<i32>,
+    /// Start with the screen locked (the launcher starts a compositor again this way when the
+    /// one before died locked).
+    #[arg(long, requires = "launcher_fd")]
+    locked: bool,
 }
 
 /// Takes ownership of a descriptor named on the command line, once.
@@ -91,6 +95,7 @@ fn handed_over(cli: &Cli) -> anyhow::Result<Option<cloison_compositor::HandedOve
         levels,
         ctl: std::os::unix::net::UnixListener::from(take_fd(ctl, &mut taken)?),
         launcher: std::os::unix::net::UnixStream::from(take_fd(launcher, &mut taken)?),
+        locked: cli.locked,
     }))
 }
 
@@ -135,7 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(_) => std::env::var_os("XDG_RUNTIME_DIR")
             .map(Into::into)
             .unwrap_or_default(),
-        None => cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?,
+        None => cloison_ipc::paths::runtime_dir()?,
     };
     cloison_compositor::run(Options {
         config: Arc::new(config),

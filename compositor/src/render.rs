@@ -364,6 +364,28 @@ where
     let origin = scene.origin.to_f64().to_physical(scale);
     let mut elements: Vec<OutputRenderElement<R>> = Vec::new();
 
+    // Locked: the lock screen alone, opaque over the whole output (no window, cursor, bar,
+    // dialog or notification of any level).
+    if scene.ui.lock.locked {
+        let lock = scene
+            .ui
+            .lock
+            .buffer(scene.output_size, &scene.ui.font, &scene.ui.bar.clock);
+        match MemoryRenderBufferRenderElement::from_buffer(
+            renderer,
+            origin,
+            &lock,
+            None,
+            None,
+            None,
+            Kind::Unspecified,
+        ) {
+            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
+            Err(err) => tracing::error!("cannot draw the lock screen: {err:?}"),
+        }
+        return elements;
+    }
+
     // The trusted bar, above everything.
     let trusted_ui = !cfg!(feature = "bench-undecorated");
     if trusted_ui {
@@ -672,7 +694,13 @@ impl State {
             if rendered {
                 self.frame_clock.frames += 1;
             }
+            if self.ui.lock.to_show.is_some() {
+                self.lock_drawn(Some(&output));
+            }
             self.post_repaint(&output, rendered, &states);
+        }
+        if self.ui.lock.to_show.is_some() {
+            self.lock_drawn(None);
         }
     }
 

@@ -267,6 +267,10 @@ pub struct State {
     pub single_pixel_buffer_state: SinglePixelBufferState,
     /// zwp_relative_pointer_manager_v1.
     pub relative_pointer_state: RelativePointerManagerState,
+    /// zwp_idle_inhibit_manager_v1.
+    pub idle_inhibit_state: smithay::wayland::idle_inhibit::IdleInhibitManagerState,
+    /// Surfaces holding the idle lock off (they count only while their window is on screen).
+    pub idle_inhibitors: Vec<smithay::reexports::wayland_server::protocol::wl_surface::WlSurface>,
     /// xdg-activation.
     pub xdg_activation_state: XdgActivationState,
     /// MIME types offered so far by each live selection or drag source
@@ -347,6 +351,8 @@ impl State {
         let cursor_shape_state = CursorShapeManagerState::new::<Self>(dh);
         let single_pixel_buffer_state = SinglePixelBufferState::new::<Self>(dh);
         let relative_pointer_state = RelativePointerManagerState::new::<Self>(dh);
+        let idle_inhibit_state =
+            smithay::wayland::idle_inhibit::IdleInhibitManagerState::new::<Self>(dh);
 
         let mut seat_state = SeatState::new();
         let kb = &config.keyboard;
@@ -447,6 +453,13 @@ impl State {
             dialogs_waiting: Vec::new(),
             refused_asks: Default::default(),
             dialog_cache: Default::default(),
+            lock: crate::ui::lock::LockScreen::new(
+                std::env::var("CLOISON_USER")
+                    .ok()
+                    .map(|u| cloison_config::text::sanitize(&u, 64))
+                    .filter(|u| !u.is_empty())
+                    .unwrap_or_else(|| "the session's user".into()),
+            ),
         };
         // Until a launcher says otherwise, the menu lists the configured apps.
         ui.menu.set_entries(
@@ -491,6 +504,8 @@ impl State {
             cursor_shape_state,
             single_pixel_buffer_state,
             relative_pointer_state,
+            idle_inhibit_state,
+            idle_inhibitors: Vec::new(),
             xdg_activation_state,
             mime_offers: Default::default(),
         })

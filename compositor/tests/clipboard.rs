@@ -423,6 +423,44 @@ fn a_loop_of_transfer_requests_cannot_keep_a_dialog_in_front() {
     assert_eq!(f.status().focused_level.as_deref(), Some("low"));
 }
 
+/// Found in review: a level that asks and leaves (its question withdrawn before the user
+/// can answer) kept a modal dialog up without ever being refused. Withdrawn questions that
+/// were on screen count as refusals: after two, its requests wait behind the bar line.
+#[test]
+fn a_loop_of_asking_and_leaving_cannot_keep_a_dialog_in_front() {
+    let mut f = Fixture::new();
+    let _low = focused_client(&mut f, "low", "l");
+    let files = [("loop.txt".to_string(), 1u64)];
+    for id in 1..=2 {
+        f.state.from_launcher(ToCompositor::ConfirmFiles {
+            id,
+            from: "low".into(),
+            to: "high".into(),
+            files: files.to_vec(),
+            total: 1,
+        });
+        assert!(f.state.ui.dialog.is_some(), "shown at once");
+        f.state.from_launcher(ToCompositor::Withdraw {
+            dialog: DialogId::Files(id),
+        });
+        assert!(f.state.ui.dialog.is_none(), "withdrawn");
+    }
+    f.state.from_launcher(ToCompositor::ConfirmFiles {
+        id: 3,
+        from: "low".into(),
+        to: "high".into(),
+        files: files.to_vec(),
+        total: 1,
+    });
+    assert!(f.state.ui.dialog.is_none(), "the third waits");
+    assert_eq!(f.state.ui.dialogs_waiting.len(), 1);
+    // Withdrawn while waiting: gone from the bar line too.
+    f.state.from_launcher(ToCompositor::Withdraw {
+        dialog: DialogId::Files(3),
+    });
+    assert!(f.state.ui.dialogs_waiting.is_empty());
+}
+
 /// A launcher that stops reading never stalls the compositor, and gets every message whole
 /// and in order once it reads again (frames wait in a bounded queue, never torn).
 #[test]

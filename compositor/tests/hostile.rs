@@ -13,7 +13,7 @@ use cloison_ipc::{Button, InputEvent};
 use cloison_tests::client::{Event, SurfaceRole};
 use fixture::{Fixture, H, W, pixel};
 
-const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
+const GREEN: (u8, u8, u8) = cloison_config::DEFAULT_LOW_COLOR.rgb8();
 const BLUE: u32 = 0xff10_20c0;
 const BLUE_RGB: (u8, u8, u8) = (0x10, 0x20, 0xc0);
 const MAGENTA: u32 = 0xffff_00ff;

@@ -43,6 +43,16 @@ fn two_outputs(f: &mut Fixture) -> Output {
     second
 }
 
+/// A window of low moved onto the second output, just below its bar: its client and geometry.
+fn low_window_on_the_second_output(f: &mut Fixture) -> (usize, cloison_ipc::Rect) {
+    let low = f.add_client("low");
+    f.map_window(low, (300, 200), BLUE, "low");
+    let window = f.state.space.elements().next().unwrap().clone();
+    f.state.move_window(&window, (W + 40, 100).into());
+    f.frame();
+    (low, f.window_by_app("low").geometry)
+}
+
 fn buttons(f: &Fixture, c: usize) -> usize {
     f.clients[c]
         .pointer_events()
@@ -89,13 +99,7 @@ fn the_pointer_crosses_outputs_and_never_leaves_them() {
 fn the_second_outputs_bar_is_trusted_and_its_menu_button_works() {
     let mut f = Fixture::new();
     two_outputs(&mut f);
-    let low = f.add_client("low");
-    f.map_window(low, (300, 200), BLUE, "low");
-    // Move the window onto the second output, just below its bar.
-    let window = f.state.space.elements().next().unwrap().clone();
-    f.state.move_window(&window, (W + 40, 100).into());
-    f.frame();
-    let g = f.window_by_app("low").geometry;
+    let (low, g) = low_window_on_the_second_output(&mut f);
     assert!(g.x >= W, "{g:?}");
     f.click_at((g.x + 20) as f64, (g.y + 20) as f64);
     assert_eq!(buttons(&f, low), 2, "the window itself gets clicks");
@@ -130,7 +134,10 @@ fn maximize_fills_the_windows_own_output_and_an_unplugged_output_gives_windows_b
     assert!(m.maximized, "{m:?}");
     let g = m.geometry;
     assert!(
-        g.x >= W && g.x + g.width <= W + SECOND.0 && g.y >= 28 && g.y + g.height <= SECOND.1,
+        g.x >= W
+            && g.x + g.width <= W + SECOND.0
+            && g.y >= cloison_compositor::ui::BAR_HEIGHT
+            && g.y + g.height <= SECOND.1,
         "maximized on the second output: {g:?}"
     );
     assert!(g.width > SECOND.0 / 2, "{g:?}");
@@ -144,4 +151,77 @@ fn maximize_fills_the_windows_own_output_and_an_unplugged_output_gives_windows_b
     assert_eq!(f.status().output.displays.len(), 1);
     // And the pointer is on what is left.
     assert!(f.state.input.pointer.x < W as f64);
+}
+
+/// The pixels `output` shows now.
+fn output_pixels(f: &mut Fixture, output: &Output) -> cloison_compositor::backend::Capture {
+    let scene = cloison_compositor::scene!(f.state, None, output);
+    let size = scene.output_size.to_physical(1);
+    let mut offscreen = cloison_compositor::backend::headless::Headless::new(size).unwrap();
+    offscreen.render(&scene).unwrap();
+    offscreen.capture().unwrap()
+}
+
+#[test]
+fn the_lock_covers_every_output_and_no_input_reaches_a_client() {
+    let mut f = Fixture::new();
+    let primary = f.state.output.clone();
+    let second = two_outputs(&mut f);
+    let (low, g) = low_window_on_the_second_output(&mut f);
+    f.click_at((g.x + 20) as f64, (g.y + 20) as f64);
+    assert_eq!(f.status().focused_level.as_deref(), Some("low"));
+    let low_colour = cloison_config::DEFAULT_LOW_COLOR.rgb8();
+    let shows = |c: &cloison_compositor::backend::Capture, colour: (u8, u8, u8)| {
+        (0..c.height as i32).any(|y| (0..c.width as i32).any(|x| fixture::pixel(c, x, y) == colour))
+    };
+    assert!(
+        shows(&output_pixels(&mut f, &second), low_colour),
+        "the frame"
+    );
+
+    f.state.lock_screen("test");
+    assert!(f.status().locked);
+    for output in [&primary, &second] {
+        let c = output_pixels(&mut f, output);
+        assert!(
+            !shows(&c, low_colour),
+            "low's frame shows on {}",
+            output.name()
+        );
+        assert!(
+            !shows(&c, (0x10, 0x20, 0xc0)),
+            "low's pixels show on {}",
+            output.name()
+        );
+        // Opaque to the corners, the bar's place included.
+        assert_eq!(
+            fixture::pixel(&c, 0, 0),
+            (0x0b, 0x0c, 0x10),
+            "{}",
+            output.name()
+        );
+    }
+    let (keys, clicks) = (f.clients[low].key_events().len(), buttons(&f, low));
+    f.inject(InputEvent::Type {
+        text: "typed while locked".into(),
+    });
+    f.click_at((g.x + 20) as f64, (g.y + 20) as f64);
+    f.settle();
+    assert_eq!(f.clients[low].key_events().len(), keys, "a key reached low");
+    assert_eq!(buttons(&f, low), clicks, "a click reached low");
+    // The field holds what was typed (as dots on screen); Escape clears it.
+    assert_eq!(
+        f.state.ui.lock.typed.chars().count(),
+        "typed while locked".len()
+    );
+    f.inject(InputEvent::Key {
+        chord: "Escape".into(),
+    });
+    assert!(f.state.ui.lock.typed.is_empty());
+    // Without a launcher nothing answers: Enter leaves the screen locked.
+    f.inject(InputEvent::Type {
+        text: "password\n".into(),
+    });
+    f.settle();
+    assert!(f.status().locked);
 }

@@ -12,8 +12,8 @@ use cloison_tests::client::Event;
 use fixture::{Fixture, H, W, pixel};
 use smithay::utils::Rectangle;
 
-const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
-const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
+const GREEN: (u8, u8, u8) = cloison_config::DEFAULT_LOW_COLOR.rgb8();
+const RED: (u8, u8, u8) = cloison_config::DEFAULT_HIGH_COLOR.rgb8();
 const BLUE: u32 = 0xff10_20c0;
 const FAKE_HIGH: u32 = 0xffc6_2828;
 

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::BadValue;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An opaque sRGB colour.
@@ -21,6 +23,11 @@ impl Color {
     /// Builds a colour from its components.
     pub const fn rgb(r: u8, g: u8, b: u8) -> Self {
         Self { r, g, b }
+    }
+
+    /// The components as a tuple (what screenshots compare).
+    pub const fn rgb8(self) -> (u8, u8, u8) {
+        (self.r, self.g, self.b)
     }
 
     /// Components as floats in 0..=1, with alpha 1 (the form renderers take).
@@ -77,9 +84,9 @@ impl fmt::Display for Color {
 }
 
 impl FromStr for Color {
-    type Err = String;
+    type Err = BadValue;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, BadValue> {
         let hex = s
             .strip_prefix('#')
             .filter(|h| h.len() == 6 && h.chars().all(|c| c.is_ascii_hexdigit()))

@@ -40,6 +40,10 @@ pub use validate::*;
 
 /// The built-in default configuration, also shipped as `assets/cloison.toml`.
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/cloison.toml");
+/// The colour of the default configuration's `low` level (green).
+pub const DEFAULT_LOW_COLOR: Color = Color::rgb(0x2e, 0x9e, 0x44);
+/// The colour of the default configuration's `high` level (red).
+pub const DEFAULT_HIGH_COLOR: Color = Color::rgb(0xc6, 0x28, 0x28);
 
 /// Display name used in messages about the built-in default.
 pub const BUILTIN_NAME: &str = "<built-in default>";
@@ -84,6 +88,9 @@ pub struct Config {
     /// What each level's clients may hold in the compositor.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The lock screen.
+    #[serde(default)]
+    pub lock: LockConfig,
 }
 
 /// What each level's clients may hold in the compositor, all its clients together
@@ -166,6 +173,29 @@ impl Default for TouchpadConfig {
     }
 }
 
+/// The lock screen (`[lock]`; its chord is `[shortcuts] lock`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockConfig {
+    /// Lock after this many seconds without input (0: never).
+    pub idle_lock_secs: u64,
+    /// The PAM service that checks the password (`/etc/pam.d/<name>`).
+    pub pam_service: String,
+    /// Lock before the machine suspends (logind's `PrepareForSleep`, with a delay
+    /// inhibitor).
+    pub before_suspend: bool,
+}
+
+impl Default for LockConfig {
+    fn default() -> Self {
+        Self {
+            idle_lock_secs: 300,
+            pam_service: "cloison".into(),
+            before_suspend: true,
+        }
+    }
+}
+
 /// File transfer limits (flow rules may narrow or widen them per pair).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -176,6 +206,9 @@ pub struct FilesConfig {
     pub max_total_bytes: u64,
     /// Most files in one request.
     pub max_count: usize,
+    /// How long a transfer's confirmation dialog waits for the user before the transfer is
+    /// refused and the dialog withdrawn, in milliseconds.
+    pub confirm_timeout_ms: u64,
 }
 
 impl Default for FilesConfig {
@@ -184,6 +217,7 @@ impl Default for FilesConfig {
             max_file_bytes: 4 << 30,
             max_total_bytes: 16 << 30,
             max_count: 1000,
+            confirm_timeout_ms: 600_000,
         }
     }
 }
@@ -354,14 +388,16 @@ pub struct MenuApp {
 }
 
 /// Parses an output size `WIDTHxHEIGHT` (each 64 to 16384), as `--size` takes it.
-pub fn parse_size(s: &str) -> Result<(i32, i32), String> {
+pub fn parse_size(s: &str) -> Result<(i32, i32), BadValue> {
     let (w, h) = s
         .split_once('x')
         .ok_or("expected WIDTHxHEIGHT, e.g. 1920x1080")?;
     let parse = |v: &str| v.parse::<i32>().ok().filter(|v| (64..=16384).contains(v));
     match (parse(w), parse(h)) {
         (Some(w), Some(h)) => Ok((w, h)),
-        _ => Err("width and height must be whole numbers from 64 to 16384".into()),
+        _ => Err(BadValue::from(
+            "width and height must be whole numbers from 64 to 16384",
+        )),
     }
 }
 
@@ -608,6 +644,31 @@ pub fn load(source: &ConfigSource) -> Result<Config, ConfigError> {
             })?;
             parse(&text, &name)
         }
+    }
+}
+
+/// A value that does not parse or is out of range (a chord, a colour, a size, a level name…):
+/// what is wrong with it, in words for the person who wrote it. A [`ConfigError`] carries it
+/// with the place and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadValue(pub String);
+
+impl From<String> for BadValue {
+    fn from(message: String) -> BadValue {
+        BadValue(message)
+    }
+}
+
+impl From<&str> for BadValue {
+    fn from(message: &str) -> BadValue {
+        BadValue(message.to_string())
+    }
+}
+
+impl From<BadValue> for String {
+    fn from(bad: BadValue) -> String {
+        bad.0
     }
 }
 

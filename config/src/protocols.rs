@@ -14,7 +14,7 @@ pub const CORE_GLOBALS: [&str; 5] = [
 
 /// Globals a level may be offered (all of them by default); `[level.protocols] globals`
 /// narrows the list.
-pub const OPTIONAL_GLOBALS: [&str; 12] = [
+pub const OPTIONAL_GLOBALS: [&str; 13] = [
     "wl_subcompositor",
     "zxdg_output_manager_v1",
     "zxdg_decoration_manager_v1",
@@ -27,11 +27,12 @@ pub const OPTIONAL_GLOBALS: [&str; 12] = [
     "wp_single_pixel_buffer_manager_v1",
     "xdg_activation_v1",
     "zwp_relative_pointer_manager_v1",
+    "zwp_idle_inhibit_manager_v1",
 ];
 
 /// Protocols that are never offered to a level, whatever the configuration says: they would
 /// let a level see, capture or drive what belongs to another (or to trusted UI).
-pub const NEVER_OFFERED: [&str; 20] = [
+pub const NEVER_OFFERED: [&str; 21] = [
     "zwlr_screencopy_manager_v1",
     "ext_image_copy_capture_manager_v1",
     "ext_output_image_capture_source_manager_v1",
@@ -41,6 +42,7 @@ pub const NEVER_OFFERED: [&str; 20] = [
     "zwlr_virtual_pointer_manager_v1",
     "zwlr_layer_shell_v1",
     "ext_session_lock_manager_v1",
+    "ext_idle_notifier_v1",
     "ext_foreign_toplevel_list_v1",
     "zwlr_foreign_toplevel_manager_v1",
     "zwlr_output_manager_v1",

@@ -25,6 +25,8 @@ pub struct Shortcuts {
     pub copy_to_global: String,
     /// Paste the global clipboard into the focused level's clipboard (the flow policy decides).
     pub paste_from_global: String,
+    /// Lock the screen (see `[lock]`).
+    pub lock: String,
 }
 
 impl Default for Shortcuts {
@@ -39,6 +41,7 @@ impl Default for Shortcuts {
             launcher_menu: "super".into(),
             copy_to_global: "ctrl+shift+c".into(),
             paste_from_global: "ctrl+shift+v".into(),
+            lock: "super+l".into(),
         }
     }
 }
@@ -59,6 +62,7 @@ impl Shortcuts {
             ("launcher_menu", self.launcher_menu.as_str()),
             ("copy_to_global", self.copy_to_global.as_str()),
             ("paste_from_global", self.paste_from_global.as_str()),
+            ("lock", self.lock.as_str()),
         ]
         .into_iter()
         .filter(|(_, chord)| *chord != "none")
@@ -82,7 +86,7 @@ pub struct Chord {
 }
 
 /// Parses `"ctrl+shift+c"`-style chords.
-pub fn parse_chord(chord: &str) -> Result<Chord, String> {
+pub fn parse_chord(chord: &str) -> Result<Chord, BadValue> {
     let mut parsed = Chord {
         ctrl: false,
         alt: false,
@@ -92,7 +96,7 @@ pub fn parse_chord(chord: &str) -> Result<Chord, String> {
     };
     let parts: Vec<&str> = chord.split('+').map(str::trim).collect();
     let Some((key, mods)) = parts.split_last() else {
-        return Err("an empty chord".into());
+        return Err(BadValue::from("an empty chord"));
     };
     for m in mods {
         let flag = match m.to_ascii_lowercase().as_str() {
@@ -101,26 +105,28 @@ pub fn parse_chord(chord: &str) -> Result<Chord, String> {
             "shift" => &mut parsed.shift,
             "super" | "logo" | "win" => &mut parsed.logo,
             other => {
-                return Err(format!(
+                return Err(BadValue::from(format!(
                     "unknown modifier {other:?} (use ctrl, alt, shift, super)"
-                ));
+                )));
             }
         };
         if *flag {
-            return Err(format!("modifier {m:?} given twice"));
+            return Err(BadValue::from(format!("modifier {m:?} given twice")));
         }
         *flag = true;
     }
     if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(format!(
+        return Err(BadValue::from(format!(
             "invalid key name {key:?} (use an xkb key name such as q, Tab, Up, F1)"
-        ));
+        )));
     }
     if matches!(
         key.to_ascii_lowercase().as_str(),
         "ctrl" | "control" | "alt" | "shift" | "super" | "logo" | "win"
     ) {
-        return Err("a shortcut needs a key besides its modifiers".into());
+        return Err(BadValue::from(
+            "a shortcut needs a key besides its modifiers",
+        ));
     }
     parsed.key = key.to_string();
     Ok(parsed)

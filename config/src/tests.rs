@@ -434,6 +434,15 @@ fn clipboard_limits_are_checked_and_per_flow_caps_apply() {
     assert_eq!(e.line, 1);
     let e = err(&format!("[clipboard]\ntimeout_ms = 5\n{TWO}"));
     assert!(e.fix.contains("100 to 60000"), "{e}");
+    assert_eq!(c.files.confirm_timeout_ms, 600_000);
+    let e = err(&format!("[files]\nconfirm_timeout_ms = 10\n{TWO}"));
+    assert!(
+        e.message
+            .contains("confirm_timeout_ms = 10 is out of range"),
+        "{e}"
+    );
+    assert!(e.fix.contains("default 600000"), "{e}");
+    assert_eq!(e.line, 1);
     let big = format!(
         "{TWO}\n[[policy.flow]]\nfrom = \"low\"\nto = \"high\"\nclipboard = \"allow\"\nfiles = \"deny\"\nclipboard_max_bytes = 100000000\n"
     );
@@ -655,4 +664,48 @@ fn the_renderer_choice_is_parsed_and_checked() {
     let e = err(&format!("[compositor]\nrenderer = \"vulkan\"\n{TWO}"));
     assert!(e.message.contains("unknown variant"), "{e}");
     assert_eq!(e.line, 2, "{e}");
+}
+
+#[test]
+fn the_default_colours_are_the_default_configurations() {
+    let c = parse(DEFAULT_CONFIG, "t").unwrap();
+    assert_eq!(c.level("low").unwrap().color, DEFAULT_LOW_COLOR);
+    assert_eq!(c.level("high").unwrap().color, DEFAULT_HIGH_COLOR);
+}
+
+#[test]
+fn the_lock_takes_minutes_or_a_duration_and_a_service_name() {
+    let with = |lock: &str| parse(&format!("{TWO}\n[lock]\n{lock}\n"), "t");
+    assert_eq!(parse(TWO, "t").unwrap().lock.idle_lock_secs, 300);
+    assert_eq!(with("idle_lock = 5").unwrap().lock.idle_lock_secs, 300);
+    assert_eq!(with("idle_lock = \"90s\"").unwrap().lock.idle_lock_secs, 90);
+    assert_eq!(
+        with("idle_lock = \"1h\"").unwrap().lock.idle_lock_secs,
+        3600
+    );
+    assert_eq!(with("idle_lock = 0").unwrap().lock.idle_lock_secs, 0);
+    for bad in [
+        "idle_lock = \"soon\"",
+        "idle_lock = \"2d\"",
+        "idle_lock = 100000",
+    ] {
+        let e = with(bad).unwrap_err();
+        assert!(e.message.contains("idle_lock"), "{bad}: {e}");
+        assert!(e.fix.contains("minutes"), "{e}");
+    }
+    let e = with("pam_service = \"../shadow\"").unwrap_err();
+    assert!(e.message.contains("not a PAM service name"), "{e}");
+    assert_eq!(
+        with("pam_service = \"cloison-test\"")
+            .unwrap()
+            .lock
+            .pam_service,
+        "cloison-test"
+    );
+    assert!(with("idle_lock = 5").unwrap().lock.before_suspend);
+    assert!(!with("before_suspend = false").unwrap().lock.before_suspend);
+    let e = with("before_suspend = \"yes\"").unwrap_err();
+    assert!(e.message.contains("expected a boolean"), "{e}");
+    let e = err(&format!("[shortcuts]\nlock = \"ctrl+shift+c\"\n{TWO}"));
+    assert!(e.message.contains("same chord"), "{e}");
 }

@@ -29,6 +29,27 @@ pub(crate) struct RawConfig {
     touchpad: TouchpadConfig,
     #[serde(default)]
     limits: Option<Spanned<LimitsConfig>>,
+    #[serde(default)]
+    lock: Option<Spanned<RawLock>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLock {
+    #[serde(default)]
+    idle_lock: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    pam_service: Option<Spanned<String>>,
+    #[serde(default)]
+    before_suspend: Option<bool>,
+}
+
+/// A duration as written: whole minutes, or a string with a unit (`"90s"`, `"5m"`, `"1h"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawDuration {
+    Minutes(u64),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -88,6 +109,7 @@ pub(crate) struct RawShortcuts {
     launcher_menu: Option<Spanned<String>>,
     copy_to_global: Option<Spanned<String>>,
     paste_from_global: Option<Spanned<String>>,
+    lock: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -139,251 +161,135 @@ pub(crate) fn invalid(
 }
 
 /// Checks a level name: it becomes a path component, a seat name and a command argument.
-pub fn check_level_name(name: &str) -> Result<(), String> {
+pub fn check_level_name(name: &str) -> Result<(), BadValue> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
     let rest_ok =
         chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if name.len() > 32 || !first_ok || !rest_ok {
-        return Err(format!(
+        return Err(BadValue::from(format!(
             "invalid level name {name:?}: it must start with a lowercase letter, use only a-z, 0-9, '-' and '_', and have at most 32 characters"
-        ));
+        )));
     }
     Ok(())
 }
 
+/// How a span maps to its line (for "first declared at line N" messages).
+type LineOf<'a> = &'a dyn Fn(&Range<usize>) -> usize;
+
 pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
     let line_of = |span: &Range<usize>| line_col(text, span.start).0;
-    let mut levels: Vec<Level> = Vec::new();
-    // (name span, colour span) of each level, for "first declared at" messages.
-    let mut spans: Vec<(Range<usize>, Range<usize>)> = Vec::new();
+    let levels = validate_levels(&raw.levels, &line_of)?;
+    let flows = validate_flows(&raw.policy.flows, &levels)?;
+    let shortcuts = validate_shortcuts(&raw.shortcuts)?;
+    let compositor = validate_compositor(raw.compositor.as_ref(), &levels)?;
+    let clipboard = validate_clipboard(raw.clipboard.as_ref())?;
+    let files = validate_files(raw.files.as_ref())?;
+    let outputs = validate_outputs(&raw.outputs, &line_of)?;
+    let limits = validate_limits(raw.limits.as_ref(), levels.len())?;
+    let lock = validate_lock(raw.lock.as_ref())?;
+    Ok(Config {
+        source: file.to_string(),
+        keyboard: raw.keyboard,
+        shortcuts,
+        levels,
+        policy: Policy { flows },
+        compositor,
+        clipboard,
+        files,
+        outputs,
+        touchpad: raw.touchpad,
+        limits,
+        lock,
+    })
+}
 
-    if raw.levels.len() > MAX_LEVELS {
+/// `[lock]`: an idle time of at most a day (0: never), a PAM service name, whether to lock
+/// before suspend.
+fn validate_lock(raw: Option<&Spanned<RawLock>>) -> Result<LockConfig, Invalid> {
+    let mut lock = LockConfig::default();
+    let Some(raw) = raw else {
+        return Ok(lock);
+    };
+    if let Some(idle) = &raw.get_ref().idle_lock {
+        lock.idle_lock_secs = parse_duration(idle.get_ref())
+            .filter(|s| *s <= 86_400)
+            .ok_or_else(|| {
+                invalid(
+                    idle.span(),
+                    "idle_lock is not a duration of at most a day",
+                    "give minutes (idle_lock = 5), a duration with its unit (idle_lock = \"90s\", \"10m\", \"1h\"), or 0 to never lock when idle",
+                )
+            })?;
+    }
+    if let Some(service) = &raw.get_ref().pam_service {
+        let name = service.get_ref();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || name.starts_with('.')
+        {
+            return Err(invalid(
+                service.span(),
+                format!("pam_service {name:?} is not a PAM service name"),
+                "name a file of /etc/pam.d, e.g. pam_service = \"cloison\"",
+            ));
+        }
+        lock.pam_service = name.clone();
+    }
+    if let Some(before_suspend) = raw.get_ref().before_suspend {
+        lock.before_suspend = before_suspend;
+    }
+    Ok(lock)
+}
+
+/// Seconds of a [`RawDuration`].
+fn parse_duration(raw: &RawDuration) -> Option<u64> {
+    match raw {
+        RawDuration::Minutes(m) => m.checked_mul(60),
+        RawDuration::Text(text) => {
+            let text = text.trim();
+            let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+            let n: u64 = digits.parse().ok()?;
+            n.checked_mul(match unit.trim() {
+                "s" => 1,
+                "m" | "min" => 60,
+                "h" => 3600,
+                _ => return None,
+            })
+        }
+    }
+}
+
+/// `[[level]]`: at least two, at most [`MAX_LEVELS`], names, labels, colours and uids
+/// distinct.
+fn validate_levels(raw: &[Spanned<RawLevel>], line_of: LineOf) -> Result<Vec<Level>, Invalid> {
+    if raw.len() > MAX_LEVELS {
         return Err(invalid(
-            raw.levels[MAX_LEVELS].span(),
+            raw[MAX_LEVELS].span(),
             format!(
                 "{} levels are declared; at most {MAX_LEVELS} are supported",
-                raw.levels.len()
+                raw.len()
             ),
             "merge or remove levels",
         ));
     }
-
-    for spanned in &raw.levels {
-        let level = spanned.get_ref();
-        let name = level.name.get_ref();
-        check_level_name(name).map_err(|m| {
-            invalid(
-                level.name.span(),
-                m,
-                "rename the level, e.g. name = \"high\"",
-            )
-        })?;
-        if let Some(first) = levels.iter().position(|l| &l.name == name) {
-            return Err(invalid(
-                level.name.span(),
-                format!(
-                    "duplicate level name {name:?} (first declared at line {})",
-                    line_of(&spans[first].0)
-                ),
-                "give each [[level]] a unique name",
-            ));
-        }
-
-        let label = level.label.get_ref();
-        if label.trim().is_empty()
-            || label.chars().count() > MAX_LABEL_CHARS
-            || label.chars().any(|c| c.is_control() || is_invisible(c))
-        {
-            return Err(invalid(
-                level.label.span(),
-                format!(
-                    "invalid label {label:?}: it must be 1 to {MAX_LABEL_CHARS} visible characters"
-                ),
-                "use a short label such as \"HIGH\"",
-            ));
-        }
-        if let Some(other) = levels
-            .iter()
-            .find(|l| l.label.eq_ignore_ascii_case(label.trim()))
-        {
-            return Err(invalid(
-                level.label.span(),
-                format!("label {label:?} is already used by level {:?}", other.name),
-                "give each level a distinct label: users tell levels apart by it",
-            ));
-        }
-
-        let color: Color = level.color.get_ref().parse().map_err(|m: String| {
-            invalid(
-                level.color.span(),
-                m,
-                "write the colour as \"#rrggbb\", e.g. \"#c62828\"",
-            )
-        })?;
-        for (i, other) in levels.iter().enumerate() {
-            let distance = color.distance(other.color);
-            if distance < MIN_COLOR_DISTANCE {
-                let what = if distance == 0.0 {
-                    "the same as"
-                } else {
-                    "too similar to"
-                };
-                return Err(invalid(
-                    level.color.span(),
-                    format!(
-                        "colour {color} of level {name:?} is {what} colour {} of level {:?} (line {}; ΔE {distance:.1}, at least {MIN_COLOR_DISTANCE} is needed)",
-                        other.color,
-                        other.name,
-                        line_of(&spans[i].1),
-                    ),
-                    "pick clearly different colours: users tell levels apart by them (e.g. green #2e9e44, red #c62828, blue #1565c0, orange #ef6c00)",
-                ));
-            }
-        }
-
-        let network = match &level.network {
-            None => Network::None,
-            Some(net) => parse_network(net.get_ref()).map_err(|m| {
-                invalid(
-                    net.span(),
-                    m,
-                    "use network = \"none\", \"host\" or \"netns:NAME\"",
-                )
-            })?,
-        };
-
-        let mut session = Vec::new();
-        for app in &level.session {
-            let a = app.get_ref();
-            if a.command.is_empty() || a.command[0].is_empty() {
-                return Err(invalid(
-                    app.span(),
-                    "a session app has an empty command",
-                    "give the program and its arguments, e.g. command = [\"foot\"]",
-                ));
-            }
-            if a.command.iter().any(|arg| arg.contains('\0')) {
-                return Err(invalid(
-                    app.span(),
-                    "a session app's command contains a NUL character",
-                    "remove the NUL character",
-                ));
-            }
-            session.push(SessionApp {
-                command: a.command.clone(),
-                restart: a.restart,
-            });
-        }
-
-        let protocols = match &level.protocols {
-            None => Protocols::default(),
-            Some(p) => {
-                let protocols = p.get_ref().clone();
-                for global in &protocols.globals {
-                    if CORE_GLOBALS.contains(&global.as_str()) {
-                        continue;
-                    }
-                    if NEVER_OFFERED.contains(&global.as_str()) {
-                        return Err(invalid(
-                            p.span(),
-                            format!(
-                                "{global} is never offered to a level: it would let a level capture, control or impersonate what is not its own"
-                            ),
-                            "remove it from globals",
-                        ));
-                    }
-                    if !OPTIONAL_GLOBALS.contains(&global.as_str()) {
-                        return Err(invalid(
-                            p.span(),
-                            format!("unknown global {global:?}"),
-                            format!("use names from: {}", OPTIONAL_GLOBALS.join(", ")),
-                        ));
-                    }
-                }
-                protocols
-            }
-        };
-
-        let index = levels.len() as u32;
-        let uid = match &level.uid {
-            None => DEFAULT_LEVEL_UID + 100_000 * index,
-            Some(uid) => {
-                check_outside_uid(*uid.get_ref()).map_err(|m| {
-                    invalid(
-                        uid.span(),
-                        m,
-                        "give the level its own uid, e.g. uid = 2000000 (a range no account uses)",
-                    )
-                })?;
-                *uid.get_ref()
-            }
-        };
-        if let Some(other) = levels.iter().find(|l| l.uid == uid) {
-            return Err(invalid(
-                level
-                    .uid
-                    .as_ref()
-                    .map(|u| u.span())
-                    .unwrap_or(spanned.span()),
-                format!("uid {uid} is already level {:?}'s", other.name),
-                "give each level its own uid: the kernel separates the levels' files by it",
-            ));
-        }
-
-        let mut apps = Vec::new();
-        for app in &level.apps {
-            let a = app.get_ref();
-            if a.command.is_empty() || a.command[0].is_empty() {
-                return Err(invalid(
-                    app.span(),
-                    "a menu app has an empty command",
-                    "give the program and its arguments, e.g. command = [\"foot\"]",
-                ));
-            }
-            if a.command.iter().any(|arg| arg.contains('\0')) {
-                return Err(invalid(
-                    app.span(),
-                    "a menu app's command contains a NUL character",
-                    "remove the NUL character",
-                ));
-            }
-            if a.name.trim().is_empty()
-                || a.name.chars().count() > 64
-                || a.name.chars().any(|c| c.is_control() || is_invisible(c))
-            {
-                return Err(invalid(
-                    app.span(),
-                    format!("invalid menu app name {:?}", a.name),
-                    "use 1 to 64 visible characters, e.g. name = \"Terminal\"",
-                ));
-            }
-            apps.push(MenuApp {
-                name: a.name.trim().to_string(),
-                command: a.command.clone(),
-            });
-        }
-
-        spans.push((level.name.span(), level.color.span()));
-        levels.push(Level {
-            name: name.clone(),
-            label: label.trim().to_string(),
-            color,
-            rank: level.rank,
-            network,
-            session,
-            protocols,
-            uid,
-            landlock: level.landlock,
-            apps,
-            desktop_entries: level.desktop_entries,
-        });
+    let mut levels: Vec<Level> = Vec::new();
+    // (name span, colour span) of each level, for "first declared at" messages.
+    let mut spans: Vec<(Range<usize>, Range<usize>)> = Vec::new();
+    for spanned in raw {
+        let level = validate_level(spanned, &levels, &spans, line_of)?;
+        spans.push((
+            spanned.get_ref().name.span(),
+            spanned.get_ref().color.span(),
+        ));
+        levels.push(level);
     }
-
     if levels.len() < 2 {
-        let span = raw.levels.first().map(|l| l.span());
         return Err((
-            span,
+            raw.first().map(|l| l.span()),
             format!(
                 "{} level(s) declared; a Cloison session needs at least two",
                 levels.len()
@@ -391,9 +297,238 @@ pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config,
             "declare at least two [[level]] tables (the built-in default has \"low\" and \"high\"; see docs/configuration.md)".into(),
         ));
     }
+    Ok(levels)
+}
 
+/// One `[[level]]`, against the ones before it (`spans`: their name and colour spans).
+fn validate_level(
+    spanned: &Spanned<RawLevel>,
+    before: &[Level],
+    spans: &[(Range<usize>, Range<usize>)],
+    line_of: LineOf,
+) -> Result<Level, Invalid> {
+    let level = spanned.get_ref();
+    let name = level.name.get_ref();
+    check_level_name(name).map_err(|m| {
+        invalid(
+            level.name.span(),
+            m,
+            "rename the level, e.g. name = \"high\"",
+        )
+    })?;
+    if let Some(first) = before.iter().position(|l| &l.name == name) {
+        return Err(invalid(
+            level.name.span(),
+            format!(
+                "duplicate level name {name:?} (first declared at line {})",
+                line_of(&spans[first].0)
+            ),
+            "give each [[level]] a unique name",
+        ));
+    }
+    let label = validate_label(&level.label, before)?;
+    let color = validate_color(&level.color, name, before, spans, line_of)?;
+    let network = match &level.network {
+        None => Network::None,
+        Some(net) => parse_network(net.get_ref()).map_err(|m| {
+            invalid(
+                net.span(),
+                m,
+                "use network = \"none\", \"host\" or \"netns:NAME\"",
+            )
+        })?,
+    };
+    let mut session = Vec::new();
+    for app in &level.session {
+        check_command(app.span(), &app.get_ref().command, "a session app")?;
+        session.push(SessionApp {
+            command: app.get_ref().command.clone(),
+            restart: app.get_ref().restart,
+        });
+    }
+    let protocols = match &level.protocols {
+        None => Protocols::default(),
+        Some(p) => validate_protocols(p)?,
+    };
+    let uid = validate_level_uid(spanned, before)?;
+    let mut apps = Vec::new();
+    for app in &level.apps {
+        let a = app.get_ref();
+        check_command(app.span(), &a.command, "a menu app")?;
+        if a.name.trim().is_empty()
+            || a.name.chars().count() > 64
+            || a.name.chars().any(|c| c.is_control() || is_invisible(c))
+        {
+            return Err(invalid(
+                app.span(),
+                format!("invalid menu app name {:?}", a.name),
+                "use 1 to 64 visible characters, e.g. name = \"Terminal\"",
+            ));
+        }
+        apps.push(MenuApp {
+            name: a.name.trim().to_string(),
+            command: a.command.clone(),
+        });
+    }
+    Ok(Level {
+        name: name.clone(),
+        label,
+        color,
+        rank: level.rank,
+        network,
+        session,
+        protocols,
+        uid,
+        landlock: level.landlock,
+        apps,
+        desktop_entries: level.desktop_entries,
+    })
+}
+
+/// A level's label: short, visible, and not another level's.
+fn validate_label(label: &Spanned<String>, before: &[Level]) -> Result<String, Invalid> {
+    let text = label.get_ref();
+    if text.trim().is_empty()
+        || text.chars().count() > MAX_LABEL_CHARS
+        || text.chars().any(|c| c.is_control() || is_invisible(c))
+    {
+        return Err(invalid(
+            label.span(),
+            format!("invalid label {text:?}: it must be 1 to {MAX_LABEL_CHARS} visible characters"),
+            "use a short label such as \"HIGH\"",
+        ));
+    }
+    if let Some(other) = before
+        .iter()
+        .find(|l| l.label.eq_ignore_ascii_case(text.trim()))
+    {
+        return Err(invalid(
+            label.span(),
+            format!("label {text:?} is already used by level {:?}", other.name),
+            "give each level a distinct label: users tell levels apart by it",
+        ));
+    }
+    Ok(text.trim().to_string())
+}
+
+/// Level `name`'s colour: clearly different from every other level's.
+fn validate_color(
+    color: &Spanned<String>,
+    name: &str,
+    before: &[Level],
+    spans: &[(Range<usize>, Range<usize>)],
+    line_of: LineOf,
+) -> Result<Color, Invalid> {
+    let parsed: Color = color.get_ref().parse().map_err(|m: BadValue| {
+        invalid(
+            color.span(),
+            m,
+            "write the colour as \"#rrggbb\", e.g. \"#c62828\"",
+        )
+    })?;
+    for (i, other) in before.iter().enumerate() {
+        let distance = parsed.distance(other.color);
+        if distance < MIN_COLOR_DISTANCE {
+            let what = if distance == 0.0 {
+                "the same as"
+            } else {
+                "too similar to"
+            };
+            return Err(invalid(
+                color.span(),
+                format!(
+                    "colour {parsed} of level {name:?} is {what} colour {} of level {:?} (line {}; ΔE {distance:.1}, at least {MIN_COLOR_DISTANCE} is needed)",
+                    other.color,
+                    other.name,
+                    line_of(&spans[i].1),
+                ),
+                "pick clearly different colours: users tell levels apart by them (e.g. green #2e9e44, red #c62828, blue #1565c0, orange #ef6c00)",
+            ));
+        }
+    }
+    Ok(parsed)
+}
+
+/// A program to run (`what` names it in the message): a program, and no NUL anywhere.
+fn check_command(span: Range<usize>, command: &[String], what: &str) -> Result<(), Invalid> {
+    if command.first().is_none_or(String::is_empty) {
+        return Err(invalid(
+            span,
+            format!("{what} has an empty command"),
+            "give the program and its arguments, e.g. command = [\"foot\"]",
+        ));
+    }
+    if command.iter().any(|arg| arg.contains('\0')) {
+        return Err(invalid(
+            span,
+            format!("{what}'s command contains a NUL character"),
+            "remove the NUL character",
+        ));
+    }
+    Ok(())
+}
+
+/// A level's `[level.protocols]`: only globals that may be offered to a level.
+fn validate_protocols(p: &Spanned<Protocols>) -> Result<Protocols, Invalid> {
+    let protocols = p.get_ref().clone();
+    for global in &protocols.globals {
+        if CORE_GLOBALS.contains(&global.as_str()) {
+            continue;
+        }
+        if NEVER_OFFERED.contains(&global.as_str()) {
+            return Err(invalid(
+                p.span(),
+                format!(
+                    "{global} is never offered to a level: it would let a level capture, control or impersonate what is not its own"
+                ),
+                "remove it from globals",
+            ));
+        }
+        if !OPTIONAL_GLOBALS.contains(&global.as_str()) {
+            return Err(invalid(
+                p.span(),
+                format!("unknown global {global:?}"),
+                format!("use names from: {}", OPTIONAL_GLOBALS.join(", ")),
+            ));
+        }
+    }
+    Ok(protocols)
+}
+
+/// A level's outside uid: given, or the default for its position; no other level's.
+fn validate_level_uid(spanned: &Spanned<RawLevel>, before: &[Level]) -> Result<u32, Invalid> {
+    let level = spanned.get_ref();
+    let uid = match &level.uid {
+        None => DEFAULT_LEVEL_UID + 100_000 * before.len() as u32,
+        Some(uid) => {
+            check_outside_uid(*uid.get_ref()).map_err(|m| {
+                invalid(
+                    uid.span(),
+                    m,
+                    "give the level its own uid, e.g. uid = 2000000 (a range no account uses)",
+                )
+            })?;
+            *uid.get_ref()
+        }
+    };
+    if let Some(other) = before.iter().find(|l| l.uid == uid) {
+        return Err(invalid(
+            level
+                .uid
+                .as_ref()
+                .map(|u| u.span())
+                .unwrap_or(spanned.span()),
+            format!("uid {uid} is already level {:?}'s", other.name),
+            "give each level its own uid: the kernel separates the levels' files by it",
+        ));
+    }
+    Ok(uid)
+}
+
+/// `[[policy.flow]]`: each between two declared, different levels, one per ordered pair.
+fn validate_flows(raw: &[Spanned<RawFlow>], levels: &[Level]) -> Result<Vec<Flow>, Invalid> {
     let mut flows: Vec<Flow> = Vec::new();
-    for spanned in &raw.policy.flows {
+    for spanned in raw {
         let f = spanned.get_ref();
         for end in [&f.from, &f.to] {
             if !levels.iter().any(|l| &l.name == end.get_ref()) {
@@ -432,78 +567,90 @@ pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config,
                 "keep one [[policy.flow]] per ordered pair of levels",
             ));
         }
-        if let Some(max) = &f.clipboard_max_bytes {
-            check_clipboard_bytes(*max.get_ref()).map_err(|m| {
-                invalid(
-                    max.span(),
-                    m,
-                    format!("use at most {MAX_CLIPBOARD_BYTES} (64 MiB), e.g. clipboard_max_bytes = 4194304"),
-                )
-            })?;
-        }
-        let positive = |value: Option<&Spanned<u64>>, key: &str| match value {
-            Some(v) if *v.get_ref() == 0 => Err(invalid(
-                v.span(),
-                format!("{key} is 0: no file could ever cross"),
-                "use a positive limit, or files = \"deny\" to stop files for this pair",
-            )),
-            _ => Ok(value.map(|v| *v.get_ref())),
-        };
-        let files_max_file_bytes =
-            positive(f.files_max_file_bytes.as_ref(), "files_max_file_bytes")?;
-        let files_max_total_bytes =
-            positive(f.files_max_total_bytes.as_ref(), "files_max_total_bytes")?;
-        let count = f
-            .files_max_count
-            .as_ref()
-            .map(|c| Spanned::new(c.span(), *c.get_ref() as u64));
-        let files_max_count = positive(count.as_ref(), "files_max_count")?.map(|c| c as usize);
-        let files_extensions = match &f.files_extensions {
-            None => Vec::new(),
-            Some(list) => {
-                let mut out = Vec::new();
-                for ext in list.get_ref() {
-                    let clean = ext.trim_start_matches('.').to_ascii_lowercase();
-                    if clean.is_empty()
-                        || clean.len() > 16
-                        || !clean.chars().all(|c| c.is_ascii_alphanumeric())
-                    {
-                        return Err(invalid(
-                            list.span(),
-                            format!("{ext:?} is not a file extension"),
-                            "list extensions as letters and digits, e.g. files_extensions = [\"pdf\", \"txt\"]",
-                        ));
-                    }
-                    out.push(clean);
-                }
-                if out.is_empty() {
-                    return Err(invalid(
-                        list.span(),
-                        "files_extensions is empty: no file could ever cross",
-                        "list the allowed extensions, remove the key to allow any, or use files = \"deny\"",
-                    ));
-                }
-                out
-            }
-        };
-        flows.push(Flow {
-            from: f.from.get_ref().clone(),
-            to: f.to.get_ref().clone(),
-            clipboard: f.clipboard,
-            files: f.files,
-            clipboard_max_bytes: f.clipboard_max_bytes.as_ref().map(|m| *m.get_ref()),
-            clipboard_images: f.clipboard_images,
-            files_max_file_bytes,
-            files_max_total_bytes,
-            files_max_count,
-            files_extensions,
-            clipboard_control_characters: f.clipboard_control_characters,
-        });
+        flows.push(validate_flow(f)?);
     }
+    Ok(flows)
+}
 
-    let shortcuts = validate_shortcuts(&raw.shortcuts)?;
+/// One flow rule's limits.
+fn validate_flow(f: &RawFlow) -> Result<Flow, Invalid> {
+    if let Some(max) = &f.clipboard_max_bytes {
+        check_clipboard_bytes(*max.get_ref()).map_err(|m| {
+            invalid(
+                max.span(),
+                m,
+                format!(
+                    "use at most {MAX_CLIPBOARD_BYTES} (64 MiB), e.g. clipboard_max_bytes = 4194304"
+                ),
+            )
+        })?;
+    }
+    let positive = |value: Option<&Spanned<u64>>, key: &str| match value {
+        Some(v) if *v.get_ref() == 0 => Err(invalid(
+            v.span(),
+            format!("{key} is 0: no file could ever cross"),
+            "use a positive limit, or files = \"deny\" to stop files for this pair",
+        )),
+        _ => Ok(value.map(|v| *v.get_ref())),
+    };
+    let files_max_file_bytes = positive(f.files_max_file_bytes.as_ref(), "files_max_file_bytes")?;
+    let files_max_total_bytes =
+        positive(f.files_max_total_bytes.as_ref(), "files_max_total_bytes")?;
+    let count = f
+        .files_max_count
+        .as_ref()
+        .map(|c| Spanned::new(c.span(), *c.get_ref() as u64));
+    let files_max_count = positive(count.as_ref(), "files_max_count")?.map(|c| c as usize);
+    let files_extensions = match &f.files_extensions {
+        None => Vec::new(),
+        Some(list) => validate_extensions(list)?,
+    };
+    Ok(Flow {
+        from: f.from.get_ref().clone(),
+        to: f.to.get_ref().clone(),
+        clipboard: f.clipboard,
+        files: f.files,
+        clipboard_max_bytes: f.clipboard_max_bytes.as_ref().map(|m| *m.get_ref()),
+        clipboard_images: f.clipboard_images,
+        files_max_file_bytes,
+        files_max_total_bytes,
+        files_max_count,
+        files_extensions,
+        clipboard_control_characters: f.clipboard_control_characters,
+    })
+}
 
-    let compositor = match &raw.compositor {
+/// A flow's `files_extensions`: letters and digits, lowercased, at least one.
+fn validate_extensions(list: &Spanned<Vec<String>>) -> Result<Vec<String>, Invalid> {
+    let mut out = Vec::new();
+    for ext in list.get_ref() {
+        let clean = ext.trim_start_matches('.').to_ascii_lowercase();
+        if clean.is_empty() || clean.len() > 16 || !clean.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(invalid(
+                list.span(),
+                format!("{ext:?} is not a file extension"),
+                "list extensions as letters and digits, e.g. files_extensions = [\"pdf\", \"txt\"]",
+            ));
+        }
+        out.push(clean);
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            list.span(),
+            "files_extensions is empty: no file could ever cross",
+            "list the allowed extensions, remove the key to allow any, or use files = \"deny\"",
+        ));
+    }
+    Ok(out)
+}
+
+/// `[compositor]`: its own uid, no level's.
+fn validate_compositor(
+    raw: Option<&Spanned<CompositorConfig>>,
+    levels: &[Level],
+) -> Result<CompositorConfig, Invalid> {
+    let compositor = match raw {
         None => CompositorConfig::default(),
         Some(c) => {
             let compositor = c.get_ref().clone();
@@ -519,7 +666,7 @@ pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config,
     };
     if let Some(level) = levels.iter().find(|l| l.uid == compositor.uid) {
         return Err((
-            raw.compositor.as_ref().map(|c| c.span()),
+            raw.map(|c| c.span()),
             format!(
                 "the compositor's uid {} is also level {:?}'s",
                 compositor.uid, level.name
@@ -527,70 +674,66 @@ pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config,
             "give the compositor a uid no level uses: it must not own any level's files".into(),
         ));
     }
+    Ok(compositor)
+}
 
-    let clipboard = match &raw.clipboard {
-        None => ClipboardConfig::default(),
-        Some(c) => {
-            let clipboard = c.get_ref().clone();
-            check_clipboard_bytes(clipboard.max_bytes).map_err(|m| {
-                invalid(
-                    c.span(),
-                    m,
-                    "use at most 67108864 (64 MiB), e.g. max_bytes = 1048576",
-                )
-            })?;
-            if !(100..=60_000).contains(&clipboard.timeout_ms) {
-                return Err(invalid(
-                    c.span(),
-                    format!("timeout_ms = {} is out of range", clipboard.timeout_ms),
-                    "use 100 to 60000 milliseconds (default 2000)",
-                ));
-            }
-            clipboard
-        }
+/// `[clipboard]`: its size cap and timeout within range.
+fn validate_clipboard(raw: Option<&Spanned<ClipboardConfig>>) -> Result<ClipboardConfig, Invalid> {
+    let Some(c) = raw else {
+        return Ok(ClipboardConfig::default());
     };
+    let clipboard = c.get_ref().clone();
+    check_clipboard_bytes(clipboard.max_bytes).map_err(|m| {
+        invalid(
+            c.span(),
+            m,
+            "use at most 67108864 (64 MiB), e.g. max_bytes = 1048576",
+        )
+    })?;
+    if !(100..=60_000).contains(&clipboard.timeout_ms) {
+        return Err(invalid(
+            c.span(),
+            format!("timeout_ms = {} is out of range", clipboard.timeout_ms),
+            "use 100 to 60000 milliseconds (default 2000)",
+        ));
+    }
+    Ok(clipboard)
+}
 
-    let files = match &raw.files {
-        None => FilesConfig::default(),
-        Some(f) => {
-            let files = f.get_ref().clone();
-            if files.max_file_bytes == 0 || files.max_total_bytes == 0 || files.max_count == 0 {
-                return Err(invalid(
-                    f.span(),
-                    "a [files] limit is 0: no file could ever cross",
-                    "use positive limits (e.g. max_file_bytes = 1073741824), or files = \"deny\" in the flow rules",
-                ));
-            }
-            if files.max_file_bytes > files.max_total_bytes {
-                return Err(invalid(
-                    f.span(),
-                    format!(
-                        "max_file_bytes ({}) is above max_total_bytes ({})",
-                        files.max_file_bytes, files.max_total_bytes
-                    ),
-                    "a request holds at least one file: raise max_total_bytes or lower max_file_bytes",
-                ));
-            }
-            files
-        }
+/// `[files]`: positive limits, a file no larger than a request, a dialog timeout in range.
+fn validate_files(raw: Option<&Spanned<FilesConfig>>) -> Result<FilesConfig, Invalid> {
+    let Some(f) = raw else {
+        return Ok(FilesConfig::default());
     };
-
-    let outputs = validate_outputs(&raw.outputs, &line_of)?;
-    let limits = validate_limits(raw.limits.as_ref(), levels.len())?;
-
-    Ok(Config {
-        source: file.to_string(),
-        keyboard: raw.keyboard,
-        shortcuts,
-        levels,
-        policy: Policy { flows },
-        compositor,
-        clipboard,
-        files,
-        outputs,
-        touchpad: raw.touchpad,
-        limits,
-    })
+    let files = f.get_ref().clone();
+    if files.max_file_bytes == 0 || files.max_total_bytes == 0 || files.max_count == 0 {
+        return Err(invalid(
+            f.span(),
+            "a [files] limit is 0: no file could ever cross",
+            "use positive limits (e.g. max_file_bytes = 1073741824), or files = \"deny\" in the flow rules",
+        ));
+    }
+    if files.max_file_bytes > files.max_total_bytes {
+        return Err(invalid(
+            f.span(),
+            format!(
+                "max_file_bytes ({}) is above max_total_bytes ({})",
+                files.max_file_bytes, files.max_total_bytes
+            ),
+            "a request holds at least one file: raise max_total_bytes or lower max_file_bytes",
+        ));
+    }
+    if !(1_000..=86_400_000).contains(&files.confirm_timeout_ms) {
+        return Err(invalid(
+            f.span(),
+            format!(
+                "confirm_timeout_ms = {} is out of range",
+                files.confirm_timeout_ms
+            ),
+            "use 1000 (a second) to 86400000 (a day) milliseconds (default 600000)",
+        ));
+    }
+    Ok(files)
 }
 
 /// `[limits]`: each within a range a level can work in, and the descriptors of every level
@@ -647,7 +790,7 @@ pub(crate) fn validate_limits(
 
 pub(crate) fn validate_outputs(
     raw: &[Spanned<RawOutput>],
-    line_of: &dyn Fn(&Range<usize>) -> usize,
+    line_of: LineOf,
 ) -> Result<Vec<OutputConfig>, Invalid> {
     let mut outputs: Vec<OutputConfig> = Vec::new();
     for (i, spanned) in raw.iter().enumerate() {
@@ -725,7 +868,7 @@ pub(crate) fn validate_outputs(
 }
 
 /// Parses `WIDTHxHEIGHT` or `WIDTHxHEIGHT@HZ`.
-pub fn parse_mode(text: &str) -> Result<(u32, u32, Option<u32>), String> {
+pub fn parse_mode(text: &str) -> Result<(u32, u32, Option<u32>), BadValue> {
     let bad = || format!("invalid mode {text:?}");
     let (size, refresh) = match text.split_once('@') {
         Some((size, hz)) => (
@@ -743,13 +886,13 @@ pub fn parse_mode(text: &str) -> Result<(u32, u32, Option<u32>), String> {
     let dimension = |v: &str| v.parse::<u32>().ok().filter(|v| (64..=16384).contains(v));
     match (dimension(w), dimension(h)) {
         (Some(w), Some(h)) => Ok((w, h, refresh)),
-        _ => Err(bad()),
+        _ => Err(BadValue::from(bad())),
     }
 }
 
 pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
     let mut shortcuts = Shortcuts::default();
-    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 9] = [
+    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 10] = [
         (
             "cycle_windows",
             &raw.cycle_windows,
@@ -779,6 +922,7 @@ pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invali
             &raw.paste_from_global,
             &mut shortcuts.paste_from_global,
         ),
+        ("lock", &raw.lock, &mut shortcuts.lock),
     ];
     let mut seen: Vec<(Chord, &'static str, Option<Range<usize>>)> = Vec::new();
     for (action, given, target) in fields {
@@ -822,26 +966,26 @@ pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invali
     Ok(shortcuts)
 }
 
-pub(crate) fn check_clipboard_bytes(bytes: u64) -> Result<(), String> {
+pub(crate) fn check_clipboard_bytes(bytes: u64) -> Result<(), BadValue> {
     if bytes == 0 || bytes > MAX_CLIPBOARD_BYTES {
-        return Err(format!(
+        return Err(BadValue::from(format!(
             "a clipboard cap of {bytes} bytes is out of range (1 to {MAX_CLIPBOARD_BYTES})"
-        ));
+        )));
     }
     Ok(())
 }
 
-pub(crate) fn check_outside_uid(uid: u32) -> Result<(), String> {
+pub(crate) fn check_outside_uid(uid: u32) -> Result<(), BadValue> {
     if !(MIN_OUTSIDE_UID..u32::MAX - 1).contains(&uid) {
-        return Err(format!(
+        return Err(BadValue::from(format!(
             "uid {uid} is not usable for a cage: it must be from {MIN_OUTSIDE_UID} to {}, outside the accounts' range",
             u32::MAX - 2
-        ));
+        )));
     }
     Ok(())
 }
 
-pub(crate) fn parse_network(value: &str) -> Result<Network, String> {
+pub(crate) fn parse_network(value: &str) -> Result<Network, BadValue> {
     match value {
         "none" => Ok(Network::None),
         "host" => Ok(Network::Host),
@@ -857,10 +1001,10 @@ pub(crate) fn parse_network(value: &str) -> Result<Network, String> {
             {
                 Ok(Network::Netns(name.to_string()))
             }
-            Some(name) => Err(format!(
+            Some(name) => Err(BadValue::from(format!(
                 "invalid network namespace name {name:?}: use letters, digits, '-', '_' and '.'"
-            )),
-            None => Err(format!("unknown network mode {other:?}")),
+            ))),
+            None => Err(BadValue::from(format!("unknown network mode {other:?}"))),
         },
     }
 }

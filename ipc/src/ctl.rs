@@ -47,6 +47,8 @@ pub enum Request {
         /// What to inject.
         event: InputEvent,
     },
+    /// Lock the screen now (unlocked with the user's password on the lock screen).
+    Lock,
     /// End the session (apps, cages, compositor).
     Quit,
     /// Start a program in a level's cage (answered by the launcher).
@@ -82,8 +84,9 @@ impl Request {
     }
 }
 
-/// Input to inject.
+/// Input to inject (also the command line's `cloison ctl input`, with the `clap` feature).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Subcommand))]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum InputEvent {
     /// Press and release a chord: xkb keysym names joined by `+`, e.g. `ctrl+shift+c`,
@@ -104,20 +107,35 @@ pub enum InputEvent {
         /// Vertical position.
         y: f64,
     },
-    /// Press and release a pointer button at the current position.
+    /// Press and release a pointer button (left, middle, right) at the current position.
     Click {
         /// Which button.
         #[serde(default)]
+        #[cfg_attr(feature = "clap", arg(default_value = "left"))]
         button: Button,
     },
     /// Press or release a pointer button (for drags).
     Button {
-        /// Which button.
+        /// Which button (left, middle, right).
         #[serde(default)]
         button: Button,
-        /// `true` to press, `false` to release.
+        /// `true` to press, `false` to release (on the command line: press or release).
+        #[cfg_attr(
+            feature = "clap",
+            arg(value_name = "press|release", action = clap::ArgAction::Set, value_parser = press_or_release)
+        )]
         pressed: bool,
     },
+}
+
+/// The command line's word for [`InputEvent::Button`]'s `pressed`.
+#[cfg(feature = "clap")]
+fn press_or_release(word: &str) -> Result<bool, String> {
+    match word {
+        "press" => Ok(true),
+        "release" => Ok(false),
+        other => Err(format!("{other:?}: say press or release")),
+    }
 }
 
 /// A pointer button.
@@ -144,16 +162,19 @@ impl Button {
     }
 }
 
+/// A button name [`Button`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown button {0:?}: use left, middle or right")]
+pub struct UnknownButton(pub String);
+
 impl std::str::FromStr for Button {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownButton;
+    fn from_str(s: &str) -> Result<Self, UnknownButton> {
         match s {
             "left" | "1" => Ok(Button::Left),
             "middle" | "2" => Ok(Button::Middle),
             "right" | "3" => Ok(Button::Right),
-            other => Err(format!(
-                "unknown button {other:?}: use left, middle or right"
-            )),
+            other => Err(UnknownButton(other.to_string())),
         }
     }
 }
@@ -201,6 +222,9 @@ pub struct Status {
     /// The file transfer the bar shows, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<TransferStatus>,
+    /// Whether the screen is locked.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 /// A file transfer shown in the bar.
@@ -341,7 +365,7 @@ pub struct Screenshot {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// Could not connect to the socket.
-    #[error("cannot connect to {path}: {source} (is the session running?)")]
+    #[error("cannot connect to {path} (is the session running?)")]
     Connect {
         /// The socket path.
         path: PathBuf,

@@ -27,6 +27,12 @@ pub fn level_manager_socket(runtime_dir: &Path, level: &str) -> PathBuf {
     level_dir(runtime_dir, level).join("manager.sock")
 }
 
+/// One level's session bus socket: the launcher listens on it, the level's `dbus-daemon`
+/// serves it.
+pub fn level_bus_socket(runtime_dir: &Path, level: &str) -> PathBuf {
+    level_dir(runtime_dir, level).join("bus")
+}
+
 /// The compositor's private control socket, which only the launcher connects to.
 pub fn compositor_ctl_socket(runtime_dir: &Path) -> PathBuf {
     session_dir(runtime_dir)
@@ -36,13 +42,23 @@ pub fn compositor_ctl_socket(runtime_dir: &Path) -> PathBuf {
 
 /// Inside a cage: where the level's Wayland socket is.
 pub const CAGE_WAYLAND_SOCKET: &str = "/run/user/1000/wayland-0";
+/// Inside a cage: the level's session bus (`$XDG_RUNTIME_DIR/bus`, where D-Bus libraries look
+/// when `DBUS_SESSION_BUS_ADDRESS` is not set).
+pub const CAGE_BUS_SOCKET: &str = "/run/user/1000/bus";
 /// Inside a cage: where the level's manager socket is.
 pub const CAGE_MANAGER_SOCKET: &str = "/run/cloison/manager.sock";
 
+/// `$XDG_RUNTIME_DIR` is not set to an absolute path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "XDG_RUNTIME_DIR is not set to an absolute path; log in through a session manager or export it (e.g. XDG_RUNTIME_DIR=/run/user/$(id -u))"
+)]
+pub struct NoRuntimeDir;
+
 /// `$XDG_RUNTIME_DIR`, which must be set.
-pub fn runtime_dir() -> Result<PathBuf, String> {
+pub fn runtime_dir() -> Result<PathBuf, NoRuntimeDir> {
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(dir) if !dir.is_empty() && Path::new(&dir).is_absolute() => Ok(dir.into()),
-        _ => Err("XDG_RUNTIME_DIR is not set to an absolute path; log in through a session manager or export it (e.g. XDG_RUNTIME_DIR=/run/user/$(id -u))".into()),
+        _ => Err(NoRuntimeDir),
     }
 }

@@ -24,6 +24,8 @@ impl Message for ToLauncher {
         match self {
             // What the copy read: a sealed memory file.
             ToLauncher::Copied { .. } => 1,
+            // The read end of a pipe holding the password typed on the lock screen.
+            ToLauncher::Unlock => 1,
             _ => 0,
         }
     }
@@ -95,6 +97,27 @@ pub enum ToCompositor {
         files: Vec<(String, u64)>,
         /// Total bytes.
         total: u64,
+    },
+    /// Lock the screen (`why`: what asked — `suspend`, `restart`), and say
+    /// [`ToLauncher::LockShown`] once every output shows the lock.
+    Lock {
+        /// What asked, for the audit record.
+        why: String,
+    },
+    /// The answer to [`ToLauncher::Unlock`].
+    UnlockResult {
+        /// The password was right: unlock.
+        accepted: bool,
+        /// What the lock screen says (refused and why, or that the check failed).
+        message: Option<String>,
+        /// Milliseconds before the next attempt is taken (the back-off after failures).
+        retry_after_ms: u64,
+    },
+    /// The question of `dialog` no longer stands (nobody answered in time, or the one who
+    /// asked left): its dialog goes, shown or waiting, and takes no answer.
+    Withdraw {
+        /// The dialog.
+        dialog: DialogId,
     },
     /// A transfer's progress for the bar (`None`: it ended); a click on it cancels it.
     Transfer {
@@ -185,6 +208,20 @@ pub enum ToLauncher {
         /// The target level.
         level: String,
     },
+    /// The screen locked (`why`: `ctl`, `chord`, `idle`) or unlocked: for the audit log.
+    Locked {
+        /// Whether it is locked now.
+        locked: bool,
+        /// What locked it.
+        why: String,
+    },
+    /// After [`ToCompositor::Lock`]: every output has been given a frame of the lock screen
+    /// (nothing of a level is left on a display that would show on resume).
+    LockShown,
+    /// The user asks to unlock: the attached pipe holds the password typed (the only copy the
+    /// launcher gets, handed on to the password check unread). Answered with
+    /// [`ToCompositor::UnlockResult`].
+    Unlock,
     /// The user clicked a transfer's progress in the bar: cancel it.
     CancelTransfer {
         /// Transfer id.

@@ -37,6 +37,17 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Internal: check the password on standard input with PAM for the lock screen (exit 0:
+    /// accepted, 1: refused, 2: the check could not be made). Run by the session, never by hand.
+    #[command(hide = true)]
+    PamCheck {
+        /// The PAM service.
+        #[arg(long)]
+        service: String,
+        /// The user.
+        #[arg(long)]
+        user: String,
+    },
     /// Write the man pages (cloison.1 and one per subcommand) into a directory.
     #[command(hide = true)]
     Man {
@@ -127,8 +138,10 @@ pub enum CtlCommand {
     Input {
         /// What to inject.
         #[command(subcommand)]
-        event: InputCommand,
+        event: cloison_ipc::InputEvent,
     },
+    /// Lock the screen now.
+    Lock,
     /// End the session: stop every level's apps and cages, then the compositor.
     Quit,
     /// Stop a level's cage if it runs, then start it again with its session apps.
@@ -140,42 +153,6 @@ pub enum CtlCommand {
     CancelTransfer {
         /// The transfer's id.
         id: u64,
-    },
-}
-
-/// Injected input.
-#[derive(Debug, Subcommand)]
-pub enum InputCommand {
-    /// Press and release a chord of xkb keysym names joined by '+', e.g. ctrl+shift+c, Return, super.
-    Key {
-        /// The chord.
-        chord: String,
-    },
-    /// Type text with the configured keyboard layout.
-    Type {
-        /// The text.
-        text: String,
-    },
-    /// Move the pointer to output pixel coordinates.
-    PointerMove {
-        /// Horizontal position.
-        x: f64,
-        /// Vertical position.
-        y: f64,
-    },
-    /// Click a pointer button (left, middle, right).
-    Click {
-        /// The button.
-        #[arg(default_value = "left")]
-        button: String,
-    },
-    /// Press or release a pointer button (for drags).
-    Button {
-        /// The button (left, middle, right).
-        button: String,
-        /// press or release.
-        #[arg(value_parser = ["press", "release"])]
-        action: String,
     },
 }
 

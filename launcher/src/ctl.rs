@@ -5,16 +5,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
-use cloison_ipc::{Button, Client, InputEvent, Reply, Request};
+use cloison_ipc::{Client, Reply, Request};
 
-use crate::cli::{CtlArgs, CtlCommand, InputCommand, SpawnArgs};
+use crate::cli::{CtlArgs, CtlCommand, SpawnArgs};
 
 fn socket(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(match given {
         Some(path) => path,
-        None => cloison_ipc::paths::ctl_socket(
-            &cloison_ipc::paths::runtime_dir().map_err(anyhow::Error::msg)?,
-        ),
+        None => cloison_ipc::paths::ctl_socket(&cloison_ipc::paths::runtime_dir()?),
     })
 }
 
@@ -40,12 +38,13 @@ pub fn run(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Status => Request::Status,
         CtlCommand::Screenshot { .. } => Request::Screenshot,
         CtlCommand::Quit => Request::Quit,
+        CtlCommand::Lock => Request::Lock,
         CtlCommand::RestartLevel { level } => Request::RestartLevel {
             level: level.clone(),
         },
         CtlCommand::CancelTransfer { id } => Request::CancelTransfer { id: *id },
         CtlCommand::Input { event } => Request::Input {
-            event: input_event(event)?,
+            event: event.clone(),
         },
     };
     let mut client = Client::connect(&socket)?;
@@ -73,22 +72,6 @@ pub fn run(args: CtlArgs) -> anyhow::Result<()> {
         (_, other) => bail!("unexpected reply: {other:?}"),
     }
     Ok(())
-}
-
-fn input_event(command: &InputCommand) -> anyhow::Result<InputEvent> {
-    let button = |name: &str| name.parse::<Button>().map_err(anyhow::Error::msg);
-    Ok(match command {
-        InputCommand::Key { chord } => InputEvent::Key {
-            chord: chord.clone(),
-        },
-        InputCommand::Type { text } => InputEvent::Type { text: text.clone() },
-        InputCommand::PointerMove { x, y } => InputEvent::PointerMove { x: *x, y: *y },
-        InputCommand::Click { button: b } => InputEvent::Click { button: button(b)? },
-        InputCommand::Button { button: b, action } => InputEvent::Button {
-            button: button(b)?,
-            pressed: action == "press",
-        },
-    })
 }
 
 /// Writes `data` to a temporary file next to `path`, then renames it: a reader never sees a

@@ -9,6 +9,7 @@ pub mod control;
 pub mod ctl;
 pub mod manager;
 pub mod output;
+pub mod pam;
 pub mod plans;
 pub mod rate;
 pub mod session;

@@ -13,6 +13,7 @@ fn main() {
         Command::Spawn(args) => cloison_launcher::ctl::spawn(args).map(|()| 0),
         Command::Audit { action } => audit(action),
         Command::Man { dir } => cloison_launcher::cli::write_man_pages(&dir).map(|()| 0),
+        Command::PamCheck { service, user } => Ok(cloison_launcher::pam::check(&service, &user)),
     };
     match result {
         Ok(code) => std::process::exit(code),

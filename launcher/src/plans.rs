@@ -37,7 +37,7 @@ pub struct SessionPaths {
 impl SessionPaths {
     /// From the environment (XDG base directories).
     pub fn from_env() -> anyhow::Result<SessionPaths> {
-        let runtime_dir = paths::runtime_dir().map_err(anyhow::Error::msg)?;
+        let runtime_dir = paths::runtime_dir()?;
         Ok(SessionPaths {
             session_dir: paths::session_dir(&runtime_dir),
             runtime_dir,
@@ -185,9 +185,20 @@ pub const TOOLS_IN_CAGE: &str = "/opt/cloison/bin";
 /// A level's cage: its home, its two sockets at fixed paths, the `cloison-send` tool, its
 /// network, no programs yet (the launcher starts the session apps through init, to know their
 /// pids).
-pub fn level_plan(paths: &SessionPaths, ids: Ids, level: &Level, send_tool: &Path) -> CagePlan {
+///
+/// With `bus` (the host's `dbus-daemon`), the level gets its own session bus: the cage's init
+/// starts the daemon before anything else, on the listening socket the launcher made (passed
+/// as [`BUS_FD`], handed over in systemd's socket-activation convention), so a program that
+/// connects before the daemon serves waits in the backlog instead of failing.
+pub fn level_plan(
+    paths: &SessionPaths,
+    ids: Ids,
+    level: &Level,
+    send_tool: &Path,
+    bus: Option<&Path>,
+) -> CagePlan {
     let (outside_uid, outside_gid) = ids.outside(level.uid);
-    CagePlan {
+    let mut plan = CagePlan {
         name: level.name.clone(),
         network: network(level),
         identity: Identity {
@@ -228,7 +239,39 @@ pub fn level_plan(paths: &SessionPaths, ids: Ids, level: &Level, send_tool: &Pat
         run: Vec::new(),
         exit_with_first: false,
         pass_fds: Vec::new(),
+    };
+    if let Some(daemon) = bus {
+        plan.binds.push(Bind {
+            source: paths::level_bus_socket(&paths.runtime_dir, &level.name),
+            target: paths::CAGE_BUS_SOCKET.into(),
+            writable: true,
+        });
+        plan.env.push((
+            "DBUS_SESSION_BUS_ADDRESS".into(),
+            format!("unix:path={}", paths::CAGE_BUS_SOCKET),
+        ));
+        plan.run.push(bus_command(daemon));
+        plan.pass_fds.push(BUS_FD);
     }
+    plan
+}
+
+/// The descriptor a level's session bus socket is passed as.
+pub const BUS_FD: i32 = cloison_cages::plan::FIRST_PASSED_FD;
+
+/// `dbus-daemon --session` serving the socket passed as [`BUS_FD`]: moved to descriptor 3 and
+/// announced with `LISTEN_FDS`/`LISTEN_PID` (the shell's pid is the daemon's, through `exec`),
+/// as `--address=systemd:` expects.
+fn bus_command(daemon: &Path) -> Vec<String> {
+    vec![
+        // (bash: dash's redirections take single-digit descriptors only.)
+        "/bin/bash".into(),
+        "-c".into(),
+        format!(
+            "exec 3<&{BUS_FD} {BUS_FD}<&-; LISTEN_PID=$$ LISTEN_FDS=1 exec \"$0\" --session --nofork --nopidfile --address=systemd:"
+        ),
+        daemon.display().to_string(),
+    ]
 }
 
 /// How the compositor reaches the display it is nested in (winit), from the launcher's
@@ -373,6 +416,9 @@ pub fn compositor_plan(
     if let Ok(filter) = std::env::var("RUST_LOG") {
         env.push(("RUST_LOG".into(), filter));
     }
+    // The name the lock screen shows (the session's user; the compositor's cage has no
+    // password database to look it up).
+    env.push(("CLOISON_USER".into(), session_user()));
     if backend == "winit" {
         if let Some((_, socket)) = parent.x11_socket() {
             // The display's own socket, not the host's /tmp/.X11-unix: no other display, and
@@ -521,6 +567,16 @@ pub fn enforced(plan: &CagePlan) -> String {
     )
 }
 
+/// The session's user name (from the password database; the uid if it has none).
+pub fn session_user() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,8 +599,9 @@ mod tests {
             caller_gid: 0,
         };
         let tool = Path::new("/usr/bin/cloison-send");
-        let low = level_plan(&paths(), root, &config.levels[0], tool);
-        let high = level_plan(&paths(), root, &config.levels[1], tool);
+        let daemon = Some(Path::new("/usr/bin/dbus-daemon"));
+        let low = level_plan(&paths(), root, &config.levels[0], tool, daemon);
+        let high = level_plan(&paths(), root, &config.levels[1], tool, daemon);
         low.validate(0).unwrap();
         high.validate(0).unwrap();
         assert_ne!(low.identity.outside_uid, high.identity.outside_uid);
@@ -561,13 +618,27 @@ mod tests {
             );
         }
         assert!(low.binds.iter().any(|b| b.source == tool));
+        // Its session bus: its own socket, its daemon the first program, given that socket.
+        assert!(low.binds.iter().any(|b| {
+            b.source == Path::new("/run/user/0/cloison/levels/low/bus")
+                && b.target == Path::new(paths::CAGE_BUS_SOCKET)
+        }));
+        assert_eq!(low.pass_fds, [BUS_FD]);
+        assert_eq!(low.run[0][3], "/usr/bin/dbus-daemon");
+        assert!(low.run[0][2].contains("exec \"$0\" --session"));
+        assert!(low.env.contains(&(
+            "DBUS_SESSION_BUS_ADDRESS".into(),
+            "unix:path=/run/user/1000/bus".into()
+        )));
+        let without = level_plan(&paths(), root, &config.levels[0], tool, None);
+        assert!(without.run.is_empty() && without.pass_fds.is_empty());
         assert_eq!(low.network, Network::Host);
         assert_eq!(high.network, Network::None);
         let user = Ids {
             caller: 1000,
             caller_gid: 1000,
         };
-        let low = level_plan(&paths(), user, &config.levels[0], tool);
+        let low = level_plan(&paths(), user, &config.levels[0], tool, None);
         low.validate(1000).unwrap();
         assert_eq!(low.identity.outside_uid, 1000);
     }

@@ -20,6 +20,9 @@ use wayland_client::protocol::{
 use wayland_client::{
     Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum, event_created_child,
 };
+use wayland_protocols::wp::idle_inhibit::zv1::client::{
+    zwp_idle_inhibit_manager_v1, zwp_idle_inhibitor_v1,
+};
 use wayland_protocols::wp::presentation_time::client::wp_presentation;
 use wayland_protocols::wp::viewporter::client::{wp_viewport, wp_viewporter};
 use wayland_protocols::xdg::activation::v1::client::{xdg_activation_token_v1, xdg_activation_v1};
@@ -780,6 +783,27 @@ impl TestClient {
         Ok(index)
     }
 
+    /// Binds zwp_idle_inhibit_manager_v1 and inhibits idleness on `window`'s surface (until
+    /// the client goes); whether the global was there.
+    pub fn inhibit_idle(&mut self, window: usize) -> bool {
+        let qh = self.qh();
+        let Some(name) = self
+            .data
+            .globals
+            .iter()
+            .find(|(_, i, _)| i == "zwp_idle_inhibit_manager_v1")
+            .map(|(n, _, _)| *n)
+        else {
+            return false;
+        };
+        let manager: zwp_idle_inhibit_manager_v1::ZwpIdleInhibitManagerV1 =
+            self.registry.bind(name, 1, &qh, ());
+        let inhibitor = manager.create_inhibitor(&self.data.windows[window].surface, &qh, ());
+        // Kept for the client's life.
+        std::mem::forget(inhibitor);
+        true
+    }
+
     /// Binds wp_viewporter and gives `window`'s surface a viewport with this destination
     /// (applied at its next commit).
     pub fn set_viewport_destination(&mut self, window: usize, width: i32, height: i32) {
@@ -1422,6 +1446,8 @@ ignore_events!(
     wp_presentation::WpPresentation: (),
     wp_viewporter::WpViewporter: (),
     wp_viewport::WpViewport: (),
+    zwp_idle_inhibit_manager_v1::ZwpIdleInhibitManagerV1: (),
+    zwp_idle_inhibitor_v1::ZwpIdleInhibitorV1: (),
     wl_data_device_manager::WlDataDeviceManager: (),
     wl_region::WlRegion: (),
 );

@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod session;
+pub mod ui;
 pub mod vm;

@@ -106,6 +106,49 @@ impl Image {
     }
 }
 
+/// Processes whose parent chain reaches `ancestor`.
+pub fn descendants(ancestor: u32) -> Vec<u32> {
+    let parent = |pid: u32| -> Option<u32> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let mut p = pid;
+        for _ in 0..32 {
+            match parent(p) {
+                Some(pp) if pp == ancestor => {
+                    found.push(pid);
+                    break;
+                }
+                Some(pp) if pp > 1 => p = pp,
+                _ => break,
+            }
+        }
+    }
+    found
+}
+
+/// A process's name (`comm`: its first 15 bytes).
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
 /// Polls `pred` every 50 ms until it holds; fails the test after 15 s, naming `what`.
 pub fn wait_until(what: &str, pred: impl FnMut() -> bool) {
     wait_until_for(what, Duration::from_secs(15), pred);
@@ -422,6 +465,13 @@ impl Session {
         self.child.as_ref().map(Child::id)
     }
 
+    /// The pid of the session's compositor (in its cage, under the launcher).
+    pub fn compositor_pid(&self) -> Option<u32> {
+        descendants(self.pid()?)
+            .into_iter()
+            .find(|p| comm(*p) == "cloison-composi")
+    }
+
     /// A level's Wayland socket.
     pub fn socket(&self, level: &str) -> PathBuf {
         cloison_ipc::paths::level_wayland_socket(self.runtime.path(), level)
@@ -688,5 +738,59 @@ impl Drop for Session {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A private `dbus-daemon` (session configuration) listening at a path of the test's: a
+/// stand-in for the host's system bus. Stopped when dropped, even when a test fails.
+pub struct PrivateBus {
+    child: Child,
+    /// Its address, `unix:path=…`.
+    pub address: String,
+}
+
+impl PrivateBus {
+    /// Starts one listening at `socket`; returns once it serves.
+    pub fn start(socket: &Path) -> PrivateBus {
+        PrivateBus::at(&format!("unix:path={}", socket.display()))
+    }
+
+    /// Starts one listening at `address` (`unix:path=…`, `unix:abstract=…`); returns once it
+    /// answers.
+    pub fn at(address: &str) -> PrivateBus {
+        let child = Command::new(external("dbus-daemon"))
+            .args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--address={address}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon");
+        let bus = PrivateBus {
+            child,
+            address: address.to_string(),
+        };
+        wait_until("the private bus", || {
+            Command::new(external("dbus-send"))
+                .arg(format!("--bus={address}"))
+                .args([
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                    "org.freedesktop.DBus.GetId",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        bus
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use cloison_tests::session::{Session, our_binary, wait_until};
+use cloison_tests::ui::{GREEN, RED};
 
 fn key(s: &mut Session, chord: &str) {
     s.key(chord);
@@ -190,11 +191,9 @@ fn confirm_asks_in_a_trusted_dialog_and_only_the_users_answer_counts() {
         s.focus("high");
         key(&mut s, "ctrl+shift+v");
         // The dialog: centred below the bar, a stripe in LOW's green then HIGH's red.
-        let (x, y) = ((1280 - 560) / 2, 28 + (800 - 28 - 300) / 2);
         wait_until("the dialog", || {
             let shot = s.screenshot().unwrap();
-            shot.rgb(x + 10, y + 2) == (0x2e, 0x9e, 0x44)
-                && shot.rgb(x + 550, y + 2) == (0xc6, 0x28, 0x28)
+            cloison_tests::ui::dialog_shown(&shot, GREEN, RED)
         });
         // A low client mapping a window meanwhile gets no focus.
         let mut foot = s.client_command("low", cloison_tests::session::external("foot"));

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use cloison_ipc::InputEvent;
 use cloison_ipc::level::ManagerEvent;
 use cloison_tests::session::{Session, read_when_done, wait_until};
+use cloison_tests::ui::{GREEN, RED};
 
 const HIGH_UID: u32 = 2_100_000;
 
@@ -73,15 +74,15 @@ fn audit(s: &Session) -> Vec<serde_json::Value> {
     s.audit_records()
 }
 
-/// The dialog is up (the launcher logs nothing for it: the screenshot tells).
+/// Whether the dialog is on screen (the launcher logs nothing for it: the screenshot tells).
+fn dialog_up(s: &mut Session) -> bool {
+    let shot = s.screenshot().unwrap();
+    cloison_tests::ui::dialog_shown(&shot, GREEN, RED)
+}
+
+/// Waits for the dialog to be up, and armed.
 fn wait_dialog(s: &mut Session) {
-    let size = s.status().unwrap().output;
-    let (x, y) = ((size.width - 560) / 2, 28 + (size.height - 28 - 300) / 2);
-    wait_until("the dialog", || {
-        let shot = s.screenshot().unwrap();
-        shot.rgb(x + 10, y + 2) == (0x2e, 0x9e, 0x44)
-            && shot.rgb(x + 550, y + 2) == (0xc6, 0x28, 0x28)
-    });
+    wait_until("the dialog", || dialog_up(s));
     // A dialog takes no answer in its first half second (compositor ui::dialog::ARMING).
     std::thread::sleep(std::time::Duration::from_millis(600));
 }
@@ -173,6 +174,89 @@ fn confirmed_files_arrive_byte_identical_escape_sends_nothing_and_downward_is_de
         (last["decision"].as_str(), last["from"].as_str()),
         (Some("deny"), Some("high"))
     );
+}
+
+#[test]
+fn a_sender_that_leaves_takes_its_dialog_away_and_one_nobody_answers_is_withdrawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(
+        dir.path(),
+        "confirm",
+        "\n\n[files]\nconfirm_timeout_ms = 5000",
+    );
+    let mut s =
+        Session::start(&["--size", "1280x800", "--config", config.to_str().unwrap()]).unwrap();
+    let socket = s.socket("low").with_file_name("manager.sock");
+    let file = |name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"from low").unwrap();
+        std::fs::File::open(path).unwrap()
+    };
+
+    // The sender leaves while its dialog is up (Ctrl+C on cloison-send): the dialog goes at
+    // once, the refusal is recorded, and nothing is delivered.
+    let stream = UnixStream::connect(&socket).unwrap();
+    let left = file("left.txt");
+    cloison_ipc::level::send_files(
+        &stream,
+        Some("high".into()),
+        &[("left.txt".into(), left.as_fd())],
+    )
+    .unwrap();
+    wait_dialog(&mut s);
+    drop(stream);
+    wait_until("the dialog to go", || !dialog_up(&mut s));
+    wait_until("the record", || {
+        audit(&s).iter().any(|r| {
+            r["event"] == "confirm"
+                && r["name"] == "left.txt"
+                && r["outcome"] == "cancelled: the sender left"
+        })
+    });
+
+    // The level may ask again at once (its first question is over); nobody answers: after
+    // the timeout the dialog is withdrawn and the sender told why.
+    let late = file("late.txt");
+    let sender = std::thread::spawn(move || raw_send_to(&socket, &[("late.txt", late)]));
+    wait_dialog(&mut s);
+    let events = sender.join().unwrap();
+    let reasons: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            ManagerEvent::File {
+                name,
+                outcome,
+                reason,
+                ..
+            } => Some(format!(
+                "{name} {outcome}: {}",
+                reason.clone().unwrap_or_default()
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["late.txt denied: no answer within 5 s"],
+        "{events:?}"
+    );
+    assert!(matches!(
+        events.last(),
+        Some(ManagerEvent::Done {
+            delivered: 0,
+            failed: 1
+        })
+    ));
+    s.wait_notified("Files from LOW to HIGH: no answer within 5 s, not sent");
+    assert!(!dialog_up(&mut s), "the dialog was withdrawn");
+    // A Return meant for the withdrawn dialog answers nothing.
+    key(&mut s, "Return");
+    assert!(!incoming(&s).join("late.txt").exists() && !incoming(&s).join("left.txt").exists());
+    assert!(audit(&s).iter().any(|r| {
+        r["event"] == "confirm"
+            && r["name"] == "late.txt"
+            && r["outcome"] == "not asked any more: no answer within 5 s"
+    }));
 }
 
 #[test]

@@ -502,3 +502,41 @@ fn an_escape_sequence_copied_in_low_arrives_in_high_without_its_controls() {
         "{paste}"
     );
 }
+
+/// Found in review: a level that asks about a request of many files and leaves at once had
+/// one synced record written per file on the session's loop, as often as it could ask. A
+/// question that ends without the user is now one refusal, within the level's budget.
+#[test]
+fn asking_about_many_files_and_leaving_in_a_loop_is_recorded_within_bounds() {
+    let s = Session::start_default(&[]).expect("session");
+    let socket = s.socket("low").with_file_name("manager.sock");
+    let path = s.put("low", "one.txt", b"x");
+    let file = std::fs::File::open(path).unwrap();
+    let records_before = s.audit_records().len();
+    let started = Instant::now();
+    let mut asked = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        let Ok(stream) = UnixStream::connect(&socket) else {
+            continue;
+        };
+        // 500 names for one descriptor each (the same file): a request the policy confirms.
+        let files: Vec<(String, _)> = (0..500).map(|i| (format!("f{i}"), file.as_fd())).collect();
+        if cloison_ipc::level::send_files(&stream, Some("high".into()), &files).is_ok() {
+            asked += 1;
+        }
+        // Leave once the question is up (or refused), without waiting for an answer.
+        std::thread::sleep(Duration::from_millis(20));
+        drop(stream);
+    }
+    let took = started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    let added = s.audit_records().len() - records_before;
+    // The burst of 10, one a second, the summaries of what the limit held back.
+    let allowed = 10 + 2 * (took.as_secs() as usize + 2);
+    assert!(
+        added <= allowed,
+        "{added} records for {asked} requests of 500 files in {took:?}"
+    );
+    assert!(asked >= 5, "only {asked} requests were made");
+    assert!(manager_answers(&socket), "low is still served");
+}

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cloison_ipc::{InputEvent, Reply, Request, WindowStatus};
-use cloison_tests::session::{Session, external, read_when_done};
+use cloison_tests::session::{Session, comm, descendants, external, read_when_done, wait_until};
 
-const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
-const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
+use cloison_tests::ui::{GREEN, RED};
 const BORDER: i32 = 4;
 const TITLE: i32 = 26;
 
@@ -34,48 +33,6 @@ fn cage(s: &mut Session, level: &str) -> cloison_ipc::CageStatus {
         .find(|l| l.name == level)
         .and_then(|l| l.cage)
         .expect("the launcher reports the level's cage")
-}
-
-/// Processes whose parent chain reaches `ancestor`.
-fn descendants(ancestor: u32) -> Vec<u32> {
-    let parent = |pid: u32| -> Option<u32> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("PPid:"))?
-            .trim()
-            .parse()
-            .ok()
-    };
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let mut p = pid;
-        for _ in 0..32 {
-            match parent(p) {
-                Some(pp) if pp == ancestor => {
-                    found.push(pid);
-                    break;
-                }
-                Some(pp) if pp > 1 => p = pp,
-                _ => break,
-            }
-        }
-    }
-    found
-}
-
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .unwrap_or_default()
-        .trim()
-        .to_string()
 }
 
 fn status_field(pid: u32, name: &str) -> String {
@@ -205,11 +162,13 @@ fn spawn_starts_programs_in_a_level_and_a_cage_cannot_name_the_other_levels_sock
     // anywhere), its own are at the fixed paths, /proc shows only low.
     let high_socket = s.socket("high");
     let high_manager = high_socket.with_file_name("manager.sock");
+    let high_bus = high_socket.with_file_name("bus");
     let script = format!(
-        "for p in {} {} /run/user/0 {}; do [ -e \"$p\" ] && echo FOUND $p; done; \
+        "for p in {} {} {} /run/user/0 {}; do [ -e \"$p\" ] && echo FOUND $p; done; \
          ls -A /run/user/1000 /run/cloison; ls /proc | grep '^[0-9]' | tr '\\n' ' '; echo; echo done",
         high_socket.display(),
         high_manager.display(),
+        high_bus.display(),
         s.runtime.path().display(),
     );
     s.spawn_in(
@@ -218,8 +177,22 @@ fn spawn_starts_programs_in_a_level_and_a_cage_cannot_name_the_other_levels_sock
     );
     let view = read_when_done(&s.home("low").join("view.txt"));
     assert!(!view.contains("FOUND"), "{view}");
+    assert!(view.contains("/run/cloison:\nmanager.sock\n\n"), "{view}");
+    // The runtime directory: the level's Wayland socket and session bus (its daemon adds
+    // dbus-1/ for its own use), nothing else.
+    let runtime: Vec<&str> = view
+        .split("/run/user/1000:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.is_empty() && !l.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
     assert!(
-        view.contains("/run/cloison:\nmanager.sock\n\n/run/user/1000:\nwayland-0\n"),
+        runtime.contains(&"bus")
+            && runtime.contains(&"wayland-0")
+            && runtime
+                .iter()
+                .all(|e| ["bus", "dbus-1", "wayland-0"].contains(e)),
         "{view}"
     );
     let pids: Vec<u32> = view
@@ -439,18 +412,71 @@ fn the_launcher_menu_starts_an_app_in_the_chosen_level() {
 }
 
 #[test]
-fn if_the_compositor_dies_the_session_ends_with_an_error_and_cleans_up() {
+fn a_compositor_that_ends_on_its_own_ends_the_session_cleanly() {
+    // As when its nested window is closed: it stops, with status 0.
+    let mut s = Session::start_default(&[]).unwrap();
+    let compositor = s.compositor_pid().expect("the compositor");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(compositor as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = s.wait_exit(Duration::from_secs(15)).unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(!s.stderr_contains("unexpectedly"));
+}
+
+/// Kills the session's compositor and waits for the next one to answer; its pid.
+fn kill_compositor_and_wait_for_the_next(s: &mut Session) -> u32 {
+    let dead = s.compositor_pid().expect("the compositor");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dead as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut next = None;
+    wait_until("another compositor serving", || {
+        next = s.compositor_pid().filter(|p| *p != dead);
+        next.is_some() && s.status().is_ok()
+    });
+    next.unwrap()
+}
+
+#[test]
+fn a_compositor_that_dies_comes_back_with_the_terminals_and_one_that_keeps_dying_ends_the_session()
+{
     let mut s = Session::start_default(&[]).unwrap();
     s.wait_terminals();
     let launcher = s.pid().unwrap();
+    let first = s.compositor_pid().expect("the compositor");
+
+    // Killed: another one serves the same sockets, and each level's terminal (a session app
+    // whose policy is never to restart) comes back with it.
+    kill_compositor_and_wait_for_the_next(&mut s);
+    s.wait_terminals();
+    assert!(s.stderr_contains("starting it again"), "the log says why");
+    let restarts: Vec<_> = s
+        .audit_records()
+        .into_iter()
+        .filter(|r| r["event"] == "compositor-restart")
+        .collect();
+    assert_eq!(restarts.len(), 1, "{restarts:?}");
+    // A compositor that failed never leaves the screen open: the new one starts locked.
+    assert_eq!(restarts[0]["decision"], "locked");
+    assert_eq!(restarts[0]["outcome"], "was unlocked");
+    assert!(s.status().unwrap().locked);
+    assert!(
+        !Path::new(&format!("/proc/{first}")).exists(),
+        "the dead compositor is gone"
+    );
+
+    // Dying again and again: after the third restart within a minute, the session ends.
+    kill_compositor_and_wait_for_the_next(&mut s);
+    kill_compositor_and_wait_for_the_next(&mut s);
     let ours = descendants(launcher);
-    let compositor = ours
-        .iter()
-        .copied()
-        .find(|p| comm(*p) == "cloison-composi")
-        .expect("the compositor");
+    let last = s.compositor_pid().expect("the compositor");
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(compositor as i32),
+        nix::unistd::Pid::from_raw(last as i32),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
@@ -461,10 +487,12 @@ fn if_the_compositor_dies_the_session_ends_with_an_error_and_cleans_up() {
         .copied()
         .filter(|p| Path::new(&format!("/proc/{p}")).exists())
         .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    let named: Vec<String> = left.iter().map(|p| format!("{p} {}", comm(*p))).collect();
+    assert!(left.is_empty(), "left behind: {named:?}");
     assert!(!s.runtime.path().join("cloison").exists());
     assert!(
-        s.stderr_contains("the compositor stopped unexpectedly"),
+        s.stderr_contains("the compositor stopped unexpectedly")
+            && s.stderr_contains("the session is over"),
         "a clear message"
     );
 }

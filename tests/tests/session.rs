@@ -575,5 +575,18 @@ fn the_nested_winit_backend_runs_under_xvfb() {
         region_is(&shot, &win.geometry, (0x20, 0x40, 0xe0)),
         "the client's pixels in the nested output"
     );
+    // Locked, the nested output shows the lock alone: not the client's pixels, not its
+    // level's frame.
+    s.request(&cloison_ipc::Request::Lock).unwrap();
+    let shot = s.screenshot().unwrap();
+    let high = cloison_tests::ui::RED;
+    let any = |rgb: (u8, u8, u8)| {
+        (0..shot.height as i32).any(|y| (0..shot.width as i32).any(|x| shot.rgb(x, y) == rgb))
+    };
+    assert!(
+        !any((0x20, 0x40, 0xe0)) && !any(high),
+        "a level shows through the lock"
+    );
+    assert!(s.status().unwrap().locked);
     assert_eq!(s.terminate().unwrap().code(), Some(0));
 }

@@ -7,12 +7,7 @@ use std::time::Duration;
 use cloison_ipc::{Button, InputEvent};
 use cloison_tests::session::{Session, external, wait_until};
 
-const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
-const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
-/// `ui::BORDER`, `ui::TITLE_HEIGHT`, `ui::BAR_HEIGHT` of the compositor.
-const BORDER: i32 = 4;
-const TITLE: i32 = 26;
-const BAR: i32 = 28;
+use cloison_tests::ui::{BAR_HEIGHT as BAR, BORDER, GREEN, RED, TITLE_HEIGHT as TITLE};
 
 fn lines(out: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
     out.lock().unwrap().clone()

@@ -12,12 +12,7 @@ use cloison_ipc::{Status, WindowStatus};
 use cloison_tests::session::Image;
 use cloison_tests::vm::Vm;
 
-const GREEN: (u8, u8, u8) = (0x2e, 0x9e, 0x44);
-const RED: (u8, u8, u8) = (0xc6, 0x28, 0x28);
-/// `ui::BORDER`, `ui::TITLE_HEIGHT`, `ui::BAR_HEIGHT` of the compositor.
-const BORDER: i32 = 4;
-const TITLE: i32 = 26;
-const BAR: i32 = 28;
+use cloison_tests::ui::{BAR_HEIGHT as BAR, BORDER, GREEN, RED, TITLE_HEIGHT as TITLE};
 /// Guest boot, the cages and two foot instances, all emulated on the CPU.
 const START: Duration = Duration::from_secs(300);
 const STEP: Duration = Duration::from_secs(90);
@@ -60,6 +55,15 @@ fn colour(level: &str) -> (u8, u8, u8) {
 }
 
 /// Whether `shot` shows the trusted bar naming `level` at its left end.
+/// Whether any pixel of `shot` is in a level's colour (every other pixel looked at).
+fn shows_a_level(shot: &Image) -> bool {
+    (0..shot.height as i32).step_by(2).any(|y| {
+        (0..shot.width as i32)
+            .step_by(2)
+            .any(|x| [GREEN, RED].contains(&shot.rgb(x, y)))
+    })
+}
+
 fn bar_names(shot: &Image, level: &str) -> bool {
     shot.rgb(1, 1) == colour(level) && shot.rgb(1, BAR - 2) == colour(level)
 }
@@ -306,6 +310,34 @@ fn seat_session(renderer: Option<&str>, expected: &str) {
         .unwrap();
     assert_eq!(pasted.trim(), "cloison-clip");
     let _ = vm.screendump("gpu0");
+
+    // The lock: Super+L on the real keyboard; neither display shows a level; a wrong password
+    // is refused; the right one typed on the keyboard (checked by PAM in the guest: scripts/vm
+    // installs a test service) unlocks, and the bar comes back naming high, which has the
+    // keyboard again.
+    vm.chord(&["meta_l", "l"]).unwrap();
+    vm.wait_status("locked by Super+L", STEP, |st| st.locked)
+        .unwrap();
+    for gpu in ["gpu0", "gpu1"] {
+        let shot = vm.screen_until(gpu, |shot| !shows_a_level(shot)).unwrap();
+        assert!(
+            !shows_a_level(&shot),
+            "a level shows through the lock on {gpu}"
+        );
+    }
+    vm.type_text("wrong\n").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        vm.status().is_some_and(|(_, st)| st.locked),
+        "a wrong password unlocked"
+    );
+    vm.type_text("vm-secret\n").unwrap();
+    vm.wait_status("unlocked by the password", STEP, |st| !st.locked)
+        .unwrap();
+    let back = vm
+        .screen_until("gpu0", |shot| bar_names(shot, "high"))
+        .unwrap();
+    assert!(bar_names(&back, "high"), "unlocked, high has the keyboard");
 
     // Virtual terminals: Ctrl+Alt+F2 hands the displays to the text console (the session
     // pauses, no bar on screen); Ctrl+Alt+F1 there (the kernel's console switch) brings the

@@ -122,6 +122,7 @@ pub mod compositor;
 pub mod cursor_shape;
 pub mod data_device;
 pub mod fractional_scale;
+pub mod idle_inhibit;
 pub mod output;
 pub mod presentation;
 pub mod primary_selection;

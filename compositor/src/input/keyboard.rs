@@ -35,17 +35,27 @@ impl State {
                 .xkb
                 .update_key(xkb_keycode, xkb::KeyDirection::Down);
             self.input.super_armed = reserved && self.input.pressed.is_empty();
+            let locked = self.ui.lock.locked;
             let menu_open = self.ui.menu.open;
             let dialog_open = self.ui.dialog.is_some();
             let route = match (action, self.focused_level()) {
-                _ if reserved || menu_open || dialog_open => KeyRoute::Intercepted,
+                _ if locked || reserved || menu_open || dialog_open => KeyRoute::Intercepted,
                 (Some(_), _) => KeyRoute::Intercepted,
                 (None, Some(level)) => KeyRoute::Level(level),
                 (None, None) => KeyRoute::Dropped,
             };
             // A repeated press (no release in between) keeps its first route.
             let route = *self.input.pressed.entry(keycode).or_insert(route);
-            if dialog_open {
+            if locked {
+                let text = self.input.xkb.key_get_utf8(xkb_keycode);
+                self.lock_key(sym, &text);
+                // Zeroed: a character of the password.
+                zeroize::Zeroize::zeroize(&mut text.into_bytes());
+            } else if action == Some(Action::Lock) {
+                // Before any dialog or menu: a dialog a level keeps up must not keep the
+                // screen from locking.
+                self.run_action(Action::Lock);
+            } else if dialog_open {
                 if let Some(sym) = sym {
                     self.dialog_key(sym);
                 }
@@ -66,7 +76,11 @@ impl State {
                 .pressed
                 .remove(&keycode)
                 .unwrap_or(KeyRoute::Dropped);
-            if reserved && std::mem::take(&mut self.input.super_armed) && self.ui.dialog.is_none() {
+            if reserved
+                && std::mem::take(&mut self.input.super_armed)
+                && self.ui.dialog.is_none()
+                && !self.ui.lock.locked
+            {
                 self.toggle_menu();
             }
             if self.wm.cycle.is_some() && !self.input.cycle_held() {
@@ -130,6 +144,11 @@ impl State {
             Action::LauncherMenu => self.toggle_menu(),
             Action::CopyToGlobal => self.copy_to_global(),
             Action::PasteFromGlobal => self.paste_from_global(),
+            Action::Lock if !self.launcher.connected() => self
+                .ui
+                .bar
+                .notify("Not locking: no launcher runs to check a password".into()),
+            Action::Lock => self.lock_screen("chord"),
         }
     }
 

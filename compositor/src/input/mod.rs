@@ -150,6 +150,8 @@ pub enum Action {
     CopyToGlobal,
     /// Paste the global clipboard into the focused level.
     PasteFromGlobal,
+    /// Lock the screen.
+    Lock,
 }
 
 /// A resolved shortcut: exact modifiers and the key's unshifted keysym.
@@ -273,6 +275,7 @@ impl InputState {
                 "launcher_menu" if super_tap => continue,
                 "launcher_menu" => Action::LauncherMenu,
                 "copy_to_global" => Action::CopyToGlobal,
+                "lock" => Action::Lock,
                 _ => Action::PasteFromGlobal,
             };
             let parsed = cloison_config::parse_chord(chord).map_err(|_| {
@@ -365,6 +368,12 @@ impl InputState {
 impl State {
     /// Processes one input event.
     pub fn handle_input(&mut self, input: Input) {
+        self.ui.lock.last_input = std::time::Instant::now();
+        // Locked: keys go to the lock screen (releases of keys pressed before still reach
+        // their clients); the pointer and touch go nowhere.
+        if self.ui.lock.locked && !matches!(input, Input::Key { .. }) {
+            return;
+        }
         match input {
             Input::Key {
                 keycode,

@@ -28,6 +28,7 @@ impl State {
     /// closed) while it stood still; nothing is sent otherwise.
     pub fn refresh_pointer_focus(&mut self) {
         if !self.input.pointer_seen
+            || self.ui.lock.locked
             || self.ui.menu.open
             || self.ui.dialog.is_some()
             || self.input.frame_grab.is_some()

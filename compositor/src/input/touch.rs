@@ -124,7 +124,7 @@ impl State {
         }
     }
 
-    pub(super) fn handle_touch_cancel(&mut self) {
+    pub(crate) fn handle_touch_cancel(&mut self) {
         let levels: std::collections::BTreeSet<usize> =
             self.input.touches.drain().map(|(_, (l, _))| l.0).collect();
         for level in levels {

@@ -25,6 +25,7 @@ pub mod canvas;
 pub mod decorations;
 pub mod dialog;
 pub mod font;
+pub mod lock;
 pub mod menu;
 pub mod ring;
 
@@ -68,6 +69,8 @@ pub struct Ui {
     pub refused_asks: std::collections::HashMap<String, Vec<std::time::Instant>>,
     /// Its image.
     pub dialog_cache: dialog::DialogCache,
+    /// The lock screen.
+    pub lock: lock::LockScreen,
 }
 
 /// A title-bar button.

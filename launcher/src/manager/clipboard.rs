@@ -7,41 +7,18 @@
 //! into a fresh sealed memory file (buffers are never reused across operations), hashes it,
 //! and writes the audit record before anything becomes visible to another level.
 
-use std::io::{Read as _, Seek as _, Write as _};
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use cloison_config::{Config, Decision, FlowKind};
-use cloison_ipc::session::{PNG, TEXT_OFFER, TEXT_TYPES, ToCompositor};
+use cloison_ipc::session::{PNG, TEXT_OFFER, ToCompositor};
 
 use super::audit::{Audit, Entry, sha256};
+use super::content::{Content, sealed};
+pub use super::content::{Kind, Refusal, check_content};
 
 /// Characters of text shown in the confirmation dialog.
 pub const PREVIEW_CHARS: usize = 400;
-
-/// What the global clipboard holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// UTF-8 text.
-    Text,
-    /// A PNG image (re-encoded).
-    Png,
-}
-
-impl Kind {
-    fn mime(self) -> &'static str {
-        match self {
-            Kind::Text => "text/plain;charset=utf-8",
-            Kind::Png => PNG,
-        }
-    }
-    fn word(self) -> &'static str {
-        match self {
-            Kind::Text => "text",
-            Kind::Png => "image",
-        }
-    }
-}
 
 /// The global clipboard.
 pub struct Global {
@@ -86,163 +63,6 @@ pub struct Clipboard {
 /// [`PREVIEW_CHARS`] characters).
 pub fn make_visible(text: &str) -> String {
     cloison_config::text::make_visible(text, PREVIEW_CHARS)
-}
-
-/// A sealed memory file holding `bytes`.
-fn sealed(bytes: &[u8]) -> std::io::Result<OwnedFd> {
-    use nix::sys::memfd::{MemFdCreateFlag, memfd_create};
-    let fd = memfd_create(
-        c"cloison-clipboard",
-        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
-    )?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(bytes)?;
-    file.rewind()?;
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: F_ADD_SEALS on a memfd this function created; it only forbids later changes.
-    if unsafe {
-        libc::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            libc::F_ADD_SEALS,
-            seals,
-        )
-    } < 0
-    {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(OwnedFd::from(file))
-}
-
-/// A copy's content as handed over: a sealed memory file mapped read-only, or (if it was not
-/// sealed) a copy in memory.
-enum Content {
-    Mapped {
-        fd: Arc<OwnedFd>,
-        map: std::ptr::NonNull<libc::c_void>,
-        len: usize,
-    },
-    Copied(Vec<u8>),
-}
-
-impl Content {
-    fn open(data: OwnedFd, cap: u64) -> std::io::Result<Content> {
-        use nix::fcntl::{FcntlArg, SealFlag, fcntl};
-        let needed = SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW;
-        let seals = fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&data),
-            FcntlArg::F_GET_SEALS,
-        )
-        .map(SealFlag::from_bits_truncate)
-        .unwrap_or(SealFlag::empty());
-        let mut file = std::fs::File::from(data);
-        let len = file.metadata()?.len();
-        if seals.contains(needed) && len > 0 && len <= cap {
-            use nix::sys::mman::{MapFlags, ProtFlags, mmap};
-            let size = std::num::NonZeroUsize::new(len as usize).expect("len > 0");
-            // SAFETY: a read-only shared mapping of a memory file sealed against writes,
-            // shrinking and growing: its pages stay valid and unchanged while mapped.
-            let map = unsafe {
-                mmap(
-                    None,
-                    size,
-                    ProtFlags::PROT_READ,
-                    MapFlags::MAP_SHARED,
-                    &file,
-                    0,
-                )
-            }?;
-            return Ok(Content::Mapped {
-                fd: Arc::new(OwnedFd::from(file)),
-                map,
-                len: len as usize,
-            });
-        }
-        let mut bytes = Vec::new();
-        file.rewind()?;
-        file.take(cap + 1).read_to_end(&mut bytes)?;
-        Ok(Content::Copied(bytes))
-    }
-
-    fn bytes(&self) -> &[u8] {
-        match self {
-            // SAFETY: the mapping is `len` bytes, readable, alive until drop, and its
-            // content cannot change (sealed).
-            Content::Mapped { map, len, .. } => unsafe {
-                std::slice::from_raw_parts(map.as_ptr().cast::<u8>(), *len)
-            },
-            Content::Copied(bytes) => bytes,
-        }
-    }
-
-    /// A sealed memory file with this content: the one handed over, or a new one.
-    fn sealed_fd(&self) -> std::io::Result<Arc<OwnedFd>> {
-        match self {
-            Content::Mapped { fd, .. } => Ok(fd.clone()),
-            Content::Copied(bytes) => sealed(bytes).map(Arc::new),
-        }
-    }
-}
-
-impl Drop for Content {
-    fn drop(&mut self) {
-        if let Content::Mapped { map, len, .. } = self {
-            // SAFETY: unmaps exactly the mapping made in `open`, which nothing uses any more
-            // (slices borrowed from it do not outlive `self`).
-            let _ = unsafe { nix::sys::mman::munmap(*map, *len) };
-        }
-    }
-}
-
-/// Why a copy's content is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// Text that is not UTF-8.
-    NotUtf8,
-    /// An image that does not decode.
-    BadPng(String),
-    /// Neither text nor an allowed image.
-    Type,
-}
-
-/// What a copy's content becomes: text (valid UTF-8, kept as it is) or, where images may
-/// cross, a PNG decoded and re-encoded (the new bytes returned). Everything a level copies
-/// goes through here before anything else looks at it.
-pub fn check_content(
-    mime: &str,
-    bytes: &[u8],
-    images_allowed: bool,
-) -> Result<(Kind, Option<Vec<u8>>), Refusal> {
-    if TEXT_TYPES.contains(&mime) {
-        std::str::from_utf8(bytes).map_err(|_| Refusal::NotUtf8)?;
-        Ok((Kind::Text, None))
-    } else if mime == PNG && images_allowed {
-        reencode_png(bytes)
-            .map(|png| (Kind::Png, Some(png)))
-            .map_err(Refusal::BadPng)
-    } else {
-        Err(Refusal::Type)
-    }
-}
-
-/// Decodes a PNG and encodes it again (pixels only: no text chunks, no trailing data).
-fn reencode_png(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    let mut decoder = png::Decoder::new(bytes);
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let mut reader = decoder.read_info().map_err(|e| e.to_string())?;
-    let mut pixels = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut pixels).map_err(|e| e.to_string())?;
-    pixels.truncate(info.buffer_size());
-    let mut out = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut out, info.width, info.height);
-        encoder.set_color(info.color_type);
-        encoder.set_depth(info.bit_depth);
-        let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
-        writer
-            .write_image_data(&pixels)
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(out)
 }
 
 impl Clipboard {
@@ -563,6 +383,20 @@ impl Clipboard {
         out
     }
 
+    /// The compositor died and another one starts: its gestures' ids start again, and a
+    /// paste waiting for the user's answer is cancelled (its dialog and its target's offer
+    /// went with the compositor). The global clipboard stays.
+    pub fn compositor_restarted(&mut self) -> Vec<Out> {
+        self.latest_copy = 0;
+        match self.confirming.take() {
+            Some((_, to, _)) => vec![Out::Notify(format!(
+                "Paste into {} cancelled: the screen was restarted",
+                self.label(&to)
+            ))],
+            None => Vec::new(),
+        }
+    }
+
     /// The user answered the dialog of paste `op`.
     pub fn confirm_answer(&mut self, op: u64, accept: bool) -> Vec<Out> {
         let mut out = Vec::new();
@@ -700,6 +534,7 @@ impl Clipboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read as _, Seek as _};
 
     fn manager(config: Config) -> (Clipboard, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -725,6 +560,14 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The preview of the confirmation `out` asks for.
+    fn preview(out: &[Out]) -> Option<String> {
+        out.iter().find_map(|o| match o {
+            Out::Compositor(ToCompositor::Confirm { preview, .. }, None) => Some(preview.clone()),
+            _ => None,
+        })
     }
 
     fn pasted(out: &[Out]) -> Option<Vec<u8>> {
@@ -796,15 +639,7 @@ mod tests {
         let (mut m, _dir) = manager(config);
         m.copied(5, "low", "text/plain", 7, fd("a\u{202e}b\x07c".as_bytes()));
         let out = m.paste_request(6, "high");
-        let preview = out
-            .iter()
-            .find_map(|o| match o {
-                Out::Compositor(ToCompositor::Confirm { preview, .. }, None) => {
-                    Some(preview.clone())
-                }
-                _ => None,
-            })
-            .expect("a confirmation");
+        let preview = preview(&out).expect("a confirmation");
         assert_eq!(
             preview,
             "[1 control character(s) shown as ⟨U+…⟩ will be removed]\na⟨U+202E⟩b⟨U+0007⟩c"
@@ -861,15 +696,7 @@ mod tests {
             fd(attack.as_bytes()),
         );
         let out = m.paste_request(4, "high");
-        let preview = out
-            .iter()
-            .find_map(|o| match o {
-                Out::Compositor(ToCompositor::Confirm { preview, .. }, None) => {
-                    Some(preview.clone())
-                }
-                _ => None,
-            })
-            .unwrap();
+        let preview = preview(&out).unwrap();
         assert!(
             preview.contains("⟨U+001B⟩") && preview.contains("will be removed"),
             "{preview}"

@@ -15,12 +15,18 @@
 //! - **Dialogs** are named by [`cloison_ipc::session::DialogId`]: the kind is part of the id,
 //!   so an answer goes back to the flow that asked.
 //! - **The clipboard** ([`clipboard`]) is a state machine without side effects: events from
-//!   the compositor in, messages for it out.
+//!   the compositor in, messages for it out; what a copy's content may be (sealed, UTF-8 text
+//!   or a re-encoded PNG) is [`content`].
 //! - **File transfers** ([`transfer`]) arrive on each level's manager socket (the level is the
-//!   socket's, never a field), bounded per level; [`files`] delivers each file into the target
-//!   level's `~/Incoming/<source>/` against a hostile target.
+//!   socket's, never a field), bounded per level; a send whose files have arrived is a
+//!   [`send::Request`]: checked, decided, asked about through the session's loop (an event
+//!   with a timeout, no thread waiting for a person), then delivered or refused by a
+//!   [`send::Job`]; [`files`] delivers each file into the target level's
+//!   `~/Incoming/<source>/` against a hostile target.
 
 pub mod audit;
 pub mod clipboard;
+pub mod content;
 pub mod files;
+pub mod send;
 pub mod transfer;

@@ -1,9 +1,11 @@
-//! The manager's file transfer: requests arrive on a level's manager socket with one open
-//! descriptor per file (the sender opened them inside its cage: the manager never resolves a
-//! path of the source level). The flow policy for files decides (`allow`, `confirm` through
-//! the compositor's trusted dialog, `deny`) within the pair's limits; allowed files are
-//! delivered into the target level's `~/Incoming/<source>/` by [`super::files`]. Every
-//! delivered, failed or cancelled file is one audit record.
+//! The manager's file transfer, on the level's side: requests arrive on a level's manager
+//! socket with one open descriptor per file (the sender opened them inside its cage: the
+//! manager never resolves a path of the source level), a thread per connection reads and
+//! bounds them, and a send whose files have all arrived becomes a [`super::send::Request`]:
+//! checked, decided by the flow policy (`allow`, `confirm` through the compositor's trusted
+//! dialog — an event of the session's loop —, `deny`) within the pair's limits, delivered into
+//! the target level's `~/Incoming/<source>/` by [`super::files`]. Every delivered, failed or
+//! cancelled file is one audit record.
 //!
 //! A level is hostile until shown otherwise, so what it can make the manager do is bounded:
 //! at most [`MAX_CONNECTIONS`] connections at once per level, each idle for at most
@@ -18,18 +20,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::os::unix::fs::FileTypeExt as _;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cloison_config::{Config, Decision, FlowKind};
+use cloison_config::Config;
 use cloison_ipc::channel::{self, Fill, Receiver};
 use cloison_ipc::level::{MAX_FILES, ManagerEvent, ManagerRequest};
 
 use super::audit::{Audit, Entry};
+use super::send::{self, Decided, Replies};
 use crate::plans::{Ids, SessionPaths};
 use crate::rate::Bucket;
 
@@ -64,18 +65,17 @@ pub fn launcher_nofile(levels: usize) -> u64 {
     (levels * (MAX_FILES_WAITING + MAX_CONNECTIONS * (1 + 64)) + 4096) as u64
 }
 
-/// A confirmation the loop must show (as dialog [`cloison_ipc::session::DialogId::Files`]).
-pub struct Ask {
-    /// Request id.
-    pub id: u64,
-    /// Source level.
-    pub from: String,
-    /// Target level.
-    pub to: String,
-    /// Sanitised names and sizes.
-    pub files: Vec<(String, u64)>,
-    /// Total bytes.
-    pub total: u64,
+/// What the manager's threads tell the session's loop.
+pub enum ToLoop {
+    /// A checked request the policy says to confirm: the loop asks the user
+    /// ([`super::send::Asks`]).
+    Ask(Box<super::send::Request>),
+    /// The connection of request `id` closed (its dialog, if still up, is withdrawn).
+    SenderLeft(u64),
+    /// Shows (or, with `None`, clears) transfer `id`'s progress in the bar.
+    Bar(u64, Option<String>),
+    /// Shows a notification in the bar.
+    Notify(String),
 }
 
 /// What the transfer threads share with the session.
@@ -88,14 +88,10 @@ pub struct Transfers {
     pub ids: Ids,
     /// The audit log (shared with the clipboard).
     pub audit: Arc<Mutex<Audit>>,
-    /// Asks the user (through the loop and the compositor); blocks until answered.
-    pub ask: Box<dyn Fn(Ask) -> bool + Send + Sync>,
-    /// Shows (or, with `None`, clears) a transfer's progress in the bar.
-    pub bar: Box<dyn Fn(u64, Option<String>) + Send + Sync>,
-    /// Shows a notification in the bar.
-    pub notify: Box<dyn Fn(String) + Send + Sync>,
+    /// Tells the session's loop.
+    to_loop: Box<dyn Fn(ToLoop) + Send + Sync>,
     /// Transfers in progress, by id: their cancel flags.
-    pub running: Mutex<HashMap<u64, Arc<AtomicBool>>>,
+    running: Mutex<HashMap<u64, Arc<AtomicBool>>>,
     next: AtomicU64,
     /// What each level may still do (by level name).
     budgets: Mutex<HashMap<String, Budget>>,
@@ -144,24 +140,19 @@ impl Drop for Slot {
 
 impl Transfers {
     /// The shared state.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Arc<Config>,
         paths: SessionPaths,
         ids: Ids,
         audit: Arc<Mutex<Audit>>,
-        ask: Box<dyn Fn(Ask) -> bool + Send + Sync>,
-        bar: Box<dyn Fn(u64, Option<String>) + Send + Sync>,
-        notify: Box<dyn Fn(String) + Send + Sync>,
+        to_loop: Box<dyn Fn(ToLoop) + Send + Sync>,
     ) -> Transfers {
         Transfers {
             config,
             paths,
             ids,
             audit,
-            ask,
-            bar,
-            notify,
+            to_loop,
             running: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
             budgets: Mutex::new(HashMap::new()),
@@ -202,7 +193,7 @@ impl Transfers {
 
     /// Records a refusal from `from`, within the level's budget: past it, the refusal is only
     /// counted (the next record written says how many were not).
-    fn refused(&self, from: &str, entry: Entry) {
+    pub(super) fn refused(&self, from: &str, entry: Entry) {
         let admitted = self.with_budget(from, |b| b.refusals.admit(Instant::now()));
         let Some(skipped) = admitted else {
             return;
@@ -223,7 +214,7 @@ impl Transfers {
     }
 
     /// Tells the bar about a refusal from `from`, at most once every [`NOTICE_INTERVAL`].
-    fn notice(&self, from: &str, text: String) {
+    pub(super) fn notice(&self, from: &str, text: String) {
         let now = Instant::now();
         let due = self.with_budget(from, |b| {
             let due = b
@@ -235,7 +226,7 @@ impl Transfers {
             due
         });
         if due {
-            (self.notify)(text);
+            self.notify(text);
         }
     }
 
@@ -251,19 +242,55 @@ impl Transfers {
     }
 
     /// Appends `entry` to the audit log (written and synced); whether it was.
-    fn record(&self, entry: Entry) -> bool {
+    pub(super) fn record(&self, entry: Entry) -> bool {
         super::audit::record(&self.audit, entry)
     }
-}
 
-/// Sends one event to the level (a failed write ends the connection).
-fn reply(out: &UnixStream, event: &ManagerEvent) -> bool {
-    channel::send(out, event, &[], channel::LEVEL).is_ok()
+    /// A new request id.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Marks transfer `id` running with its cancel flag (or, with `None`, ended).
+    pub(super) fn running(&self, id: u64, cancel: Option<Arc<AtomicBool>>) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        match cancel {
+            Some(flag) => running.insert(id, flag),
+            None => running.remove(&id),
+        };
+    }
+
+    /// Shows (or clears) transfer `id`'s progress in the bar.
+    pub(super) fn bar(&self, id: u64, text: Option<String>) {
+        (self.to_loop)(ToLoop::Bar(id, text));
+    }
+
+    /// Shows a notification in the bar.
+    pub(super) fn notify(&self, text: String) {
+        (self.to_loop)(ToLoop::Notify(text));
+    }
+
+    /// Whether `level` may ask the user now (no other of its requests waits for an answer);
+    /// if so, it is marked asking until [`Transfers::done_asking`].
+    fn start_asking(&self, level: &str) -> bool {
+        self.asking
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(level.to_string())
+    }
+
+    /// `level`'s request no longer waits for the user.
+    pub(super) fn done_asking(&self, level: &str) {
+        self.asking
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(level);
+    }
 }
 
 /// A send request whose files are still arriving.
 struct Pending {
-    to: Option<String>,
+    to: String,
     count: usize,
     names: Vec<String>,
     /// Bytes of `names`.
@@ -272,14 +299,43 @@ struct Pending {
     /// When it was announced ([`SEND_DEADLINE`]).
     since: Instant,
     /// Its share of the level's files held ([`MAX_FILES_WAITING`]).
-    _waiting: Slot,
+    waiting: Slot,
 }
 
 /// Serves one connection on `level`'s manager socket until it closes, breaks the protocol or
-/// stays silent for [`READ_TIMEOUT`]. The caller holds the connection's [`Slot`].
-pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
+/// stays silent for [`READ_TIMEOUT`] with no send in progress; `slot` is its share of the
+/// level's connections. A send the user must confirm goes to the loop, and this thread goes
+/// on reading: if the connection closes before the answer, the loop is told (the dialog is
+/// withdrawn).
+pub fn serve(stream: UnixStream, level: &str, t: &Transfers, slot: Slot) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let replies = match Replies::new(stream) {
+        Ok(replies) => replies,
+        Err(err) => {
+            tracing::warn!(level, "cannot serve a manager connection: {err}");
+            return;
+        }
+    };
+    // The id of this connection's send in progress, 0 when none.
+    let busy = Arc::new(AtomicU64::new(0));
+    serve_requests(replies.stream(), level, t, &replies, &busy);
+    let id = busy.load(Ordering::Relaxed);
+    if id != 0 {
+        (t.to_loop)(ToLoop::SenderLeft(id));
+    }
+    // The slot is free before the level sees the connection close, so it can connect again at
+    // once. (A send still being delivered keeps the socket open a while longer; it holds its
+    // files' share of the level's budget, and only one send per level can wait for the user.)
+    drop(slot);
+}
+
+fn serve_requests(
+    stream: &UnixStream,
+    level: &str,
+    t: &Transfers,
+    replies: &Replies,
+    busy: &Arc<AtomicU64>,
+) {
     let mut receiver = Receiver::new(channel::LEVEL);
     let mut pending: Option<Pending> = None;
     // A protocol error ends the connection; it is recorded (within the level's budget).
@@ -288,7 +344,7 @@ pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
         // it is logged or recorded.
         let why = super::audit::one_line(&why, MAX_REASON_CHARS);
         tracing::debug!(level, "manager connection dropped: {why}");
-        let _ = reply(stream, &ManagerEvent::Error(format!("bad request: {why}")));
+        replies.send(&ManagerEvent::Error(format!("bad request: {why}")));
         t.refused(
             level,
             Entry {
@@ -303,6 +359,8 @@ pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
     loop {
         let fill = match receiver.fill(stream) {
             Ok(fill) => fill,
+            // Silence is normal while a send waits for the user or is delivered.
+            Err(err) if err.is_timeout() && busy.load(Ordering::Relaxed) != 0 => continue,
             Err(err) if err.is_timeout() => {
                 tracing::debug!(level, "manager connection idle: closed");
                 return;
@@ -321,48 +379,33 @@ pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
             };
             match request {
                 ManagerRequest::Hello => {
-                    if !reply(
-                        stream,
-                        &ManagerEvent::Hello {
-                            level: level.to_string(),
-                        },
-                    ) {
+                    if !replies.send(&ManagerEvent::Hello {
+                        level: level.to_string(),
+                    }) {
                         return;
                     }
                 }
                 ManagerRequest::Send { to, count } => {
-                    if pending.is_some() {
-                        return broken("a send before the last one's files arrived".into());
+                    if pending.is_some() || busy.load(Ordering::Relaxed) != 0 {
+                        return broken("a send before the last one ended".into());
                     }
-                    if !t.admit_send(level) {
-                        let _ = reply(
-                            stream,
-                            &ManagerEvent::Error("too many requests: try again in a moment".into()),
-                        );
-                        return;
+                    match admit(t, level, to.as_deref(), count) {
+                        Ok((to, waiting)) => {
+                            pending = Some(Pending {
+                                to,
+                                count,
+                                names: Vec::with_capacity(count.min(1024)),
+                                name_bytes: 0,
+                                files: Vec::with_capacity(count.min(1024)),
+                                since: Instant::now(),
+                                waiting,
+                            });
+                        }
+                        Err(event) => {
+                            replies.send(&event);
+                            return;
+                        }
                     }
-                    if let Err(event) = check_count(t, level, to.as_deref(), count) {
-                        let _ = reply(stream, &event);
-                        return;
-                    }
-                    let Some(waiting) = t.wait_for(level, count) else {
-                        let _ = reply(
-                            stream,
-                            &ManagerEvent::Error(
-                                "too many files waiting to be sent: try again in a moment".into(),
-                            ),
-                        );
-                        return;
-                    };
-                    pending = Some(Pending {
-                        to,
-                        count,
-                        names: Vec::with_capacity(count.min(1024)),
-                        name_bytes: 0,
-                        files: Vec::with_capacity(count.min(1024)),
-                        since: Instant::now(),
-                        _waiting: waiting,
-                    });
                 }
                 ManagerRequest::Files { names } => {
                     let Some(p) = pending.as_mut() else {
@@ -382,18 +425,10 @@ pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
                     p.files
                         .extend(fds.into_iter().map(|fd| Some(File::from(fd))));
                     if p.names.len() == p.count {
-                        // Its share of the files waiting is given back once it is done.
-                        let Pending {
-                            to,
-                            names,
-                            files,
-                            _waiting: _held,
-                            ..
-                        } = pending.take().expect("checked");
-                        let event = match send(t, level, to, names, files, stream) {
-                            Ok(event) | Err(event) => event,
-                        };
-                        if !reply(stream, &event) {
+                        let p = pending.take().expect("checked");
+                        if let Some(done) = arrived(t, level, p, replies, busy)
+                            && !replies.send(&done)
+                        {
                             return;
                         }
                     }
@@ -415,6 +450,54 @@ pub fn serve(stream: &UnixStream, level: &str, t: &Transfers) {
     }
 }
 
+/// A send of `count` files from `level` to `to` is announced: its target, and its share of
+/// the files the level may hold waiting; or the final event that refuses it.
+fn admit(
+    t: &Transfers,
+    level: &str,
+    to: Option<&str>,
+    count: usize,
+) -> Result<(String, Slot), ManagerEvent> {
+    if !t.admit_send(level) {
+        return Err(ManagerEvent::Error(
+            "too many requests: try again in a moment".into(),
+        ));
+    }
+    let to = check_count(t, level, to, count)?;
+    let waiting = t.wait_for(level, count).ok_or_else(|| {
+        ManagerEvent::Error("too many files waiting to be sent: try again in a moment".into())
+    })?;
+    Ok((to, waiting))
+}
+
+/// All the files of a send have arrived: checked, then decided on. Allowed or denied, it ends
+/// here (the final event); to be confirmed, it goes to the loop (`None`: the loop's job
+/// replies).
+fn arrived(
+    t: &Transfers,
+    level: &str,
+    p: Pending,
+    replies: &Replies,
+    busy: &Arc<AtomicU64>,
+) -> Option<ManagerEvent> {
+    let mut request = match send::check(t, level, p.to, p.names, p.files, replies, busy, p.waiting)
+    {
+        Ok(request) => request,
+        Err(done) => return Some(done),
+    };
+    Some(match send::decide(&t.config, &mut request) {
+        Decided::Deny => send::deny(t, request),
+        Decided::Allow => send::allow(t, request),
+        // One dialog per level at a time: a level cannot pile requests up in front of the
+        // user (or answer one with a Return meant for something else).
+        Decided::Confirm if !t.start_asking(level) => send::refuse_second_ask(t, request),
+        Decided::Confirm => {
+            (t.to_loop)(ToLoop::Ask(Box::new(request)));
+            return None;
+        }
+    })
+}
+
 /// The target, and whether `count` files are within the pair's limit (else the request is
 /// refused whole, and recorded as one refusal).
 fn check_count(
@@ -422,7 +505,7 @@ fn check_count(
     from: &str,
     to: Option<&str>,
     count: usize,
-) -> Result<(), ManagerEvent> {
+) -> Result<String, ManagerEvent> {
     let to = resolve_target(&t.config, from, to)?;
     let limit = t.config.file_limits(from, &to).max_count.min(MAX_FILES);
     if count == 0 || count > limit {
@@ -441,7 +524,7 @@ fn check_count(
             "{count} files: at most {limit} per request from {from} to {to}"
         )));
     }
-    Ok(())
+    Ok(to)
 }
 
 /// The level a request from `from` goes to: `to`, or the other level when there are two.
@@ -471,476 +554,6 @@ fn resolve_target(config: &Config, from: &str, to: Option<&str>) -> Result<Strin
         ));
     }
     Ok(to)
-}
-
-/// One file of a request, checked.
-struct Item {
-    name: String,
-    safe: String,
-    file: Option<File>,
-    size: u64,
-    refused: Option<String>,
-}
-
-/// Handles a `send` request; returns the final event (`Done` or `Error`).
-fn send(
-    t: &Transfers,
-    from: &str,
-    to: Option<String>,
-    names: Vec<String>,
-    fds: Vec<Option<File>>,
-    out: &UnixStream,
-) -> Result<ManagerEvent, ManagerEvent> {
-    let config = &t.config;
-    let to = resolve_target(config, from, to.as_deref())?;
-    let Some(target) = config.level(&to) else {
-        return Err(ManagerEvent::Error(format!("there is no level {to:?}")));
-    };
-    let limits = config.file_limits(from, &to);
-    let base = |decision: &str, rule: String| Entry {
-        event: "file".into(),
-        from: Some(from.into()),
-        to: Some(to.clone()),
-        decision: decision.into(),
-        rule,
-        ..Entry::default()
-    };
-    // Check every file: a regular file, within the limits, an allowed extension.
-    let mut items: Vec<Item> = Vec::new();
-    for (name, file) in names.into_iter().zip(fds) {
-        let safe = super::files::sanitize(&name);
-        let mut item = Item {
-            name,
-            safe,
-            file: None,
-            size: 0,
-            refused: None,
-        };
-        match file {
-            None => item.refused = Some("no descriptor came with it".into()),
-            Some(file) => match file.metadata() {
-                Err(e) => item.refused = Some(format!("cannot inspect it: {e}")),
-                Ok(meta) if !meta.file_type().is_file() => {
-                    let kind = meta.file_type();
-                    item.refused = Some(
-                        if kind.is_fifo() {
-                            "a FIFO, not a regular file"
-                        } else if kind.is_char_device() || kind.is_block_device() {
-                            "a device, not a regular file"
-                        } else if kind.is_dir() {
-                            "a directory (send its files with -r)"
-                        } else {
-                            "not a regular file"
-                        }
-                        .into(),
-                    );
-                }
-                Ok(meta) if meta.len() > limits.max_file_bytes => {
-                    item.refused = Some(format!(
-                        "{} is above the {} limit per file",
-                        cloison_config::text::human_size(meta.len()),
-                        cloison_config::text::human_size(limits.max_file_bytes)
-                    ));
-                }
-                Ok(meta) => {
-                    let ext = Path::new(&item.safe)
-                        .extension()
-                        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                        .unwrap_or_default();
-                    if !limits.extensions.is_empty() && !limits.extensions.contains(&ext) {
-                        item.refused = Some(format!(
-                            "only {} files may go from {from} to {to}",
-                            limits.extensions.join(", ")
-                        ));
-                    } else {
-                        item.size = meta.len();
-                        item.file = Some(file);
-                    }
-                }
-            },
-        }
-        items.push(item);
-    }
-    let total: u64 = items
-        .iter()
-        .filter(|i| i.refused.is_none())
-        .map(|i| i.size)
-        .sum();
-    let mut delivered = 0;
-    let mut failed = 0;
-    let report = |out: &UnixStream,
-                  item: &Item,
-                  outcome: &str,
-                  delivered_as: Option<String>,
-                  reason: Option<String>| {
-        let event = ManagerEvent::File {
-            name: item.name.clone(),
-            outcome: outcome.into(),
-            delivered_as,
-            reason,
-        };
-        reply(out, &event);
-    };
-    // Refused files are reported to the sender whatever the decision, and recorded as one
-    // refusal (the first one's name and reason, and how many).
-    let refused: Vec<&Item> = items.iter().filter(|i| i.refused.is_some()).collect();
-    for item in &refused {
-        report(out, item, "refused", None, item.refused.clone());
-        failed += 1;
-    }
-    if let Some(first) = refused.first() {
-        let reason = first.refused.clone().unwrap_or_default();
-        t.refused(
-            from,
-            Entry {
-                count: (refused.len() > 1).then_some(refused.len() as u64),
-                ..base("refused", reason)
-            }
-            .with_name(&first.name),
-        );
-    }
-    let mut items: Vec<Item> = items.into_iter().filter(|i| i.refused.is_none()).collect();
-    if total > limits.max_total_bytes {
-        let rule = format!(
-            "{} in one request is above the {} limit",
-            cloison_config::text::human_size(total),
-            cloison_config::text::human_size(limits.max_total_bytes)
-        );
-        for item in &items {
-            report(out, item, "refused", None, Some(rule.clone()));
-        }
-        t.refused(
-            from,
-            Entry {
-                size: Some(total),
-                count: Some(items.len() as u64),
-                ..base("refused", rule.clone())
-            },
-        );
-        return Ok(ManagerEvent::Done {
-            delivered: 0,
-            failed: failed + items.len(),
-        });
-    }
-    if items.is_empty() {
-        return Ok(ManagerEvent::Done { delivered, failed });
-    }
-
-    let (decision, explicit) = config
-        .decision(FlowKind::Files, from, &to)
-        .unwrap_or((Decision::Deny, false));
-    let rule = format!(
-        "{from} -> {to}: {decision} ({})",
-        if explicit { "policy rule" } else { "default" }
-    );
-    let id = t.next.fetch_add(1, Ordering::Relaxed);
-    let (decision_word, rule) = match decision {
-        Decision::Deny => {
-            for item in &items {
-                report(
-                    out,
-                    item,
-                    "denied",
-                    None,
-                    Some(format!("denied by the policy: {rule}")),
-                );
-            }
-            t.refused(
-                from,
-                Entry {
-                    size: Some(total),
-                    count: (items.len() > 1).then_some(items.len() as u64),
-                    outcome: Some("denied".into()),
-                    ..base("deny", rule.clone())
-                }
-                .with_name(&items[0].name),
-            );
-            t.notice(
-                from,
-                format!(
-                    "Files from {} to {} denied: {rule}",
-                    label(config, from),
-                    target.label
-                ),
-            );
-            return Ok(ManagerEvent::Done {
-                delivered: 0,
-                failed: failed + items.len(),
-            });
-        }
-        Decision::Allow => ("allow", rule),
-        Decision::Confirm => {
-            // One dialog per level at a time: a level cannot pile requests up in front of
-            // the user (or answer one with a Return meant for something else).
-            let first = t
-                .asking
-                .lock()
-                .map(|mut asking| asking.insert(from.to_string()))
-                .unwrap_or(false);
-            if !first {
-                for item in &items {
-                    report(
-                        out,
-                        item,
-                        "refused",
-                        None,
-                        Some("another transfer from this level waits for the user".into()),
-                    );
-                }
-                t.refused(
-                    from,
-                    Entry {
-                        count: Some(items.len() as u64),
-                        ..base(
-                            "refused",
-                            "another transfer from this level waits for the user".into(),
-                        )
-                    },
-                );
-                t.notice(
-                    from,
-                    format!(
-                        "{} sent another transfer while one waits for you: refused",
-                        label(config, from)
-                    ),
-                );
-                return Ok(ManagerEvent::Done {
-                    delivered: 0,
-                    failed: failed + items.len(),
-                });
-            }
-            let accept = (t.ask)(Ask {
-                id,
-                from: from.into(),
-                to: to.clone(),
-                files: items
-                    .iter()
-                    .map(|i| (display_name(&i.name, &i.safe), i.size))
-                    .collect(),
-                total,
-            });
-            if let Ok(mut asking) = t.asking.lock() {
-                asking.remove(from);
-            }
-            for item in &items {
-                t.record(
-                    Entry {
-                        size: Some(item.size),
-                        ..Entry {
-                            event: "confirm".into(),
-                            ..base(if accept { "confirmed" } else { "refused" }, rule.clone())
-                        }
-                    }
-                    .with_name(&item.name),
-                );
-            }
-            if !accept {
-                for item in &items {
-                    report(out, item, "denied", None, Some("the user refused".into()));
-                }
-                return Ok(ManagerEvent::Done {
-                    delivered: 0,
-                    failed: failed + items.len(),
-                });
-            }
-            ("allow", format!("{from} -> {to}: confirmed by the user"))
-        }
-    };
-
-    // The intent is recorded before anything reaches the target level (its Incoming folder is
-    // not even created yet); if it cannot be, nothing is delivered.
-    if !t.record(
-        Entry {
-            size: Some(total),
-            count: Some(items.len() as u64),
-            outcome: Some("delivering".into()),
-            ..base(decision_word, rule.clone())
-        }
-        .with_name(&items[0].name),
-    ) {
-        let why = "the audit log cannot be written: nothing was sent";
-        for item in &items {
-            report(out, item, "failed", None, Some(why.into()));
-        }
-        (t.notify)(format!(
-            "Files from {} to {}: {why}",
-            label(config, from),
-            target.label
-        ));
-        return Ok(ManagerEvent::Done {
-            delivered: 0,
-            failed: failed + items.len(),
-        });
-    }
-
-    // Deliver.
-    let owner = t.ids.outside(target.uid);
-    let cancel = Arc::new(AtomicBool::new(false));
-    if let Ok(mut running) = t.running.lock() {
-        running.insert(id, cancel.clone());
-    }
-    reply(
-        out,
-        &ManagerEvent::Accepted {
-            id,
-            files: items.len(),
-            total,
-        },
-    );
-    let started = Instant::now();
-    let mut shown = false;
-    let mut last_update = Instant::now();
-    let mut done_before = 0u64;
-    let inbox = super::files::incoming(&t.paths.level_home(&to), from, owner);
-    let to_label = target.label.clone();
-    // Once an outcome cannot be recorded, no further file is delivered.
-    let mut audit_broken = false;
-    for item in items.iter_mut() {
-        if audit_broken {
-            let why = "the audit log cannot be written: not sent";
-            report(out, item, "failed", None, Some(why.into()));
-            failed += 1;
-            continue;
-        }
-        let result = match (&inbox, item.file.take()) {
-            (Ok(dir), Some(file)) => {
-                let mut progress = |done: u64| {
-                    let now = Instant::now();
-                    if now.duration_since(last_update) < Duration::from_millis(250) {
-                        return;
-                    }
-                    last_update = now;
-                    let all = done_before + done;
-                    reply(
-                        out,
-                        &ManagerEvent::Progress {
-                            id,
-                            done: all,
-                            total,
-                        },
-                    );
-                    // The bar shows transfers that take more than a second.
-                    if now.duration_since(started) > Duration::from_secs(1) {
-                        shown = true;
-                        (t.bar)(
-                            id,
-                            Some(format!(
-                                "Sending {} to {to_label}: {}%",
-                                cloison_config::text::human_size(total),
-                                all * 100 / total.max(1)
-                            )),
-                        );
-                    }
-                };
-                // Each file's name, size and hash are recorded after the copy and before it
-                // appears in the target's folder.
-                let mut record = |sha256: &str| {
-                    t.record(
-                        Entry {
-                            size: Some(item.size),
-                            sha256: Some(sha256.to_string()),
-                            outcome: Some("delivering".into()),
-                            ..base(decision_word, rule.clone())
-                        }
-                        .with_name(&item.name),
-                    )
-                };
-                super::files::deliver(
-                    &file,
-                    item.size,
-                    dir,
-                    &item.safe,
-                    owner,
-                    &cancel,
-                    &mut progress,
-                    &mut record,
-                )
-            }
-            (Err(e), _) => Err(super::files::DeliverError::Target(e.to_string())),
-            (Ok(_), None) => Err(super::files::DeliverError::Io("no descriptor".into())),
-        };
-        done_before += item.size;
-        match result {
-            Ok(d) => {
-                audit_broken |= !t.record(
-                    Entry {
-                        delivered_as: Some(d.name.clone()),
-                        size: Some(item.size),
-                        sha256: Some(d.sha256.clone()),
-                        outcome: Some("delivered".into()),
-                        ..base(decision_word, rule.clone())
-                    }
-                    .with_name(&item.name),
-                );
-                let shown_name = match item.safe.rsplit_once('/') {
-                    Some((dir, _)) => format!("{dir}/{}", d.name),
-                    None => d.name,
-                };
-                report(out, item, "delivered", Some(shown_name), None);
-                delivered += 1;
-            }
-            Err(e) => {
-                let outcome = if matches!(e, super::files::DeliverError::Cancelled) {
-                    "cancelled"
-                } else {
-                    "failed"
-                };
-                audit_broken |= !t.record(
-                    Entry {
-                        size: Some(item.size),
-                        outcome: Some(format!("{outcome}: {e}")),
-                        ..base(decision_word, rule.clone())
-                    }
-                    .with_name(&item.name),
-                );
-                report(out, item, outcome, None, Some(e.to_string()));
-                failed += 1;
-            }
-        }
-    }
-    if let Ok(mut running) = t.running.lock() {
-        running.remove(&id);
-    }
-    if shown {
-        (t.bar)(id, None);
-    }
-    (t.notify)(if failed == 0 {
-        format!(
-            "{delivered} file(s), {}, from {} in {to_label}'s Incoming",
-            cloison_config::text::human_size(total),
-            label(config, from)
-        )
-    } else {
-        format!(
-            "Files from {} to {to_label}: {delivered} delivered, {failed} not",
-            label(config, from)
-        )
-    });
-    Ok(ManagerEvent::Done { delivered, failed })
-}
-
-/// A file's name as the dialog shows it: the name it will have, and — when the sender's name
-/// differs (controls, bidi or invisible characters removed, `..` replaced, cut) — that name
-/// too, with what was removed made visible (`⟨U+202E⟩`), so the user sees what was sent.
-fn display_name(sent: &str, safe: &str) -> String {
-    if sent == safe {
-        safe.to_string()
-    } else {
-        let visible = cloison_config::text::make_visible(sent, 120).replace('\n', "⟨U+000A⟩");
-        let cut = if sent.chars().count() > 120 {
-            "…"
-        } else {
-            ""
-        };
-        format!("{safe} (sent as “{visible}{cut}”)")
-    }
-}
-
-fn label(config: &Config, level: &str) -> String {
-    config
-        .level(level)
-        .map(|l| l.label.clone())
-        .unwrap_or_else(|| level.to_string())
 }
 
 #[cfg(test)]

@@ -175,10 +175,7 @@ pub(super) fn serve_manager(
             .name(format!("manager-{index}"))
             .spawn(move || {
                 let _ = stream.set_nonblocking(false);
-                crate::manager::transfer::serve(&stream, &level, &transfers);
-                // The slot is free before the level sees the connection close, so it can
-                // connect again at once.
-                drop(slot);
+                crate::manager::transfer::serve(stream, &level, &transfers, slot);
             });
     })
 }

@@ -17,11 +17,15 @@ impl Session {
             let (read, write) = nix::unistd::pipe().context("pipe")?;
             crate::output::follow(name.clone(), read, crate::output::Sink::Level);
             let run = &mut self.levels[index];
+            let mut pass = Vec::new();
+            if let Some(bus) = &run.bus {
+                pass.push((OwnedFd::from(bus.try_clone()?), plans::BUS_FD));
+            }
             let cage = Cage::start_with(
                 &run.plan,
                 &self.helper,
                 CageIo {
-                    pass: Vec::new(),
+                    pass,
                     output: Some(write),
                 },
             )?;
@@ -157,38 +161,50 @@ impl Session {
         match reply {
             InitReply::Exited { pid, status } => {
                 let Some(app) = cage.apps.remove(&pid) else {
+                    // Not one the launcher asked for: the cage's own first program, its bus.
+                    if self.levels[index].bus.is_some()
+                        && self.levels[index].phase == Phase::Running
+                        && self.outcome.is_none()
+                    {
+                        tracing::error!(level = %name, status, "the level's session bus stopped");
+                        self.notify(format!(
+                            "{label}'s session bus stopped (status {status}): cloison ctl restart-level {name}"
+                        ));
+                    }
                     return;
                 };
                 tracing::info!(level = %name, pid, status, argv = ?app.argv, "program ended");
-                if self.levels[index].phase != Phase::Running {
+                if self.levels[index].phase != Phase::Running || self.outcome.is_some() {
                     return;
                 }
                 let Some(session) = app.session else {
                     return;
                 };
                 let policy = self.config.levels[index].session[session].restart;
-                let restart = match policy {
-                    Restart::Never => false,
-                    Restart::OnFailure => status != 0,
-                    Restart::Always => true,
-                };
-                let program = app.argv[0].rsplit('/').next().unwrap_or("").to_string();
+                // A session app that ended with its compositor (it lost its windows) comes
+                // back with the new one, whatever its policy.
+                let with_compositor = self
+                    .compositor_died_at
+                    .is_some_and(|at| at.elapsed() < WITH_COMPOSITOR);
+                let restart = with_compositor
+                    || match policy {
+                        Restart::Never => false,
+                        Restart::OnFailure => status != 0,
+                        Restart::Always => true,
+                    };
                 if !restart {
+                    let program = app.argv[0].rsplit('/').next().unwrap_or("").to_string();
                     self.notify(format!("{program} exited in {label} (status {status})"));
+                    // It may have seen the compositor die before the launcher did.
+                    let now = Instant::now();
+                    let generation = self.levels[index].generation;
+                    self.ended_recently
+                        .retain(|(.., at)| now.duration_since(*at) < WITH_COMPOSITOR);
+                    self.ended_recently
+                        .push((index, generation, session, app.argv, now));
                     return;
                 }
-                let now = Instant::now();
-                let restarts = &mut self.levels[index].restarts;
-                restarts.retain(|(_, at)| now.duration_since(*at) < RESTART_WINDOW);
-                if restarts.iter().filter(|(s, _)| *s == session).count() >= MAX_RESTARTS {
-                    self.notify(format!(
-                        "{program} keeps exiting in {label}: not restarted again"
-                    ));
-                    return;
-                }
-                restarts.push((session, now));
-                self.notify(format!("{program} exited in {label}: restarted"));
-                self.spawn(index, app.argv, Some(session), None);
+                self.restart_session_app(index, session, app.argv);
             }
             InitReply::Spawned { pid } => match cage.pending.pop_front() {
                 Some(Pending::Spawn {
@@ -282,16 +298,185 @@ impl Session {
         if let Some(status) = compositor_ended
             && self.outcome.is_none()
         {
+            self.compositor_ended(status);
+        }
+    }
+
+    /// The compositor's process ended: on its own accord (status 0: its nested window was
+    /// closed, or it was told to stop) the session ends with it; otherwise it died.
+    pub(super) fn compositor_ended(&mut self, status: std::process::ExitStatus) {
+        if status.success() {
+            tracing::info!("the compositor ended: ending the session");
+            self.outcome = Some(0);
+        } else {
             self.compositor_died(status.to_string());
         }
     }
 
-    pub(super) fn compositor_died(&mut self, why: String) {
-        #[allow(clippy::disallowed_macros)]
-        {
-            eprintln!("cloison: the compositor stopped unexpectedly ({why}); the session is over");
+    /// The compositor's channel closed (generation `generation`): if its process has not
+    /// ended a moment later, it is a compositor that no longer talks, and it dies.
+    pub(super) fn compositor_channel_closed(&mut self, generation: u64) {
+        let ended = self
+            .compositor
+            .as_mut()
+            .and_then(|c| c.helper.try_wait().ok().flatten());
+        if let Some(status) = ended {
+            return self.compositor_ended(status);
         }
-        self.outcome = Some(1);
+        let timer = self.handle.insert_source(
+            calloop::timer::Timer::from_duration(CHANNEL_GRACE),
+            move |_, _, session| {
+                if session.compositor_generation == generation
+                    && session.compositor.is_some()
+                    && session.outcome.is_none()
+                {
+                    session.reap();
+                    if session.compositor_generation == generation && session.outcome.is_none() {
+                        session.compositor_died("its channel closed".into());
+                    }
+                }
+                calloop::timer::TimeoutAction::Drop
+            },
+        );
+        if timer.is_err() {
+            self.compositor_died("its channel closed".into());
+        }
+    }
+
+    /// The compositor died (or stopped talking): another one is started on the same sockets,
+    /// always with the screen locked — a compositor that fails never leaves the screen open,
+    /// whether or not it had locked it (or said so) before dying — unless it never served, or
+    /// died [`MAX_COMPOSITOR_RESTARTS`] times within [`RESTART_WINDOW`], or what is left of it
+    /// does not end; then the session ends. The levels go on: their programs lose their windows
+    /// (session apps come back, see [`WITH_COMPOSITOR`]), the global clipboard stays, a file
+    /// transfer's question is asked again, a suspend waiting for the lock gets it from the new
+    /// one.
+    pub(super) fn compositor_died(&mut self, why: String) {
+        let served = self.compositor.as_ref().is_some_and(|c| c.ready);
+        let over = |why: String| {
+            #[allow(clippy::disallowed_macros)]
+            {
+                eprintln!(
+                    "cloison: the compositor stopped unexpectedly ({why}); the session is over"
+                );
+            }
+            Some(1)
+        };
+        if let Some(old) = self.compositor.take()
+            && !end_at_once(old)
+        {
+            self.outcome = over(format!("{why}, and what is left of it does not end"));
+            return;
+        }
+        let now = Instant::now();
+        self.compositor_restarts
+            .retain(|at| now.duration_since(*at) < RESTART_WINDOW);
+        if self.compositor_generation == 1 && !served {
+            self.outcome = over(why);
+            return;
+        }
+        if self.compositor_restarts.len() >= MAX_COMPOSITOR_RESTARTS {
+            self.outcome = over(format!("{why}, a fourth time within a minute"));
+            return;
+        }
+        self.compositor_restarts.push(now);
+        self.compositor_died_at = Some(now);
+        tracing::error!("the compositor stopped unexpectedly ({why}): starting it again, locked");
+        self.record_restart(&why);
+        for out in self.clipboard.compositor_restarted() {
+            self.clipboard_out(out);
+        }
+        if let Err(err) = self.start_compositor(true) {
+            self.outcome = over(format!("{why}, and it cannot be started again: {err:#}"));
+            return;
+        }
+        if self.sleep_waiting.is_some() {
+            // The machine waits to sleep until this one shows the lock.
+            self.lock_now("suspend");
+        }
+        // Session apps that ended just before (they saw their connection close first) come
+        // back too, if their cage is still the one they ran in.
+        for (index, generation, session, argv, at) in std::mem::take(&mut self.ended_recently) {
+            let run = &self.levels[index];
+            if now.duration_since(at) < NOTICED_LATE
+                && run.generation == generation
+                && run.phase == Phase::Running
+            {
+                self.restart_session_app(index, session, argv);
+            }
+        }
+        // One that does not serve in time ends the session.
+        let generation = self.compositor_generation;
+        let timer = self.handle.insert_source(
+            calloop::timer::Timer::from_duration(READY_TIMEOUT),
+            move |_, _, session| {
+                let stuck = session.compositor_generation == generation
+                    && session.compositor.as_ref().is_some_and(|c| !c.ready);
+                if stuck && session.outcome.is_none() {
+                    #[allow(clippy::disallowed_macros)]
+                    {
+                        eprintln!(
+                            "cloison: the compositor started again did not serve within {} s; the session is over",
+                            READY_TIMEOUT.as_secs()
+                        );
+                    }
+                    session.outcome = Some(1);
+                }
+                calloop::timer::TimeoutAction::Drop
+            },
+        );
+        if let Err(err) = timer {
+            tracing::warn!("cannot time the compositor's start: {err}");
+        }
+    }
+
+    /// Starts session app `session` of level `index` again, unless it was restarted
+    /// [`MAX_RESTARTS`] times within [`RESTART_WINDOW`].
+    fn restart_session_app(&mut self, index: usize, session: usize, argv: Vec<String>) {
+        let label = self.label(index);
+        let program = argv[0].rsplit('/').next().unwrap_or("").to_string();
+        let now = Instant::now();
+        let restarts = &mut self.levels[index].restarts;
+        restarts.retain(|(_, at)| now.duration_since(*at) < RESTART_WINDOW);
+        if restarts.iter().filter(|(s, _)| *s == session).count() >= MAX_RESTARTS {
+            self.notify(format!(
+                "{program} keeps exiting in {label}: not restarted again"
+            ));
+            return;
+        }
+        restarts.push((session, now));
+        self.notify(format!("{program} exited in {label}: restarted"));
+        self.spawn(index, argv, Some(session), None);
+    }
+}
+
+/// Ends what is left of a compositor's cage before another one serves the same sockets: its
+/// init is killed — every process of the cage's pid namespace dies with it, the compositor
+/// too if it still runs — and its helper, which ends with init, is waited for (at most
+/// [`STOP_GRACE`]). False if it did not end.
+fn end_at_once(mut compositor: CompositorRun) -> bool {
+    match init_of(compositor.helper.id()) {
+        Some(init) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(init as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        None => {
+            let _ = compositor.helper.kill();
+        }
+    }
+    let deadline = Instant::now() + STOP_GRACE;
+    loop {
+        match compositor.helper.try_wait() {
+            Ok(Some(_)) | Err(_) => return true,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = compositor.helper.kill();
+                tracing::error!("the dead compositor's cage does not end");
+                return false;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+        }
     }
 }
 

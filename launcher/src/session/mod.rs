@@ -20,7 +20,10 @@
 //! compositor), the compositor's channel (menu choices) and each cage's init (replies and
 //! program exits). A level whose init dies is reported and stays down until
 //! `cloison ctl restart-level`; nothing of it touches the other levels. If the compositor
-//! dies, the session ends (exit 1). SIGINT/SIGTERM/SIGHUP or `ctl quit` stop every level
+//! dies it is started again on the same sockets, always locked, its levels' session apps with
+//! it; one that never served, does not serve again within 30 s, or dies a fourth time within a
+//! minute ends the session (exit 1). A compositor that ends on its own (status 0: its nested
+//! window closed) ends the session (exit 0). SIGINT/SIGTERM/SIGHUP or `ctl quit` stop every level
 //! (SIGTERM, SIGKILL after a grace period), then the compositor, remove the session
 //! directory and exit 0.
 //!
@@ -53,10 +56,14 @@ use cloison_ipc::{AppStatus, CageStatus, Reply, Request, Response, paths};
 
 use crate::apps::{self, MenuEntry};
 use crate::cli::{BackendArg, RunArgs};
+use crate::manager::send::Answer;
+use crate::manager::transfer::ToLoop;
 use crate::plans::{self, Ids, ParentDisplay, SessionPaths};
 
 mod control;
 mod levels;
+mod lock;
+mod sleep;
 mod startup;
 mod udev;
 
@@ -72,6 +79,18 @@ const STOP_GRACE: Duration = Duration::from_secs(6);
 /// A session app restarted this many times within [`RESTART_WINDOW`] is not restarted again.
 const MAX_RESTARTS: usize = 5;
 const RESTART_WINDOW: Duration = Duration::from_secs(60);
+/// A compositor that dies again after this many restarts within [`RESTART_WINDOW`] ends the
+/// session.
+const MAX_COMPOSITOR_RESTARTS: usize = 3;
+/// How long a compositor whose channel closed has to end before it is taken for dead.
+const CHANNEL_GRACE: Duration = Duration::from_secs(2);
+/// A session app that ends this soon after the compositor died is started again with the new
+/// compositor.
+const WITH_COMPOSITOR: Duration = Duration::from_secs(10);
+/// A session app that ended this soon before the launcher took the compositor for dead (it saw
+/// its connection close first; the launcher may wait [`CHANNEL_GRACE`] and [`STOP_GRACE`])
+/// comes back too.
+const NOTICED_LATE: Duration = Duration::from_secs(10);
 /// How long a control request waits for the loop.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -83,10 +102,11 @@ enum Event {
         generation: u64,
         reply: InitReply,
     },
-    /// A message from the compositor (with the descriptor it carried, if any).
-    Compositor(ToLauncher, Option<OwnedFd>),
-    /// The compositor's channel closed.
-    CompositorGone,
+    /// A message from the compositor started `generation`-th (with the descriptor it
+    /// carried, if any).
+    Compositor(u64, ToLauncher, Option<OwnedFd>),
+    /// That compositor's channel closed.
+    CompositorGone(u64),
     /// A control request for the launcher.
     Ctl {
         request: Request,
@@ -96,15 +116,12 @@ enum Event {
     Cages {
         reply: mpsc::Sender<Vec<Option<CageStatus>>>,
     },
-    /// A file transfer asks the user.
-    AskFiles {
-        ask: crate::manager::transfer::Ask,
-        reply: mpsc::Sender<bool>,
-    },
-    /// A transfer's progress for the bar.
-    TransferBar { id: u64, text: Option<String> },
-    /// A notification for the bar.
-    Notify(String),
+    /// What the manager's transfer threads tell the loop.
+    Transfer(crate::manager::transfer::ToLoop),
+    /// A lock screen password check ended.
+    Unlocked(lock::Checked),
+    /// The machine is about to sleep: lock, and answer once the lock is on screen.
+    Sleep(mpsc::Sender<()>),
 }
 
 /// A request sent to a cage's init, waiting for its answer.
@@ -148,6 +165,22 @@ struct LevelRun {
     restart: Option<Option<mpsc::Sender<Response>>>,
     /// Recent automatic restarts of session apps: (session index, when).
     restarts: Vec<(usize, Instant)>,
+    /// The level's session bus socket (listening), if it has a bus.
+    bus: Option<UnixListener>,
+}
+
+/// What starting the compositor (again) takes.
+struct CompositorStart {
+    binary: PathBuf,
+    backend: String,
+    size: (i32, i32),
+    verbose: bool,
+    ids: Ids,
+    /// Each level's listening Wayland socket: (level, socket, its path on the host). The
+    /// launcher keeps these: every compositor it starts gets copies.
+    levels: Vec<(String, UnixListener, PathBuf)>,
+    /// The private control socket, the same way.
+    ctl: UnixListener,
 }
 
 struct CompositorRun {
@@ -167,6 +200,19 @@ struct Session {
     send_tool: PathBuf,
     events: Sender<Event>,
     compositor: Option<CompositorRun>,
+    /// What starting it again takes (set once the session's sockets exist).
+    compositor_start: Option<CompositorStart>,
+    /// How many compositors were started: messages of an earlier one are told apart.
+    compositor_generation: u64,
+    /// When it was started again after dying, recently.
+    compositor_restarts: Vec<Instant>,
+    /// When the compositor last died.
+    compositor_died_at: Option<Instant>,
+    /// Session apps that ended lately and were not restarted: (level, its cage's generation,
+    /// session index, argv, when).
+    ended_recently: Vec<(usize, u64, usize, Vec<String>, Instant)>,
+    /// The screen is locked, as the compositor last said (for the record of a restart).
+    locked: bool,
     levels: Vec<LevelRun>,
     menus: Vec<Vec<MenuEntry>>,
     /// Set when the session must end, with its exit code.
@@ -175,8 +221,16 @@ struct Session {
     clipboard: crate::manager::clipboard::Clipboard,
     /// File transfers (served by the manager sockets' threads).
     transfers: Arc<crate::manager::transfer::Transfers>,
-    /// Transfers waiting for the user's answer, by request id.
-    asking: std::collections::HashMap<u64, mpsc::Sender<bool>>,
+    /// Transfers waiting for the user's answer.
+    asks: crate::manager::send::Asks,
+    /// Their timeouts, by request id.
+    ask_timers: std::collections::HashMap<u64, calloop::RegistrationToken>,
+    /// The loop, for timers.
+    handle: LoopHandle<'static, Session>,
+    /// The lock screen's password checks.
+    unlocking: lock::Unlocking,
+    /// The machine waits for the lock to be on screen before it sleeps.
+    sleep_waiting: Option<mpsc::Sender<()>>,
 }
 
 /// Runs a session until it ends. Returns the process exit code.
@@ -259,44 +313,41 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let audit = crate::manager::audit::Audit::open(&paths.audit_log())?;
     tracing::info!(log = %audit.path().display(), "audit log");
     let audit = Arc::new(std::sync::Mutex::new(audit));
-    let (ask_events, bar_events, notify_events) = (events.clone(), events.clone(), events.clone());
+    let transfer_events = events.clone();
     let transfers = Arc::new(crate::manager::transfer::Transfers::new(
         config.clone(),
         paths.clone(),
         ids,
         audit.clone(),
-        Box::new(move |ask| {
-            let (reply, answer) = mpsc::channel();
-            if ask_events.send(Event::AskFiles { ask, reply }).is_err() {
-                return false;
-            }
-            answer
-                .recv_timeout(Duration::from_secs(600))
-                .unwrap_or(false)
-        }),
-        Box::new(move |id, text| {
-            let _ = bar_events.send(Event::TransferBar { id, text });
-        }),
-        Box::new(move |text| {
-            let _ = notify_events.send(Event::Notify(text));
+        Box::new(move |event| {
+            let _ = transfer_events.send(Event::Transfer(event));
         }),
     ));
     let mut session = Session {
         clipboard: crate::manager::clipboard::Clipboard::new(config.clone(), audit),
         transfers,
-        asking: std::collections::HashMap::new(),
+        asks: Default::default(),
+        ask_timers: Default::default(),
+        handle: handle.clone(),
+        unlocking: Default::default(),
+        sleep_waiting: None,
         config: config.clone(),
         paths: paths.clone(),
         helper,
         send_tool,
         events: events.clone(),
         compositor: None,
+        compositor_start: None,
+        compositor_generation: 0,
+        compositor_restarts: Vec::new(),
+        compositor_died_at: None,
+        ended_recently: Vec::new(),
+        locked: false,
         levels: Vec::new(),
         menus: Vec::new(),
         outcome: None,
     };
     let result = session.start(
-        &handle,
         &mut event_loop,
         ids,
         &compositor_binary,
@@ -310,6 +361,9 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         return Err(err);
     }
     print_banner(&config, &paths, backend, args.size);
+    if config.lock.before_suspend {
+        sleep::watch(events.clone());
+    }
     session.start_levels();
 
     while session.outcome.is_none() {
@@ -348,13 +402,13 @@ impl Session {
                     self.on_init(level, reply);
                 }
             }
-            Event::Compositor(message, fd) => {
+            // A compositor that died: what it said no longer counts (its successor starts
+            // locked whatever it said).
+            Event::Compositor(generation, ..) if generation != self.compositor_generation => {}
+            Event::Compositor(_, message, fd) => {
                 let outs = match message {
                     ToLauncher::Ready => {
-                        if let Some(c) = self.compositor.as_mut() {
-                            c.ready = true;
-                        }
-                        tracing::info!("the compositor serves");
+                        self.compositor_ready();
                         Vec::new()
                     }
                     ToLauncher::Launch { level, app } => {
@@ -391,8 +445,27 @@ impl Session {
                         dialog: DialogId::Files(id),
                         accept,
                     } => {
-                        if let Some(reply) = self.asking.remove(&id) {
-                            let _ = reply.send(accept);
+                        self.files_answered(
+                            id,
+                            if accept {
+                                Answer::Accept
+                            } else {
+                                Answer::Refuse
+                            },
+                        );
+                        Vec::new()
+                    }
+                    ToLauncher::Locked { locked, why } => {
+                        self.lock_changed(locked, &why);
+                        Vec::new()
+                    }
+                    ToLauncher::Unlock => {
+                        self.unlock(fd);
+                        Vec::new()
+                    }
+                    ToLauncher::LockShown => {
+                        if let Some(shown) = self.sleep_waiting.take() {
+                            let _ = shown.send(());
                         }
                         Vec::new()
                     }
@@ -404,37 +477,94 @@ impl Session {
                     }
                 };
                 for out in outs {
-                    match out {
-                        crate::manager::clipboard::Out::Notify(text) => self.notify(text),
-                        crate::manager::clipboard::Out::Compositor(message, fd) => {
-                            self.tell_compositor_fd(&message, fd.as_deref())
-                        }
-                    }
+                    self.clipboard_out(out);
                 }
             }
-            Event::CompositorGone => {
-                if self.outcome.is_none() {
-                    self.compositor_died("its channel closed".into());
+            Event::CompositorGone(generation) => {
+                if self.outcome.is_none() && generation == self.compositor_generation {
+                    self.compositor_channel_closed(generation);
                 }
             }
             Event::Ctl { request, reply } => self.ctl(request, reply),
             Event::Cages { reply } => {
                 let _ = reply.send(self.cages());
             }
-            Event::AskFiles { ask, reply } => {
-                self.asking.insert(ask.id, reply);
-                self.tell_compositor(&ToCompositor::ConfirmFiles {
-                    id: ask.id,
-                    from: ask.from,
-                    to: ask.to,
-                    files: ask.files,
-                    total: ask.total,
-                });
-            }
-            Event::TransferBar { id, text } => {
+            Event::Transfer(ToLoop::Ask(request)) => self.ask_files(*request),
+            Event::Transfer(ToLoop::SenderLeft(id)) => self.files_answered(id, Answer::SenderLeft),
+            Event::Transfer(ToLoop::Bar(id, text)) => {
                 self.tell_compositor(&ToCompositor::Transfer { id, text })
             }
-            Event::Notify(text) => self.notify(text),
+            Event::Transfer(ToLoop::Notify(text)) => self.notify(text),
+            Event::Unlocked(checked) => self.unlock_checked(checked),
+            Event::Sleep(shown) => self.before_sleep(shown),
+        }
+    }
+
+    /// A transfer asks the user: the dialog goes up, and a timer that withdraws it starts.
+    fn ask_files(&mut self, request: crate::manager::send::Request) {
+        let id = request.id;
+        let dialog = self.asks.ask(request);
+        self.tell_compositor(&dialog);
+        let timeout = Duration::from_millis(self.config.files.confirm_timeout_ms);
+        let timer = self.handle.insert_source(
+            calloop::timer::Timer::from_duration(timeout),
+            move |_, _, session| {
+                session.ask_timers.remove(&id);
+                session.files_answered(id, Answer::NoAnswer);
+                calloop::timer::TimeoutAction::Drop
+            },
+        );
+        match timer {
+            Ok(token) => {
+                self.ask_timers.insert(id, token);
+            }
+            Err(err) => {
+                tracing::warn!("cannot time a transfer's dialog: {err}");
+                self.files_answered(id, Answer::NoAnswer);
+            }
+        }
+    }
+
+    /// Transfer `id`'s dialog ended: the manager records the answer, and the job that
+    /// finishes the transfer runs on a thread of its own.
+    fn files_answered(&mut self, id: u64, answer: Answer) {
+        if let Some(timer) = self.ask_timers.remove(&id) {
+            self.handle.remove(timer);
+        }
+        let Some(job) = self.asks.answer(&self.transfers, id, answer) else {
+            return;
+        };
+        if matches!(answer, Answer::NoAnswer | Answer::SenderLeft) {
+            self.tell_compositor(&ToCompositor::Withdraw {
+                dialog: DialogId::Files(id),
+            });
+        }
+        // The job stays reachable from here in case its thread cannot start.
+        let job = Arc::new(std::sync::Mutex::new(Some(job)));
+        let (transfers, handed) = (self.transfers.clone(), job.clone());
+        if let Err(err) = std::thread::Builder::new()
+            .name("transfer".into())
+            .spawn(move || {
+                let job = handed.lock().ok().and_then(|mut job| job.take());
+                if let Some(job) = job {
+                    job.run(&transfers);
+                }
+            })
+        {
+            tracing::warn!(id, "cannot run a transfer: {err}");
+            if let Some(job) = job.lock().ok().and_then(|mut job| job.take()) {
+                job.abandon(&self.transfers, &format!("cannot start a thread: {err}"));
+            }
+        }
+    }
+
+    /// Carries out what the clipboard decided.
+    fn clipboard_out(&mut self, out: crate::manager::clipboard::Out) {
+        match out {
+            crate::manager::clipboard::Out::Notify(text) => self.notify(text),
+            crate::manager::clipboard::Out::Compositor(message, fd) => {
+                self.tell_compositor_fd(&message, fd.as_deref())
+            }
         }
     }
 

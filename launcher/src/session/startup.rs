@@ -7,7 +7,6 @@ impl Session {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn start(
         &mut self,
-        handle: &LoopHandle<'static, Session>,
         event_loop: &mut EventLoop<'static, Session>,
         ids: Ids,
         compositor_binary: &Path,
@@ -18,9 +17,18 @@ impl Session {
         let config = self.config.clone();
         let paths = self.paths.clone();
         let caller = (ids.caller, ids.caller_gid);
+        let handle = self.handle.clone();
 
         // Per level: its directory of sockets, its sockets, its home, its plan.
         plans::own_dir(&paths.session_dir.join("levels"), caller, 0o700)?;
+        // The daemon runs in the cages: it must be where they see the host's programs.
+        let bus_daemon =
+            on_path("dbus-daemon").filter(|p| p.starts_with("/usr") || p.starts_with("/bin"));
+        if bus_daemon.is_none() {
+            tracing::warn!(
+                "dbus-daemon is not installed under /usr: the levels have no session bus (install dbus-daemon)"
+            );
+        }
         let mut wayland = Vec::new();
         for (index, level) in config.levels.iter().enumerate() {
             let outside = ids.outside(level.uid);
@@ -36,7 +44,7 @@ impl Session {
                 outside,
             )?;
             serve_manager(
-                handle,
+                &handle,
                 index,
                 level.name.clone(),
                 manager,
@@ -47,7 +55,17 @@ impl Session {
                 plans::own_dir(parent, caller, 0o700)?;
             }
             plans::own_dir(&home, outside, 0o700)?;
-            let plan = plans::level_plan(&paths, ids, level, &self.send_tool);
+            // Its session bus: the launcher keeps the listening socket, each cage built for
+            // the level gets a copy for its dbus-daemon.
+            let bus = match &bus_daemon {
+                Some(_) => Some(listen(
+                    &paths::level_bus_socket(&paths.runtime_dir, &level.name),
+                    outside,
+                )?),
+                None => None,
+            };
+            let plan =
+                plans::level_plan(&paths, ids, level, &self.send_tool, bus_daemon.as_deref());
             plan.validate(ids.caller)
                 .with_context(|| format!("level {}", level.name))?;
             let enforced = plans::enforced(&plan);
@@ -60,6 +78,7 @@ impl Session {
                 phase: Phase::Stopped,
                 restart: None,
                 restarts: Vec::new(),
+                bus,
             });
             self.menus
                 .push(apps::menu(level, Path::new("/usr/share/applications")));
@@ -73,32 +92,75 @@ impl Session {
             caller,
             0o700,
         )?;
-        serve_ctl(handle, ctl, private_ctl_path.clone())?;
-
-        // The compositor: its sockets and channel as descriptors, its configuration in a memfd.
-        let compositor_ids = ids.outside(config.compositor.uid);
+        serve_ctl(&handle, ctl, private_ctl_path.clone())?;
         let private_ctl = listen(&private_ctl_path, caller)?;
-        let (ours, theirs) = UnixStream::pair().context("socketpair")?;
-        let config_fd = config_memfd(&config)?;
         let home = paths.compositor_home();
         if let Some(parent) = home.parent() {
             plans::own_dir(parent, caller, 0o700)?;
         }
-        plans::own_dir(&home, compositor_ids, 0o700)?;
+        plans::own_dir(&home, ids.outside(config.compositor.uid), 0o700)?;
+
+        self.compositor_start = Some(CompositorStart {
+            binary: compositor_binary.to_path_buf(),
+            backend: backend.into(),
+            size,
+            verbose,
+            ids,
+            levels: wayland,
+            ctl: private_ctl,
+        });
+        self.start_compositor(false)?;
+
+        // Wait for it to serve (or fail).
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !self.compositor.as_ref().is_some_and(|c| c.ready) {
+            if let Some(code) = self.outcome {
+                bail!(
+                    "the compositor failed to start{} (its messages are above)",
+                    if code == 0 { " (interrupted)" } else { "" }
+                );
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                bail!(
+                    "the compositor did not start within {} s",
+                    READY_TIMEOUT.as_secs()
+                );
+            }
+            event_loop
+                .dispatch(Some(left.min(Duration::from_millis(200))), self)
+                .context("the event loop failed")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the compositor's cage (again, after one died): the levels' listening sockets
+    /// and the private control socket are the launcher's, handed over as copies, so a client
+    /// that connects meanwhile waits in the backlog; `locked`: it starts with the screen
+    /// locked, before it serves anyone.
+    pub(super) fn start_compositor(&mut self, locked: bool) -> anyhow::Result<()> {
+        let start = self
+            .compositor_start
+            .as_ref()
+            .context("the compositor's sockets are not ready")?;
+        let (config, paths) = (&self.config, &self.paths);
+        let compositor_ids = start.ids.outside(config.compositor.uid);
+        let (ours, theirs) = UnixStream::pair().context("socketpair")?;
+        let config_fd = config_memfd(config)?;
         let parent = ParentDisplay::from_env(&paths.runtime_dir);
         // The nested backend's parent, as a descriptor: a connection to a Wayland parent, or
         // the X display's cookie alone.
-        let parent_fd = if backend == "winit" {
+        let parent_fd = if start.backend == "winit" {
             parent_descriptor(&parent)?
         } else {
             None
         };
         let mut pass: Vec<(OwnedFd, i32)> = Vec::new();
         let mut level_fds = Vec::new();
-        for (i, (name, listener, path)) in wayland.into_iter().enumerate() {
+        for (i, (name, listener, path)) in start.levels.iter().enumerate() {
             let fd = cloison_cages::plan::FIRST_PASSED_FD + i as i32;
-            level_fds.push((name, fd, path));
-            pass.push((OwnedFd::from(listener), fd));
+            level_fds.push((name.clone(), fd, path.clone()));
+            pass.push((OwnedFd::from(listener.try_clone()?), fd));
         }
         let next = cloison_cages::plan::FIRST_PASSED_FD + level_fds.len() as i32;
         let fds = plans::CompositorFds {
@@ -108,23 +170,29 @@ impl Session {
             config: next + 2,
             parent: parent_fd.as_ref().map(|_| next + 3),
         };
-        pass.push((OwnedFd::from(private_ctl), fds.ctl));
+        pass.push((OwnedFd::from(start.ctl.try_clone()?), fds.ctl));
         pass.push((OwnedFd::from(theirs), fds.manager));
         pass.push((config_fd, fds.config));
         if let (Some(fd), Some(number)) = (parent_fd, fds.parent) {
             pass.push((fd, number));
         }
-        let plan = plans::compositor_plan(
-            &paths,
-            ids,
-            &config,
-            compositor_binary,
-            backend,
-            size,
-            verbose,
+        let mut plan = plans::compositor_plan(
+            paths,
+            start.ids,
+            config,
+            &start.binary,
+            &start.backend,
+            start.size,
+            start.verbose,
             &parent,
             &fds,
         );
+        if locked {
+            // The compositor is the cage's first (and only) program.
+            if let Some(argv) = plan.run.first_mut() {
+                argv.push("--locked".into());
+            }
+        }
         tracing::info!(
             uid = compositor_ids.0,
             "compositor confinement: {}",
@@ -147,7 +215,12 @@ impl Session {
         )
         .context("cannot start the compositor's cage")?;
         let (helper, init_reader, init_writer) = cage.into_parts();
-        read_compositor(ours.try_clone()?, self.events.clone());
+        self.compositor_generation += 1;
+        read_compositor(
+            ours.try_clone()?,
+            self.compositor_generation,
+            self.events.clone(),
+        );
         ours.set_write_timeout(Some(Duration::from_secs(2)))?;
         self.compositor = Some(CompositorRun {
             helper,
@@ -155,30 +228,19 @@ impl Session {
             ready: false,
             _init: (init_reader, init_writer),
         });
-        let _ = handle;
+        Ok(())
+    }
 
-        // Wait for it to serve (or fail).
-        let deadline = Instant::now() + READY_TIMEOUT;
-        while !self.compositor.as_ref().is_some_and(|c| c.ready) {
-            if let Some(code) = self.outcome {
-                bail!(
-                    "the compositor failed to start{} (its messages are above)",
-                    if code == 0 { " (interrupted)" } else { "" }
-                );
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                bail!(
-                    "the compositor did not start within {} s",
-                    READY_TIMEOUT.as_secs()
-                );
-            }
-            event_loop
-                .dispatch(Some(left.min(Duration::from_millis(200))), self)
-                .context("the event loop failed")?;
+    /// The compositor serves: it gets the launcher menu, which levels run, and the questions
+    /// still waiting for the user (after a restart).
+    pub(super) fn compositor_ready(&mut self) {
+        if let Some(c) = self.compositor.as_mut() {
+            c.ready = true;
         }
+        tracing::info!("the compositor serves");
         let menu = ToCompositor::Menu {
-            levels: config
+            levels: self
+                .config
                 .levels
                 .iter()
                 .zip(&self.menus)
@@ -189,7 +251,17 @@ impl Session {
                 .collect(),
         };
         self.tell_compositor(&menu);
-        Ok(())
+        for index in 0..self.levels.len() {
+            if self.levels[index].phase == Phase::Running {
+                self.tell_compositor(&ToCompositor::LevelState {
+                    level: self.config.levels[index].name.clone(),
+                    running: true,
+                });
+            }
+        }
+        for dialog in self.asks.dialogs() {
+            self.tell_compositor(&dialog);
+        }
     }
 }
 
@@ -218,6 +290,15 @@ pub(super) fn raise_nofile(needed: u64) {
     }
 }
 
+/// A program on PATH.
+pub(super) fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
 /// A binary installed next to `cloison` (or in target/), else on PATH.
 pub(super) fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     let beside = std::env::current_exe()
@@ -227,14 +308,9 @@ pub(super) fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     if let Some(path) = beside {
         return Ok(path);
     }
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .with_context(|| {
-            format!("cannot find {name} next to cloison or on PATH (is Cloison installed?)")
-        })
+    on_path(name).with_context(|| {
+        format!("cannot find {name} next to cloison or on PATH (is Cloison installed?)")
+    })
 }
 
 /// Binds a listening socket at `path`, owned by `owner` with mode 0600 (a stale file from a
@@ -295,7 +371,7 @@ pub(super) fn config_memfd(config: &Config) -> anyhow::Result<OwnedFd> {
 }
 
 /// Reads the compositor's channel into the loop, each message with its descriptor.
-pub(super) fn read_compositor(stream: UnixStream, events: Sender<Event>) {
+pub(super) fn read_compositor(stream: UnixStream, generation: u64, events: Sender<Event>) {
     use cloison_ipc::channel::{self, ChannelError, Fill, Receiver};
     let _ = std::thread::Builder::new()
         .name("compositor".into())
@@ -315,7 +391,10 @@ pub(super) fn read_compositor(stream: UnixStream, events: Sender<Event>) {
                             }
                             match frame.decode::<ToLauncher>() {
                                 Ok((message, mut fds)) => {
-                                    if events.send(Event::Compositor(message, fds.pop())).is_err() {
+                                    if events
+                                        .send(Event::Compositor(generation, message, fds.pop()))
+                                        .is_err()
+                                    {
                                         return;
                                     }
                                 }
@@ -327,7 +406,7 @@ pub(super) fn read_compositor(stream: UnixStream, events: Sender<Event>) {
                         Ok(None) => break,
                         Err(err) => {
                             tracing::error!("the compositor's channel is out of step: {err}");
-                            let _ = events.send(Event::CompositorGone);
+                            let _ = events.send(Event::CompositorGone(generation));
                             return;
                         }
                     }
@@ -337,7 +416,7 @@ pub(super) fn read_compositor(stream: UnixStream, events: Sender<Event>) {
                     Ok(Fill::Closed) | Err(_) => break,
                 }
             }
-            let _ = events.send(Event::CompositorGone);
+            let _ = events.send(Event::CompositorGone(generation));
         });
 }
 
