@@ -167,9 +167,17 @@ fn a_descriptor_flood_on_the_manager_socket_leaves_nothing_open_and_the_session_
 /// 8 served, the others closed; once they are gone the level is served again.
 #[test]
 fn the_manager_socket_bounds_message_sizes_and_connections() {
-    let s = Session::start(&[]).expect("session");
+    let mut s = Session::start(&[]).expect("session");
     let launcher = s.launcher_pid().expect("running");
     let socket = s.socket("low").with_file_name("manager.sock");
+    // Counted once the levels run (starting a cage opens a few descriptors of its own).
+    s.wait_for("both levels running", |st| {
+        st.levels
+            .iter()
+            .all(|l| l.cage.as_ref().is_some_and(|c| c.state == "running"))
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     let before = open_fds(launcher);
 
     let stream = UnixStream::connect(&socket).expect("connect");
