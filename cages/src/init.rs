@@ -91,6 +91,30 @@ fn spawn(plan: &CagePlan, argv: &[String]) -> Result<i32, String> {
     Ok(child.id() as i32)
 }
 
+/// Binds `listen.path` (a stale file there is replaced) and puts the listening socket at
+/// descriptor `listen.fd`, inheritable.
+fn listen_at(listen: &crate::plan::Listen) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd as _;
+    use std::os::fd::IntoRawFd as _;
+    let _ = std::fs::remove_file(&listen.path);
+    let listener = std::os::unix::net::UnixListener::bind(&listen.path)?;
+    if listener.as_raw_fd() == listen.fd {
+        // Already at its number: only inheritable still to make.
+        let fd = listener.into_raw_fd();
+        // SAFETY: F_SETFD on the descriptor just made only clears its close-on-exec flag.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        return Ok(());
+    }
+    // SAFETY: dup2 onto a number the plan reserved for this socket (validated: from 10 up,
+    // distinct from every passed descriptor); the copy is not close-on-exec.
+    if unsafe { libc::dup2(listener.as_raw_fd(), listen.fd) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Runs init until the cage ends; returns its exit code.
 pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
     // The channel to the launcher is init's alone: no program of the cage may inherit it (it
@@ -117,6 +141,19 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
         return 126;
     };
 
+    // The plan's listening sockets, at their numbers for the run commands.
+    for listen in &plan.listen {
+        if let Err(e) = listen_at(listen) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "cloison-cage[{}]: cannot listen at {}: {e}",
+                plan.name,
+                listen.path.display()
+            );
+            return 126;
+        }
+    }
+
     let mut first: Option<i32> = None;
     // Programs init started: their ends are reported to the launcher.
     let mut started: Vec<i32> = Vec::new();
@@ -141,6 +178,11 @@ pub fn run(plan: &CagePlan, control: Option<UnixStream>) -> i32 {
     for &fd in &plan.pass_fds {
         // SAFETY: F_SETFD on a descriptor number only changes its close-on-exec flag.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    // Init keeps no listening socket: once the command serving one has ended, a client gets
+    // a refusal, not a wait in a backlog nobody reads.
+    for listen in &plan.listen {
+        let _ = nix::unistd::close(listen.fd);
     }
 
     let mut control: Control = control.and_then(|c| Some((BufReader::new(c.try_clone().ok()?), c)));

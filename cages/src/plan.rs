@@ -125,6 +125,23 @@ pub struct CagePlan {
     /// Programs started later by spawn requests do not get them.
     #[serde(default)]
     pub pass_fds: Vec<i32>,
+    /// Listening sockets init makes inside the cage, under the cage user's runtime directory,
+    /// before it starts the `run` commands, which inherit each at its number (as with
+    /// `pass_fds`); init keeps none. A socket bound inside has the path its users see (a
+    /// D-Bus daemon announces the address it was bound at to the services it starts), and
+    /// it listens before any program of the cage runs.
+    #[serde(default)]
+    pub listen: Vec<Listen>,
+}
+
+/// A listening socket init makes (see [`CagePlan::listen`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// Where, inside the cage (under `/run/user/<uid>`).
+    pub path: PathBuf,
+    /// The descriptor number the `run` commands get it at.
+    pub fd: i32,
 }
 
 /// Inside paths a plan's binds may not replace: the cage's own structure.
@@ -334,7 +351,38 @@ impl CagePlan {
             }
             seen.push(fd);
         }
-        if !self.pass_fds.is_empty() && self.run.is_empty() {
+        let runtime = PathBuf::from(format!("/run/user/{}", self.identity.uid));
+        for (i, listen) in self.listen.iter().enumerate() {
+            let fd = listen.fd;
+            if !(FIRST_PASSED_FD..1024).contains(&fd) || seen.contains(&fd) {
+                return Err(err(
+                    &format!("listen[{i}].fd"),
+                    format!("descriptor {fd} is out of range or passed twice"),
+                    "give each socket its own descriptor, numbered from 10 to 1023",
+                ));
+            }
+            seen.push(fd);
+            let under_runtime = listen.path.starts_with(&runtime)
+                && listen.path != runtime
+                && listen.path.components().all(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::RootDir | std::path::Component::Normal(_)
+                    )
+                });
+            if !under_runtime {
+                return Err(err(
+                    &format!("listen[{i}].path"),
+                    format!(
+                        "{} is not under {}",
+                        listen.path.display(),
+                        runtime.display()
+                    ),
+                    "listen under the cage user's runtime directory",
+                ));
+            }
+        }
+        if (!self.pass_fds.is_empty() || !self.listen.is_empty()) && self.run.is_empty() {
             return Err(err(
                 "pass_fds",
                 "descriptors are passed but there is no command to take them".into(),
@@ -422,6 +470,7 @@ pub(crate) mod tests {
             run: vec![vec!["foot".into()]],
             exit_with_first: false,
             pass_fds: vec![],
+            listen: vec![],
         }
     }
 
@@ -482,6 +531,55 @@ pub(crate) mod tests {
         rejects(
             CagePlan {
                 pass_fds: vec![10],
+                run: vec![],
+                ..plan()
+            },
+            0,
+            "no command to take them",
+        );
+        // Sockets init makes: under the cage user's runtime directory only, each on its own
+        // descriptor, for a command that takes them.
+        let listen = |path: &str, fd: i32| Listen {
+            path: path.into(),
+            fd,
+        };
+        let runtime = format!("/run/user/{}", plan().identity.uid);
+        CagePlan {
+            listen: vec![listen(&format!("{runtime}/bus"), 10)],
+            ..plan()
+        }
+        .validate(0)
+        .unwrap();
+        for (bad, why) in [
+            (listen("/tmp/bus", 10), "is not under"),
+            (
+                listen(&format!("{runtime}/../../etc/bus"), 10),
+                "is not under",
+            ),
+            (listen(&runtime, 10), "is not under"),
+            (listen(&format!("{runtime}/bus"), 3), "out of range"),
+        ] {
+            rejects(
+                CagePlan {
+                    listen: vec![bad],
+                    ..plan()
+                },
+                0,
+                why,
+            );
+        }
+        rejects(
+            CagePlan {
+                pass_fds: vec![10],
+                listen: vec![listen(&format!("{runtime}/bus"), 10)],
+                ..plan()
+            },
+            0,
+            "passed twice",
+        );
+        rejects(
+            CagePlan {
+                listen: vec![listen(&format!("{runtime}/bus"), 10)],
                 run: vec![],
                 ..plan()
             },

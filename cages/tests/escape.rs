@@ -124,6 +124,7 @@ fn plan(env: &Env, level: usize, network: Network, args: &[&str]) -> CagePlan {
         run: vec![argv],
         exit_with_first: true,
         pass_fds: vec![],
+        listen: vec![],
     }
 }
 

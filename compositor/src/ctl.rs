@@ -229,6 +229,57 @@ impl State {
                     text: text.clone(),
                 }),
             locked: self.ui.lock.locked,
+            notifications: Box::new(self.notifications_status()),
+        }
+    }
+
+    /// The stack as the user sees it now.
+    fn notifications_status(&self) -> cloison_ipc::NotificationsStatus {
+        let stack = &self.ui.notifications;
+        let content = self.notification_content();
+        let primary = self.output_geometry();
+        let area = stack.geometry(&content, primary.size);
+        let mut y = primary.loc.y + area.loc.y;
+        let mut shown = Vec::new();
+        if self.notifications_on_screen() {
+            for (card, _) in &content.cards {
+                let h = card.height();
+                let mut actions: Vec<String> =
+                    card.buttons.iter().map(|(k, _)| k.clone()).collect();
+                if card.default_action {
+                    actions.insert(0, "default".into());
+                }
+                shown.push(cloison_ipc::NotificationStatus {
+                    id: card.id,
+                    level: self.levels[card.level].name.to_string(),
+                    app: card.app.clone(),
+                    summary: card.summary.clone(),
+                    body: card.body.clone(),
+                    actions,
+                    critical: card.critical,
+                    geometry: cloison_ipc::Rect {
+                        x: primary.loc.x + area.loc.x,
+                        y,
+                        width: area.size.w,
+                        height: h,
+                    },
+                });
+                y += h + crate::ui::notifications::GAP;
+            }
+        }
+        cloison_ipc::NotificationsStatus {
+            shown,
+            held: stack.cards.len(),
+            counts: if self.notifications_on_screen() {
+                content
+                    .counts
+                    .iter()
+                    .map(|(_, text)| text.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            quiet: stack.quiet,
         }
     }
 

@@ -234,6 +234,19 @@ impl State {
                 #[cfg(feature = "drm")]
                 crate::backend::drm::DrmBackend::devices_changed(self);
             }
+            ToCompositor::Notification {
+                id,
+                level,
+                notification,
+            } => self.show_notification(id, &level, &notification),
+            ToCompositor::CloseNotification { id } => {
+                self.ui.notifications.remove(id);
+            }
+            ToCompositor::NotificationsHeld { level, count } => {
+                if let Some(index) = self.levels.iter().position(|l| *l.name == level) {
+                    self.ui.notifications.held_back(index, count);
+                }
+            }
             // Handled where its descriptor is taken (the channel's reader).
             ToCompositor::Paste { .. } => {}
         }

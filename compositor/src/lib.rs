@@ -13,6 +13,7 @@ pub mod keys;
 pub mod launcher_link;
 pub mod limits;
 pub mod lock;
+pub mod notify;
 pub mod render;
 pub mod shell;
 pub mod sockets;

@@ -316,6 +316,11 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
                     .map(|(text, _)| text.clone())
             }),
         clock: scene.ui.bar.clock.clone(),
+        quiet: scene
+            .ui
+            .notifications
+            .quiet
+            .then_some(scene.ui.notifications.missed),
     }
 }
 
@@ -337,6 +342,29 @@ fn waiting_request(scene: &Scene<'_>) -> Option<String> {
         "{} asks to send {} to {}{more} — click here to review",
         first.from.0, first.mime, first.to.0
     ))
+}
+
+/// One of the compositor's own images at `at` (physical, global), or nothing if it cannot be
+/// drawn (logged: the frame goes on without it).
+fn trusted_image<R>(
+    renderer: &mut R,
+    at: Point<f64, smithay::utils::Physical>,
+    image: &MemoryRenderBuffer,
+    kind: Kind,
+    what: &str,
+) -> Option<OutputRenderElement<R>>
+where
+    R: Renderer + ImportAll + ImportMem,
+    R::TextureId: Send + Clone + 'static,
+{
+    match MemoryRenderBufferRenderElement::from_buffer(renderer, at, image, None, None, None, kind)
+    {
+        Ok(element) => Some(OutputRenderElement::Memory(element)),
+        Err(err) => {
+            tracing::error!("cannot draw {what}: {err:?}");
+            None
+        }
+    }
 }
 
 /// Builds the render elements of `scene`'s output, front to back, in the output's coordinates.
@@ -371,18 +399,13 @@ where
             .ui
             .lock
             .buffer(scene.output_size, &scene.ui.font, &scene.ui.bar.clock);
-        match MemoryRenderBufferRenderElement::from_buffer(
+        elements.extend(trusted_image(
             renderer,
             origin,
             &lock,
-            None,
-            None,
-            None,
             Kind::Unspecified,
-        ) {
-            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
-            Err(err) => tracing::error!("cannot draw the lock screen: {err:?}"),
-        }
+            "the lock screen",
+        ));
         return elements;
     }
 
@@ -390,18 +413,13 @@ where
     let trusted_ui = !cfg!(feature = "bench-undecorated");
     if trusted_ui {
         let bar = scene.ui.bar.buffer(bar_content(scene), &scene.ui.font);
-        match MemoryRenderBufferRenderElement::from_buffer(
+        elements.extend(trusted_image(
             renderer,
             origin,
             &bar,
-            None,
-            None,
-            None,
             Kind::Unspecified,
-        ) {
-            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
-            Err(err) => tracing::error!("cannot draw the trusted bar: {err:?}"),
-        }
+            "the trusted bar",
+        ));
     }
 
     // The cursor and a drag icon, below the bar. Oversized client images are not drawn: the
@@ -442,18 +460,13 @@ where
                     Kind::Cursor,
                 ));
             }
-            _ => match MemoryRenderBufferRenderElement::from_buffer(
+            _ => elements.extend(trusted_image(
                 renderer,
                 pos.to_physical(scale),
                 scene.default_cursor,
-                None,
-                None,
-                None,
                 Kind::Cursor,
-            ) {
-                Ok(element) => elements.push(OutputRenderElement::Memory(element)),
-                Err(err) => tracing::warn!("cannot draw the cursor: {err:?}"),
-            },
+                "the cursor",
+            )),
         }
     }
 
@@ -466,17 +479,35 @@ where
     {
         let image = scene.ui.dialog_cache.buffer(dialog, &scene.ui.font);
         let at = crate::ui::dialog::ConfirmDialog::geometry(scene.output_size).loc;
-        match MemoryRenderBufferRenderElement::from_buffer(
+        elements.extend(trusted_image(
             renderer,
             at.to_f64().to_physical(scale) + origin,
             &image,
-            None,
-            None,
-            None,
             Kind::Unspecified,
-        ) {
-            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
-            Err(err) => tracing::error!("cannot draw the paste dialog: {err:?}"),
+            "the paste dialog",
+        ));
+    }
+
+    // The levels' notifications, above every window, below the cursor and the bar; never with
+    // a dialog or the menu (nor, above, the lock screen).
+    if trusted_ui && scene.primary && scene.ui.dialog.is_none() && !scene.ui.menu.open {
+        let levels: Vec<(String, cloison_config::Color)> = scene
+            .levels
+            .iter()
+            .map(|l| (l.label.clone(), l.color))
+            .collect();
+        let stack = &scene.ui.notifications;
+        let content = stack.content(&levels);
+        if !content.cards.is_empty() || !content.counts.is_empty() {
+            let image = stack.buffer(&content, &scene.ui.font);
+            let at = stack.geometry(&content, scene.output_size).loc;
+            elements.extend(trusted_image(
+                renderer,
+                at.to_f64().to_physical(scale) + origin,
+                &image,
+                Kind::Unspecified,
+                "the notifications",
+            ));
         }
     }
 
@@ -489,18 +520,13 @@ where
             .collect();
         let menu = scene.ui.menu.buffer(&levels, &scene.ui.font);
         let at = scene.ui.menu.geometry(scene.output_size).loc;
-        match MemoryRenderBufferRenderElement::from_buffer(
+        elements.extend(trusted_image(
             renderer,
             at.to_f64().to_physical(scale) + origin,
             &menu,
-            None,
-            None,
-            None,
             Kind::Unspecified,
-        ) {
-            Ok(element) => elements.push(OutputRenderElement::Memory(element)),
-            Err(err) => tracing::error!("cannot draw the launcher menu: {err:?}"),
-        }
+            "the launcher menu",
+        ));
     }
 
     for window in scene.space.elements().rev() {
@@ -685,6 +711,10 @@ impl State {
         // Windows moved, mapped, resized or closed under a still pointer: the client under it
         // learns it now, as if the pointer had moved.
         self.refresh_pointer_focus();
+        // The notifications drawn now start their clocks.
+        if self.notifications_on_screen() {
+            self.ui.notifications.shown(std::time::Instant::now());
+        }
         for output in self.outputs.clone() {
             // `None`: not drawn now (failed, or the output still shows its previous frame and
             // the backend draws again once that is on screen).

@@ -453,6 +453,11 @@ impl State {
             dialogs_waiting: Vec::new(),
             refused_asks: Default::default(),
             dialog_cache: Default::default(),
+            notifications: crate::ui::notifications::Stack::new(
+                &config.notifications,
+                config.levels.len(),
+                Some(&loop_handle),
+            ),
             lock: crate::ui::lock::LockScreen::new(
                 std::env::var("CLOISON_USER")
                     .ok()

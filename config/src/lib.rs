@@ -91,6 +91,46 @@ pub struct Config {
     /// The lock screen.
     #[serde(default)]
     pub lock: LockConfig,
+    /// The levels' notifications, as the compositor shows them.
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+}
+
+/// Where and how long the compositor shows the levels' notifications (`[notifications]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationsConfig {
+    /// The corner of the primary output the stack grows from (below the bar at the top).
+    pub position: Corner,
+    /// How long a notification shows when its app does not say, in milliseconds.
+    pub expire_ms: u64,
+    /// Notifications shown at once (the rest wait, counted).
+    pub max_shown: usize,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            position: Corner::TopRight,
+            expire_ms: 8_000,
+            max_shown: 5,
+        }
+    }
+}
+
+/// A corner of the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Corner {
+    /// Top right, below the bar.
+    #[default]
+    TopRight,
+    /// Top left, below the bar.
+    TopLeft,
+    /// Bottom right.
+    BottomRight,
+    /// Bottom left.
+    BottomLeft,
 }
 
 /// What each level's clients may hold in the compositor, all its clients together
@@ -363,6 +403,9 @@ pub struct Level {
     /// Whether the launcher menu also lists the applications installed in
     /// `/usr/share/applications` (as the level's cage sees them).
     pub desktop_entries: bool,
+    /// Whether the level has a notification service (`cloison-notifyd` on its session bus)
+    /// and may show notifications.
+    pub notifications: bool,
 }
 
 /// What happens when the kernel lacks Landlock features a cage needs (ABI 6: abstract

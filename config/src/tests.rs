@@ -709,3 +709,33 @@ fn the_lock_takes_minutes_or_a_duration_and_a_service_name() {
     let e = err(&format!("[shortcuts]\nlock = \"ctrl+shift+c\"\n{TWO}"));
     assert!(e.message.contains("same chord"), "{e}");
 }
+
+#[test]
+fn notifications_take_a_corner_an_expiry_and_a_count() {
+    let c = parse(TWO, "t").unwrap();
+    assert_eq!(c.notifications, NotificationsConfig::default());
+    assert!(c.levels.iter().all(|l| l.notifications));
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("[notifications]"))
+        .unwrap();
+    let c = parse(&block, "t").unwrap();
+    assert_eq!(c.notifications.position, Corner::BottomRight);
+    assert_eq!(c.notifications.expire_ms, 12_000);
+    assert_eq!(c.notifications.max_shown, 3);
+    assert!(c.level("low").unwrap().notifications);
+    assert!(!c.level("high").unwrap().notifications);
+    for (bad, what) in [
+        ("expire = \"0s\"", "expire"),
+        ("expire = \"2h\"", "expire"),
+        ("expire = \"soon\"", "expire"),
+        ("max_shown = 0", "max_shown"),
+        ("max_shown = 11", "max_shown"),
+        ("position = \"middle\"", "unknown variant"),
+    ] {
+        let e = err(&format!("[notifications]\n{bad}\n{TWO}"));
+        assert!(e.message.contains(what), "{bad}: {e}");
+        assert_eq!(e.line, 2, "{bad}: {e}");
+    }
+}

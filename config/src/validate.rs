@@ -31,6 +31,19 @@ pub(crate) struct RawConfig {
     limits: Option<Spanned<LimitsConfig>>,
     #[serde(default)]
     lock: Option<Spanned<RawLock>>,
+    #[serde(default)]
+    notifications: Option<Spanned<RawNotifications>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotifications {
+    #[serde(default)]
+    position: Option<Corner>,
+    #[serde(default)]
+    expire: Option<Spanned<RawDuration>>,
+    #[serde(default)]
+    max_shown: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +104,8 @@ pub(crate) struct RawLevel {
     apps: Vec<Spanned<MenuApp>>,
     #[serde(default = "yes")]
     desktop_entries: bool,
+    #[serde(default = "yes")]
+    notifications: bool,
 }
 
 pub(crate) fn yes() -> bool {
@@ -188,6 +203,7 @@ pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config,
     let outputs = validate_outputs(&raw.outputs, &line_of)?;
     let limits = validate_limits(raw.limits.as_ref(), levels.len())?;
     let lock = validate_lock(raw.lock.as_ref())?;
+    let notifications = validate_notifications(raw.notifications.as_ref())?;
     Ok(Config {
         source: file.to_string(),
         keyboard: raw.keyboard,
@@ -201,7 +217,47 @@ pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config,
         touchpad: raw.touchpad,
         limits,
         lock,
+        notifications,
     })
+}
+
+/// `[notifications]`: a corner, a default expiry of 1 s to 10 minutes, 1 to 10 shown at once.
+fn validate_notifications(
+    raw: Option<&Spanned<RawNotifications>>,
+) -> Result<NotificationsConfig, Invalid> {
+    let mut n = NotificationsConfig::default();
+    let Some(raw) = raw else {
+        return Ok(n);
+    };
+    let raw = raw.get_ref();
+    if let Some(position) = raw.position {
+        n.position = position;
+    }
+    if let Some(expire) = &raw.expire {
+        n.expire_ms = parse_duration(expire.get_ref())
+            .filter(|s| (1..=600).contains(s))
+            .map(|s| s * 1000)
+            .ok_or_else(|| {
+                invalid(
+                    expire.span(),
+                    "expire is not a duration of 1 s to 10 minutes",
+                    "give a duration with its unit, e.g. expire = \"8s\" (a bare number is minutes)",
+                )
+            })?;
+    }
+    if let Some(max) = &raw.max_shown {
+        n.max_shown = usize::try_from(*max.get_ref())
+            .ok()
+            .filter(|m| (1..=10).contains(m))
+            .ok_or_else(|| {
+                invalid(
+                    max.span(),
+                    format!("max_shown = {} is out of range", max.get_ref()),
+                    "show 1 to 10 notifications at once, e.g. max_shown = 5",
+                )
+            })?;
+    }
+    Ok(n)
 }
 
 /// `[lock]`: an idle time of at most a day (0: never), a PAM service name, whether to lock
@@ -382,6 +438,7 @@ fn validate_level(
         landlock: level.landlock,
         apps,
         desktop_entries: level.desktop_entries,
+        notifications: level.notifications,
     })
 }
 

@@ -225,6 +225,44 @@ pub struct Status {
     /// Whether the screen is locked.
     #[serde(default)]
     pub locked: bool,
+    /// The levels' notifications (boxed: a status is mostly moved around whole).
+    #[serde(default)]
+    pub notifications: Box<NotificationsStatus>,
+}
+
+/// The notification stack.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NotificationsStatus {
+    /// The cards shown, top to bottom (none while locked, or while a dialog or the menu is
+    /// up).
+    pub shown: Vec<NotificationStatus>,
+    /// Every notification held, shown or not.
+    pub held: usize,
+    /// The counter lines under the cards (held back by a level's rate, more waiting).
+    pub counts: Vec<String>,
+    /// Do not disturb.
+    pub quiet: bool,
+}
+
+/// One notification card on screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationStatus {
+    /// The launcher's id.
+    pub id: u64,
+    /// Its level.
+    pub level: String,
+    /// App name, summary and body lines, as drawn.
+    pub app: String,
+    /// The summary, as drawn.
+    pub summary: String,
+    /// The body lines, as drawn.
+    pub body: Vec<String>,
+    /// Its action buttons' keys (and `default` when a click on the card is one).
+    pub actions: Vec<String>,
+    /// Critical urgency.
+    pub critical: bool,
+    /// Where the card is, in global coordinates.
+    pub geometry: Rect,
 }
 
 /// A file transfer shown in the bar.

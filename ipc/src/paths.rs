@@ -27,12 +27,6 @@ pub fn level_manager_socket(runtime_dir: &Path, level: &str) -> PathBuf {
     level_dir(runtime_dir, level).join("manager.sock")
 }
 
-/// One level's session bus socket: the launcher listens on it, the level's `dbus-daemon`
-/// serves it.
-pub fn level_bus_socket(runtime_dir: &Path, level: &str) -> PathBuf {
-    level_dir(runtime_dir, level).join("bus")
-}
-
 /// The compositor's private control socket, which only the launcher connects to.
 pub fn compositor_ctl_socket(runtime_dir: &Path) -> PathBuf {
     session_dir(runtime_dir)

@@ -126,6 +126,30 @@ pub enum ToCompositor {
         /// What the bar shows.
         text: Option<String>,
     },
+    /// Show `level`'s notification `id` (the launcher's id; one already shown with this id
+    /// is replaced). Answered, when it goes, with [`ToLauncher::NotificationClosed`].
+    Notification {
+        /// The launcher's id.
+        id: u64,
+        /// The level it came from (the manager socket's, never a field the level wrote).
+        level: String,
+        /// What to show (within [`crate::level::Notification`]'s bounds; sanitised for display
+        /// by the compositor).
+        notification: crate::level::Notification,
+    },
+    /// The app withdrew notification `id`.
+    CloseNotification {
+        /// The launcher's id.
+        id: u64,
+    },
+    /// `count` more notifications of `level` were held back by its rate limit (shown as a
+    /// counter, not one by one).
+    NotificationsHeld {
+        /// The level.
+        level: String,
+        /// How many, since the last such message.
+        count: u64,
+    },
 }
 
 /// Text types, best first: what a copy asks a source for, and what the manager accepts as
@@ -233,6 +257,21 @@ pub enum ToLauncher {
         dialog: DialogId,
         /// Whether the user accepted.
         accept: bool,
+    },
+    /// Notification `id` is gone from the screen (`reason`: 1 expired, 2 dismissed by the
+    /// user, 4 pushed out by newer ones).
+    NotificationClosed {
+        /// The launcher's id.
+        id: u64,
+        /// Why.
+        reason: u32,
+    },
+    /// The user chose action `key` of notification `id`.
+    NotificationAction {
+        /// The launcher's id.
+        id: u64,
+        /// The action's key.
+        key: String,
     },
     /// The user chose entry `app` of `level`'s menu column.
     Launch {

@@ -182,20 +182,26 @@ fn network(level: &Level) -> Network {
 /// Where the launcher's tools (`cloison-send`) are inside a level's cage (on its PATH).
 pub const TOOLS_IN_CAGE: &str = "/opt/cloison/bin";
 
-/// A level's cage: its home, its two sockets at fixed paths, the `cloison-send` tool, its
+/// A level's cage: its home, its two sockets at fixed paths, the `cloison-send` tool (and,
+/// with `notifyd`, the level's notification service `cloison-notifyd`, which the launcher
+/// starts once the bus is up), its
 /// network, no programs yet (the launcher starts the session apps through init, to know their
 /// pids).
 ///
 /// With `bus` (the host's `dbus-daemon`), the level gets its own session bus: the cage's init
-/// starts the daemon before anything else, on the listening socket the launcher made (passed
-/// as [`BUS_FD`], handed over in systemd's socket-activation convention), so a program that
-/// connects before the daemon serves waits in the backlog instead of failing.
+/// makes its listening socket at `/run/user/1000/bus` and starts the daemon on it before
+/// anything else (as [`BUS_FD`], handed over in systemd's socket-activation convention), so a
+/// program that connects before the daemon serves waits in the backlog instead of failing. The
+/// socket is bound inside the cage, not by the launcher: the daemon tells the services it
+/// activates the address it was bound at, which must be the cage's path (a host path there
+/// broke every activated service that connects back, found with the accessibility bus).
 pub fn level_plan(
     paths: &SessionPaths,
     ids: Ids,
     level: &Level,
     send_tool: &Path,
     bus: Option<&Path>,
+    notifyd: Option<&Path>,
 ) -> CagePlan {
     let (outside_uid, outside_gid) = ids.outside(level.uid);
     let mut plan = CagePlan {
@@ -239,22 +245,31 @@ pub fn level_plan(
         run: Vec::new(),
         exit_with_first: false,
         pass_fds: Vec::new(),
+        listen: Vec::new(),
     };
     if let Some(daemon) = bus {
-        plan.binds.push(Bind {
-            source: paths::level_bus_socket(&paths.runtime_dir, &level.name),
-            target: paths::CAGE_BUS_SOCKET.into(),
-            writable: true,
+        plan.listen.push(cloison_cages::plan::Listen {
+            path: paths::CAGE_BUS_SOCKET.into(),
+            fd: BUS_FD,
         });
         plan.env.push((
             "DBUS_SESSION_BUS_ADDRESS".into(),
             format!("unix:path={}", paths::CAGE_BUS_SOCKET),
         ));
         plan.run.push(bus_command(daemon));
-        plan.pass_fds.push(BUS_FD);
+        if let Some(notifyd) = notifyd {
+            plan.binds.push(Bind {
+                source: notifyd.to_path_buf(),
+                target: Path::new(NOTIFYD_IN_CAGE).into(),
+                writable: false,
+            });
+        }
     }
     plan
 }
+
+/// Where a level's notification service is inside its cage.
+pub const NOTIFYD_IN_CAGE: &str = "/opt/cloison/bin/cloison-notifyd";
 
 /// The descriptor a level's session bus socket is passed as.
 pub const BUS_FD: i32 = cloison_cages::plan::FIRST_PASSED_FD;
@@ -498,6 +513,7 @@ pub fn compositor_plan(
         run: vec![argv],
         exit_with_first: true,
         pass_fds,
+        listen: Vec::new(),
     }
 }
 
@@ -600,8 +616,15 @@ mod tests {
         };
         let tool = Path::new("/usr/bin/cloison-send");
         let daemon = Some(Path::new("/usr/bin/dbus-daemon"));
-        let low = level_plan(&paths(), root, &config.levels[0], tool, daemon);
-        let high = level_plan(&paths(), root, &config.levels[1], tool, daemon);
+        let low = level_plan(&paths(), root, &config.levels[0], tool, daemon, None);
+        let high = level_plan(
+            &paths(),
+            root,
+            &config.levels[1],
+            tool,
+            daemon,
+            Some(Path::new("/usr/bin/cloison-notifyd")),
+        );
         low.validate(0).unwrap();
         high.validate(0).unwrap();
         assert_ne!(low.identity.outside_uid, high.identity.outside_uid);
@@ -618,27 +641,49 @@ mod tests {
             );
         }
         assert!(low.binds.iter().any(|b| b.source == tool));
-        // Its session bus: its own socket, its daemon the first program, given that socket.
-        assert!(low.binds.iter().any(|b| {
-            b.source == Path::new("/run/user/0/cloison/levels/low/bus")
-                && b.target == Path::new(paths::CAGE_BUS_SOCKET)
-        }));
-        assert_eq!(low.pass_fds, [BUS_FD]);
+        // Its session bus: a socket its init makes inside, its daemon the first program,
+        // given that socket.
+        assert_eq!(
+            low.listen,
+            [cloison_cages::plan::Listen {
+                path: paths::CAGE_BUS_SOCKET.into(),
+                fd: BUS_FD
+            }]
+        );
+        assert!(low.pass_fds.is_empty());
         assert_eq!(low.run[0][3], "/usr/bin/dbus-daemon");
         assert!(low.run[0][2].contains("exec \"$0\" --session"));
         assert!(low.env.contains(&(
             "DBUS_SESSION_BUS_ADDRESS".into(),
             "unix:path=/run/user/1000/bus".into()
         )));
-        let without = level_plan(&paths(), root, &config.levels[0], tool, None);
-        assert!(without.run.is_empty() && without.pass_fds.is_empty());
+        let without = level_plan(&paths(), root, &config.levels[0], tool, None, None);
+        assert!(without.run.is_empty() && without.listen.is_empty());
+        // The notification service, read-only, only where asked (and only with a bus).
+        let notifyd = |p: &CagePlan| {
+            p.binds
+                .iter()
+                .find(|b| b.target == Path::new(NOTIFYD_IN_CAGE))
+                .map(|b| b.writable)
+        };
+        assert_eq!(notifyd(&high), Some(false));
+        assert_eq!(notifyd(&low), None);
+        let no_bus = level_plan(
+            &paths(),
+            root,
+            &config.levels[1],
+            tool,
+            None,
+            Some(Path::new("/usr/bin/cloison-notifyd")),
+        );
+        assert_eq!(notifyd(&no_bus), None);
         assert_eq!(low.network, Network::Host);
         assert_eq!(high.network, Network::None);
         let user = Ids {
             caller: 1000,
             caller_gid: 1000,
         };
-        let low = level_plan(&paths(), user, &config.levels[0], tool, None);
+        let low = level_plan(&paths(), user, &config.levels[0], tool, None, None);
         low.validate(1000).unwrap();
         assert_eq!(low.identity.outside_uid, 1000);
     }

@@ -51,7 +51,7 @@ fn each_level_has_its_own_session_bus_from_its_first_moment() {
     std::fs::create_dir_all(&services).unwrap();
     std::fs::write(
         services.join("org.cloison.Probe.service"),
-        "[D-BUS Service]\nName=org.cloison.Probe\nExec=/bin/sh -c 'echo activated > /home/user/activated'\n",
+        "[D-BUS Service]\nName=org.cloison.Probe\nExec=/bin/sh -c 'env > /home/user/activated-env; echo activated > /home/user/activated'\n",
     )
     .unwrap();
     let probe = "--session --reply-timeout=2000 --dest=org.cloison.Probe /org/cloison/Probe org.cloison.Probe.Ping";
@@ -62,6 +62,17 @@ fn each_level_has_its_own_session_bus_from_its_first_moment() {
         std::fs::read_to_string(s.home("high").join("activated")).unwrap(),
         "activated\n"
     );
+    // The service is told the bus address as the cage sees it (found with Evince: when the
+    // launcher bound the socket, the daemon told its services the host's path, and every one
+    // that connects back — the accessibility bus, dconf — failed).
+    let env = std::fs::read_to_string(s.home("high").join("activated-env")).unwrap();
+    for var in ["DBUS_SESSION_BUS_ADDRESS", "DBUS_STARTER_ADDRESS"] {
+        assert!(
+            env.lines()
+                .any(|l| l.starts_with(&format!("{var}=unix:path=/run/user/1000/bus"))),
+            "{var}: {env}"
+        );
+    }
     // The other level's bus has no such service, and nothing ran in low.
     let low_probe = dbus_send(&s, "low", "low-probe", probe);
     assert!(low_probe.contains("ServiceUnknown"), "{low_probe}");
@@ -112,4 +123,65 @@ fn each_level_has_its_own_session_bus_from_its_first_moment() {
         env.contains("DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1000/bus"),
         "{env}"
     );
+}
+
+/// Real desktop programs on a level's bus: Evince (single instance through its activated
+/// `org.gnome.evince.Daemon`, the accessibility bus, settings through dconf) starts in both
+/// levels and says nothing about D-Bus; a setting written with `gsettings` in one level
+/// (through the dconf service its bus activates, in its cage) is that level's alone.
+#[test]
+fn evince_and_gsettings_use_their_own_levels_bus_without_errors() {
+    let _ = (external("evince"), external("gsettings"));
+    let mut s = Session::start(&[]).unwrap();
+    for level in ["low", "high"] {
+        s.spawn_in(level, &["/bin/sh", "-c", "exec evince 2> ~/evince.err"]);
+    }
+    s.wait_for("an Evince window in each level", |st| {
+        ["low", "high"].iter().all(|level| {
+            st.windows
+                .iter()
+                .any(|w| w.level == *level && w.app_id == "evince")
+        })
+    })
+    .unwrap();
+    // What it logs in its first seconds (the daemon's activation, the settings it reads).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    for level in ["low", "high"] {
+        let err = std::fs::read_to_string(s.home(level).join("evince.err")).unwrap();
+        assert!(
+            !err.to_lowercase().contains("dbus"),
+            "Evince in {level} logged D-Bus errors:\n{err}"
+        );
+    }
+
+    let set = "gsettings set org.gnome.Evince document-directory \"'/home/user/low-docs'\"";
+    s.spawn_in(
+        "low",
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("{set} > ~/set 2>&1; echo \"status $?\" >> ~/set; echo done >> ~/set"),
+        ],
+    );
+    let out = read_when_done(&s.home("low").join("set"));
+    assert!(out.contains("status 0"), "{out}");
+    let get = |s: &Session, level: &str| {
+        s.spawn_in(
+            level,
+            &[
+                "/bin/sh",
+                "-c",
+                "gsettings get org.gnome.Evince document-directory > ~/get 2>&1; echo done >> ~/get",
+            ],
+        );
+        read_when_done(&s.home(level).join("get"))
+    };
+    assert!(get(&s, "low").contains("/home/user/low-docs"));
+    assert!(
+        !get(&s, "high").contains("low-docs"),
+        "high sees low's setting"
+    );
+    // Written by the dconf service low's bus activated, into low's home.
+    assert!(s.home("low").join(".config/dconf/user").is_file());
+    assert!(!s.home("high").join(".config/dconf/user").exists());
 }

@@ -403,8 +403,14 @@ fn the_launcher_menu_starts_an_app_in_the_chosen_level() {
     .unwrap();
     match s.request(&Request::Status).unwrap() {
         Reply::Status(st) => {
-            let apps = st.levels[0].cage.as_ref().unwrap().apps.len();
-            assert_eq!(apps, 2, "both terminals run in low's cage");
+            let apps = &st.levels[0].cage.as_ref().unwrap().apps;
+            let terminals = apps.iter().filter(|a| a.argv[0] == "foot").count();
+            assert_eq!(terminals, 2, "both terminals run in low's cage: {apps:?}");
+            // Beside them, the level's notification service.
+            assert!(
+                apps.iter().any(|a| a.argv[0].ends_with("/cloison-notifyd")),
+                "{apps:?}"
+            );
         }
         other => panic!("{other:?}"),
     }

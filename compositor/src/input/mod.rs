@@ -229,6 +229,8 @@ pub struct InputState {
     >,
     /// A frame interaction in progress (no client sees the pointer meanwhile).
     pub frame_grab: Option<FrameGrab>,
+    /// The button whose press the notification stack took: its release is the stack's too.
+    pub stack_pressed: Option<u32>,
     /// The last press on a title bar (window id, when), for double clicks.
     last_title_press: Option<(u64, Instant)>,
     /// The launcher menu opens on a tap of Super alone (the configured `"super"`).
@@ -322,6 +324,7 @@ impl InputState {
             touches: HashMap::new(),
             pointer_focus: None,
             frame_grab: None,
+            stack_pressed: None,
             last_title_press: None,
             super_tap,
             super_armed: false,

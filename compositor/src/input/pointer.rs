@@ -153,6 +153,12 @@ impl State {
 
     pub(super) fn handle_pointer_button(&mut self, button: u32, pressed: bool, time: u32) {
         let serial = SERIAL_COUNTER.next_serial();
+        // The notifications are the compositor's: the release of a press they took is theirs
+        // too (the card may have gone from under the pointer), whatever came up meanwhile.
+        if !pressed && self.input.stack_pressed == Some(button) {
+            self.input.stack_pressed = None;
+            return;
+        }
         if self.ui.dialog.is_some() {
             // Only its buttons answer; a click elsewhere changes nothing (focus included).
             if pressed
@@ -190,6 +196,10 @@ impl State {
             }
             return;
         }
+        if pressed && self.notification_press(self.input.pointer) {
+            self.input.stack_pressed = Some(button);
+            return;
+        }
         let client_grab = self.input.pointer_level.is_some_and(|l| {
             self.levels[l.0]
                 .seat
@@ -224,6 +234,13 @@ impl State {
                         self.toggle_menu();
                         return;
                     }
+                    if crate::ui::bar::quiet_button_hit(
+                        bar.size.w,
+                        self.input.pointer - bar.loc.to_f64(),
+                    ) {
+                        self.toggle_quiet();
+                        return;
+                    }
                     // Anywhere else on the bar: a waiting transfer request opens; else a
                     // transfer in progress is cancelled (what the bar's line says).
                     if self.ui.dialogs_waiting.iter().any(|d| !d.by_user) {
@@ -237,6 +254,8 @@ impl State {
                     }
                 }
                 Under::Nothing => self.focus_window(None),
+                // (A press there was the stack's, above.)
+                Under::Stack => return,
             }
         }
         if let Some(level) = self.input.pointer_level

@@ -24,7 +24,7 @@ impl State {
                 }
                 return;
             }
-            Under::Bar | Under::Nothing => return,
+            Under::Bar | Under::Stack | Under::Nothing => return,
         };
         if self.wm.focused.as_ref() != Some(&window) {
             self.focus_window(Some(&window));

@@ -436,6 +436,8 @@ impl PointerGrab<State> for InteractiveGrab {
 pub enum Under {
     /// The trusted bar.
     Bar,
+    /// The notification stack (trusted UI: no client hears the pointer there).
+    Stack,
     /// A client surface (window content or popup) that takes input there.
     Surface {
         /// Its window.
@@ -469,6 +471,9 @@ impl State {
     pub fn under(&self, pos: Point<f64, Logical>) -> Under {
         if self.bar_at(pos).is_some() {
             return Under::Bar;
+        }
+        if self.on_notifications(pos) {
+            return Under::Stack;
         }
         for window in self.space.elements().rev() {
             let (Some(info), Some(layout), Some(toplevel)) = (

@@ -58,6 +58,8 @@ pub struct BarContent {
     pub notification: Option<String>,
     /// `HH:MM`, local time.
     pub clock: String,
+    /// Do not disturb: `Some(notifications not shown)` while on.
+    pub quiet: Option<u64>,
 }
 
 /// The bar's state.
@@ -195,6 +197,23 @@ pub fn menu_button(width: i32) -> (i32, i32) {
     (width - CLOCK_W - MENU_BUTTON_W, MENU_BUTTON_W)
 }
 
+/// Width of the "do not disturb" button, left of the menu button.
+pub const QUIET_BUTTON_W: i32 = 84;
+
+/// Where the "do not disturb" button is on a bar `width` pixels wide: (x, width).
+pub fn quiet_button(width: i32) -> (i32, i32) {
+    (menu_button(width).0 - 6 - QUIET_BUTTON_W, QUIET_BUTTON_W)
+}
+
+/// Whether `pos` (output coordinates) is on the bar's "do not disturb" button.
+pub fn quiet_button_hit(
+    width: i32,
+    pos: smithay::utils::Point<f64, smithay::utils::Logical>,
+) -> bool {
+    let (x, w) = quiet_button(width);
+    pos.y >= 0.0 && (pos.y as i32) < BAR_HEIGHT && (pos.x as i32) >= x && (pos.x as i32) < x + w
+}
+
 /// Whether `pos` (output coordinates) is on the bar's menu button.
 pub fn menu_button_hit(
     width: i32,
@@ -210,7 +229,8 @@ pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
     let mut canvas = Canvas::new(content.width, h, BACKGROUND);
     let baseline = (h + font.ascent(PX)) / 2 - 1;
     let (button_x, button_w) = menu_button(content.width);
-    let right_limit = button_x - 8;
+    let (quiet_x, quiet_w) = quiet_button(content.width);
+    let right_limit = quiet_x - 8;
 
     // Who has the keyboard: the level's label on its colour, large and first.
     let (label, color) = match &content.focused {
@@ -279,6 +299,21 @@ pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
             right_limit,
         );
     }
+    // Do not disturb: amber while on, with how many notifications it kept off the screen.
+    let (quiet_label, quiet_fill) = match content.quiet {
+        Some(0) => ("Quiet".to_string(), ATTENTION),
+        Some(n) => (format!("Quiet ({n})"), ATTENTION),
+        None => ("Notify".to_string(), mix(BACKGROUND, DIM, 0.18)),
+    };
+    canvas.fill(quiet_x, 4, quiet_w, h - 8, quiet_fill);
+    font.draw(
+        &mut canvas,
+        &quiet_label,
+        (quiet_x + 10, baseline),
+        PX,
+        text_on(quiet_fill),
+        quiet_x + quiet_w,
+    );
     // The launcher menu's button.
     let button = mix(BACKGROUND, DIM, 0.18);
     canvas.fill(button_x, 4, button_w, h - 8, button);
@@ -324,6 +359,7 @@ mod tests {
             }],
             notification: Some("hello".into()),
             clock: "12:34".into(),
+            quiet: None,
         };
         let canvas = draw_bar(&font, &content);
         assert_eq!(canvas.pixel(1, 1), red);

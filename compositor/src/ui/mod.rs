@@ -27,6 +27,7 @@ pub mod dialog;
 pub mod font;
 pub mod lock;
 pub mod menu;
+pub mod notifications;
 pub mod ring;
 
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_toplevel::ResizeEdge;
@@ -71,6 +72,8 @@ pub struct Ui {
     pub dialog_cache: dialog::DialogCache,
     /// The lock screen.
     pub lock: lock::LockScreen,
+    /// The levels' notifications.
+    pub notifications: notifications::Stack,
 }
 
 /// A title-bar button.

@@ -169,7 +169,10 @@ fn run(cli: &Cli) -> Result<bool, String> {
                 say(&message);
                 return Ok(false);
             }
-            ManagerEvent::Hello { .. } => {}
+            // (Answers to other requests: not this connection's.)
+            ManagerEvent::Hello { .. }
+            | ManagerEvent::NotificationClosed { .. }
+            | ManagerEvent::ActionInvoked { .. } => {}
         }
     }
     Ok(saw_done && delivered_all)

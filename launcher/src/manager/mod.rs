@@ -23,10 +23,14 @@
 //!   with a timeout, no thread waiting for a person), then delivered or refused by a
 //!   [`send::Job`]; [`files`] delivers each file into the target level's
 //!   `~/Incoming/<source>/` against a hostile target.
+//! - **Notifications** ([`notify`]) come on the same sockets from each level's notification
+//!   service; nothing crosses to another level: they go to the compositor's trusted stack,
+//!   and the user's answers go back to the connection that sent each one.
 
 pub mod audit;
 pub mod clipboard;
 pub mod content;
 pub mod files;
+pub mod notify;
 pub mod send;
 pub mod transfer;

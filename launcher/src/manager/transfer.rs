@@ -76,6 +76,8 @@ pub enum ToLoop {
     Bar(u64, Option<String>),
     /// Shows a notification in the bar.
     Notify(String),
+    /// Tells the compositor (a level's notification, or its end).
+    Compositor(cloison_ipc::session::ToCompositor),
 }
 
 /// What the transfer threads share with the session.
@@ -97,6 +99,8 @@ pub struct Transfers {
     budgets: Mutex<HashMap<String, Budget>>,
     /// Levels whose transfer waits for the user's answer (one at a time per level).
     asking: Mutex<HashSet<String>>,
+    /// The levels' notifications (the same sockets carry them).
+    pub notifications: super::notify::Notifications,
 }
 
 /// One level's share of the manager's attention.
@@ -157,6 +161,7 @@ impl Transfers {
             next: AtomicU64::new(1),
             budgets: Mutex::new(HashMap::new()),
             asking: Mutex::new(HashSet::new()),
+            notifications: Default::default(),
         }
     }
 
@@ -265,6 +270,11 @@ impl Transfers {
         (self.to_loop)(ToLoop::Bar(id, text));
     }
 
+    /// Tells the session's loop.
+    pub(super) fn tell_loop(&self, event: ToLoop) {
+        (self.to_loop)(event);
+    }
+
     /// Shows a notification in the bar.
     pub(super) fn notify(&self, text: String) {
         (self.to_loop)(ToLoop::Notify(text));
@@ -318,7 +328,26 @@ pub fn serve(stream: UnixStream, level: &str, t: &Transfers, slot: Slot) {
     };
     // The id of this connection's send in progress, 0 when none.
     let busy = Arc::new(AtomicU64::new(0));
-    serve_requests(replies.stream(), level, t, &replies, &busy);
+    let connection = t.notifications.connection();
+    // Whether the connection carried notifications (then it stays open while silent, and
+    // carries no send).
+    let mut notified = false;
+    serve_requests(
+        replies.stream(),
+        level,
+        t,
+        &replies,
+        &busy,
+        connection,
+        &mut notified,
+    );
+    super::notify::disconnected(t, connection);
+    if notified {
+        // Its notifications' writer may be stuck on a level that reads a byte now and then:
+        // the socket goes with the slot, so the writer ends now (such a connection never
+        // carries a send).
+        let _ = replies.stream().shutdown(std::net::Shutdown::Both);
+    }
     let id = busy.load(Ordering::Relaxed);
     if id != 0 {
         (t.to_loop)(ToLoop::SenderLeft(id));
@@ -335,6 +364,8 @@ fn serve_requests(
     t: &Transfers,
     replies: &Replies,
     busy: &Arc<AtomicU64>,
+    connection: u64,
+    notifying: &mut bool,
 ) {
     let mut receiver = Receiver::new(channel::LEVEL);
     let mut pending: Option<Pending> = None;
@@ -359,8 +390,13 @@ fn serve_requests(
     loop {
         let fill = match receiver.fill(stream) {
             Ok(fill) => fill,
-            // Silence is normal while a send waits for the user or is delivered.
+            // Silence is normal while a send waits for the user or is delivered, and between
+            // notifications (what the level's rate held back is told meanwhile).
             Err(err) if err.is_timeout() && busy.load(Ordering::Relaxed) != 0 => continue,
+            Err(err) if err.is_timeout() && *notifying => {
+                super::notify::flush(t, level);
+                continue;
+            }
             Err(err) if err.is_timeout() => {
                 tracing::debug!(level, "manager connection idle: closed");
                 return;
@@ -389,6 +425,9 @@ fn serve_requests(
                     if pending.is_some() || busy.load(Ordering::Relaxed) != 0 {
                         return broken("a send before the last one ended".into());
                     }
+                    if *notifying {
+                        return broken("a send on a connection that carries notifications".into());
+                    }
                     match admit(t, level, to.as_deref(), count) {
                         Ok((to, waiting)) => {
                             pending = Some(Pending {
@@ -406,6 +445,28 @@ fn serve_requests(
                             return;
                         }
                     }
+                }
+                ManagerRequest::Notify { id, notification } => {
+                    if !t.config.level(level).is_some_and(|l| l.notifications) {
+                        replies.send(&ManagerEvent::Error(format!(
+                            "notifications are off for level {level} (notifications = false)"
+                        )));
+                        return;
+                    }
+                    if let Err(why) = notification.check() {
+                        return broken(why);
+                    }
+                    if pending.is_some() || busy.load(Ordering::Relaxed) != 0 {
+                        return broken("a notification on a connection that sends files".into());
+                    }
+                    if !*notifying {
+                        *notifying = true;
+                        let _ = stream.set_read_timeout(Some(super::notify::FLUSH));
+                    }
+                    super::notify::notify(t, connection, level, replies, id, notification);
+                }
+                ManagerRequest::CloseNotification { id } => {
+                    super::notify::close(t, connection, id);
                 }
                 ManagerRequest::Files { names } => {
                     let Some(p) = pending.as_mut() else {

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Restarts of a level's notification service allowed in a minute.
+const NOTIFYD_RESTARTS: usize = 3;
+
 impl Session {
     pub(super) fn start_levels(&mut self) {
         for index in 0..self.levels.len() {
@@ -17,15 +20,11 @@ impl Session {
             let (read, write) = nix::unistd::pipe().context("pipe")?;
             crate::output::follow(name.clone(), read, crate::output::Sink::Level);
             let run = &mut self.levels[index];
-            let mut pass = Vec::new();
-            if let Some(bus) = &run.bus {
-                pass.push((OwnedFd::from(bus.try_clone()?), plans::BUS_FD));
-            }
             let cage = Cage::start_with(
                 &run.plan,
                 &self.helper,
                 CageIo {
-                    pass,
+                    pass: Vec::new(),
                     output: Some(write),
                 },
             )?;
@@ -49,6 +48,10 @@ impl Session {
                     level: name.clone(),
                     running: true,
                 });
+                // The notification service first: the bus is up (its socket already listens).
+                if self.levels[index].notifyd {
+                    self.spawn(index, vec![plans::NOTIFYD_IN_CAGE.into()], None, None);
+                }
                 let session: Vec<Vec<String>> = self.config.levels[index]
                     .session
                     .iter()
@@ -162,7 +165,7 @@ impl Session {
             InitReply::Exited { pid, status } => {
                 let Some(app) = cage.apps.remove(&pid) else {
                     // Not one the launcher asked for: the cage's own first program, its bus.
-                    if self.levels[index].bus.is_some()
+                    if self.levels[index].bus
                         && self.levels[index].phase == Phase::Running
                         && self.outcome.is_none()
                     {
@@ -176,6 +179,9 @@ impl Session {
                 tracing::info!(level = %name, pid, status, argv = ?app.argv, "program ended");
                 if self.levels[index].phase != Phase::Running || self.outcome.is_some() {
                     return;
+                }
+                if app.service {
+                    return self.notifyd_ended(index, status);
                 }
                 let Some(session) = app.session else {
                     return;
@@ -213,7 +219,17 @@ impl Session {
                     reply,
                 }) => {
                     tracing::info!(level = %name, pid, argv = ?argv, "program started");
-                    cage.apps.insert(pid, App { argv, session });
+                    let service = session.is_none()
+                        && reply.is_none()
+                        && argv.first().is_some_and(|a| a == plans::NOTIFYD_IN_CAGE);
+                    cage.apps.insert(
+                        pid,
+                        App {
+                            argv,
+                            session,
+                            service,
+                        },
+                    );
                     if let Some(reply) = reply {
                         let _ = reply.send(Response::Ok(Reply::Spawned { pid }));
                     }
@@ -239,6 +255,27 @@ impl Session {
                 let _ = cage.pending.pop_front();
             }
         }
+    }
+
+    /// The level's notification service ended: started again, unless it ended more than
+    /// [`NOTIFYD_RESTARTS`] times in a minute (then the bar says so).
+    fn notifyd_ended(&mut self, index: usize, status: i32) {
+        let label = self.label(index);
+        let run = &mut self.levels[index];
+        let now = Instant::now();
+        run.notifyd_ended
+            .retain(|at| now.duration_since(*at) < Duration::from_secs(60));
+        run.notifyd_ended.push(now);
+        if run.notifyd_ended.len() > NOTIFYD_RESTARTS {
+            tracing::error!(level = %label, status, "the notification service keeps ending");
+            self.notify(format!(
+                "{label}'s notifications stopped (status {status}): cloison ctl restart-level {}",
+                self.config.levels[index].name
+            ));
+            return;
+        }
+        tracing::warn!(level = %label, status, "the notification service ended: started again");
+        self.spawn(index, vec![plans::NOTIFYD_IN_CAGE.into()], None, None);
     }
 
     /// SIGCHLD: see which cage (or the compositor) ended.

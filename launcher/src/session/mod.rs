@@ -139,6 +139,8 @@ struct App {
     argv: Vec<String>,
     /// Index in the level's `session` list, for session apps.
     session: Option<usize>,
+    /// The level's notification service (started again when it ends).
+    service: bool,
 }
 
 struct RunningCage {
@@ -166,7 +168,11 @@ struct LevelRun {
     /// Recent automatic restarts of session apps: (session index, when).
     restarts: Vec<(usize, Instant)>,
     /// The level's session bus socket (listening), if it has a bus.
-    bus: Option<UnixListener>,
+    bus: bool,
+    /// Whether the level runs a notification service (`cloison-notifyd`), and when it
+    /// recently ended.
+    notifyd: bool,
+    notifyd_ended: Vec<Instant>,
 }
 
 /// What starting the compositor (again) takes.
@@ -198,6 +204,8 @@ struct Session {
     helper: PathBuf,
     /// `cloison-send`, bound into every level's cage.
     send_tool: PathBuf,
+    /// `cloison-notifyd`, bound into the cages of levels with notifications.
+    notifyd: Option<PathBuf>,
     events: Sender<Event>,
     compositor: Option<CompositorRun>,
     /// What starting it again takes (set once the session's sockets exist).
@@ -247,6 +255,9 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     };
     let helper = sibling_binary("cloison-cage")?;
     let send_tool = sibling_binary("cloison-send")?;
+    let notifyd = sibling_binary("cloison-notifyd")
+        .inspect_err(|err| tracing::warn!("the levels have no notification service: {err:#}"))
+        .ok();
     let compositor_binary = sibling_binary("cloison-compositor")?;
 
     // Started from a terminal, the launcher may not be in its foreground (`cloison run &`, or a
@@ -335,6 +346,7 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         paths: paths.clone(),
         helper,
         send_tool,
+        notifyd,
         events: events.clone(),
         compositor: None,
         compositor_start: None,
@@ -475,6 +487,14 @@ impl Session {
                         }
                         Vec::new()
                     }
+                    ToLauncher::NotificationClosed { id, reason } => {
+                        crate::manager::notify::closed(&self.transfers, id, reason);
+                        Vec::new()
+                    }
+                    ToLauncher::NotificationAction { id, key } => {
+                        crate::manager::notify::action(&self.transfers, id, key);
+                        Vec::new()
+                    }
                 };
                 for out in outs {
                     self.clipboard_out(out);
@@ -495,6 +515,7 @@ impl Session {
                 self.tell_compositor(&ToCompositor::Transfer { id, text })
             }
             Event::Transfer(ToLoop::Notify(text)) => self.notify(text),
+            Event::Transfer(ToLoop::Compositor(message)) => self.tell_compositor(&message),
             Event::Unlocked(checked) => self.unlock_checked(checked),
             Event::Sleep(shown) => self.before_sleep(shown),
         }

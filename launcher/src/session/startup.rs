@@ -55,17 +55,20 @@ impl Session {
                 plans::own_dir(parent, caller, 0o700)?;
             }
             plans::own_dir(&home, outside, 0o700)?;
-            // Its session bus: the launcher keeps the listening socket, each cage built for
-            // the level gets a copy for its dbus-daemon.
-            let bus = match &bus_daemon {
-                Some(_) => Some(listen(
-                    &paths::level_bus_socket(&paths.runtime_dir, &level.name),
-                    outside,
-                )?),
-                None => None,
-            };
-            let plan =
-                plans::level_plan(&paths, ids, level, &self.send_tool, bus_daemon.as_deref());
+            // Its session bus: a socket the cage's init makes for its dbus-daemon.
+            let bus = bus_daemon.is_some();
+            let notifyd = self
+                .notifyd
+                .as_deref()
+                .filter(|_| bus && level.notifications);
+            let plan = plans::level_plan(
+                &paths,
+                ids,
+                level,
+                &self.send_tool,
+                bus_daemon.as_deref(),
+                notifyd,
+            );
             plan.validate(ids.caller)
                 .with_context(|| format!("level {}", level.name))?;
             let enforced = plans::enforced(&plan);
@@ -79,6 +82,8 @@ impl Session {
                 restart: None,
                 restarts: Vec::new(),
                 bus,
+                notifyd: notifyd.is_some(),
+                notifyd_ended: Vec::new(),
             });
             self.menus
                 .push(apps::menu(level, Path::new("/usr/share/applications")));
