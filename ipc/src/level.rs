@@ -121,7 +121,7 @@ impl Notification {
 
     /// Whether it is within the bounds ([`Notification::bounded`] of it is itself); if not,
     /// what is over.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), OutOfBounds> {
         let over = |what: &str, text: &str, max: usize| {
             (text.chars().count() > max).then(|| format!("{what} longer than {max} characters"))
         };
@@ -151,9 +151,14 @@ impl Notification {
                     .is_some_and(|ms| ms > Self::MAX_EXPIRE_MS)
                     .then(|| format!("an expiry over {} ms", Self::MAX_EXPIRE_MS))
             });
-        problem.map_or(Ok(()), Err)
+        problem.map_or(Ok(()), |what| Err(OutOfBounds(what)))
     }
 }
+
+/// What of a [`Notification`] is over its bounds, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OutOfBounds(pub String);
 
 impl Message for ManagerRequest {
     fn descriptors(&self) -> usize {

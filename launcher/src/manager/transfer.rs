@@ -454,7 +454,7 @@ fn serve_requests(
                         return;
                     }
                     if let Err(why) = notification.check() {
-                        return broken(why);
+                        return broken(why.to_string());
                     }
                     if pending.is_some() || busy.load(Ordering::Relaxed) != 0 {
                         return broken("a notification on a connection that sends files".into());
