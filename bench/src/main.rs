@@ -18,6 +18,7 @@ mod clipboard;
 mod files;
 mod peers;
 mod session;
+mod x11;
 
 use std::time::Duration;
 
@@ -81,6 +82,12 @@ enum What {
         #[arg(long, default_value_t = 1024)]
         mib: u64,
     },
+    /// The first X client of a level (xterm) against xterm on Xwayland under sway.
+    X11 {
+        /// Interleaved rounds (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Internal: the namespaces + Landlock + seccomp floor around /bin/true.
     #[command(hide = true)]
     Floor,
@@ -112,6 +119,7 @@ fn main() -> anyhow::Result<()> {
         What::Cages { runs } => cages::run(runs),
         What::Clipboard { rounds } => clipboard::run(rounds),
         What::Files { rounds, mib } => files::run(rounds, mib),
+        What::X11 { rounds } => x11::run(rounds),
         What::Floor => cages::floor(),
         What::Client { mode, amount } => {
             let result = client::run(&mode, amount).context("benchmark client failed")?;

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt as _;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -96,6 +97,14 @@ fn spawn(plan: &CagePlan, argv: &[String]) -> Result<i32, String> {
 fn listen_at(listen: &crate::plan::Listen) -> std::io::Result<()> {
     use std::os::fd::AsRawFd as _;
     use std::os::fd::IntoRawFd as _;
+    let x11_dir = Path::new(crate::plan::X11_SOCKET_DIR);
+    if listen.path.parent() == Some(x11_dir) && !x11_dir.exists() {
+        // Sticky and open to all, as X servers expect of /tmp/.X11-unix (on the cage's own
+        // /tmp: only its programs see it).
+        std::fs::create_dir(x11_dir)?;
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(x11_dir, std::fs::Permissions::from_mode(0o1777))?;
+    }
     let _ = std::fs::remove_file(&listen.path);
     let listener = std::os::unix::net::UnixListener::bind(&listen.path)?;
     if listener.as_raw_fd() == listen.fd {

@@ -125,7 +125,8 @@ pub struct CagePlan {
     /// Programs started later by spawn requests do not get them.
     #[serde(default)]
     pub pass_fds: Vec<i32>,
-    /// Listening sockets init makes inside the cage, under the cage user's runtime directory,
+    /// Listening sockets init makes inside the cage, under the cage user's runtime directory
+    /// (or [`X11_SOCKET_DIR`], on the cage's private `/tmp`),
     /// before it starts the `run` commands, which inherit each at its number (as with
     /// `pass_fds`); init keeps none. A socket bound inside has the path its users see (a
     /// D-Bus daemon announces the address it was bound at to the services it starts), and
@@ -134,11 +135,15 @@ pub struct CagePlan {
     pub listen: Vec<Listen>,
 }
 
+/// Where X11 sockets are (X clients find display `:N` at `X{N}` there, a path no variable
+/// changes); inside a cage it is on the cage's private `/tmp`.
+pub const X11_SOCKET_DIR: &str = "/tmp/.X11-unix";
+
 /// A listening socket init makes (see [`CagePlan::listen`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listen {
-    /// Where, inside the cage (under `/run/user/<uid>`).
+    /// Where, inside the cage (under `/run/user/<uid>` or [`X11_SOCKET_DIR`]).
     pub path: PathBuf,
     /// The descriptor number the `run` commands get it at.
     pub fd: i32,
@@ -362,23 +367,24 @@ impl CagePlan {
                 ));
             }
             seen.push(fd);
-            let under_runtime = listen.path.starts_with(&runtime)
-                && listen.path != runtime
-                && listen.path.components().all(|c| {
-                    matches!(
-                        c,
-                        std::path::Component::RootDir | std::path::Component::Normal(_)
-                    )
-                });
-            if !under_runtime {
+            let plain = listen.path.components().all(|c| {
+                matches!(
+                    c,
+                    std::path::Component::RootDir | std::path::Component::Normal(_)
+                )
+            });
+            let under_runtime = listen.path.starts_with(&runtime) && listen.path != runtime;
+            // An X socket: a file directly in the X socket directory.
+            let x11 = listen.path.parent() == Some(Path::new(X11_SOCKET_DIR));
+            if !plain || !(under_runtime || x11) {
                 return Err(err(
                     &format!("listen[{i}].path"),
                     format!(
-                        "{} is not under {}",
+                        "{} is neither under {} nor in {X11_SOCKET_DIR}",
                         listen.path.display(),
                         runtime.display()
                     ),
-                    "listen under the cage user's runtime directory",
+                    "listen under the cage user's runtime directory or /tmp/.X11-unix",
                 ));
             }
         }

@@ -406,6 +406,34 @@ pub struct Level {
     /// Whether the level has a notification service (`cloison-notifyd` on its session bus)
     /// and may show notifications.
     pub notifications: bool,
+    /// The level's X server (X11 apps): started when its first X client connects, with the
+    /// level, or never.
+    pub x11: X11Mode,
+}
+
+/// When a level's X server (`Xvfb` and its bridge `cloison-x11`, inside the level's cage)
+/// starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum X11Mode {
+    /// When the level's first X client connects to `:0` (the socket listens from the start;
+    /// the client waits while the server starts).
+    #[default]
+    OnDemand,
+    /// With the level.
+    Always,
+    /// No X server: `DISPLAY` is unset and X11 apps fail to start.
+    Off,
+}
+
+impl fmt::Display for X11Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            X11Mode::OnDemand => "on-demand",
+            X11Mode::Always => "always",
+            X11Mode::Off => "off",
+        })
+    }
 }
 
 /// What happens when the kernel lacks Landlock features a cage needs (ABI 6: abstract

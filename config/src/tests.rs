@@ -739,3 +739,24 @@ fn notifications_take_a_corner_an_expiry_and_a_count() {
         assert_eq!(e.line, 2, "{bad}: {e}");
     }
 }
+
+#[test]
+fn x11_is_on_demand_unless_a_level_says_always_or_off() {
+    let c = parse(TWO, "t").unwrap();
+    assert!(c.levels.iter().all(|l| l.x11 == X11Mode::OnDemand));
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("x11 = \"off\""))
+        .unwrap();
+    let c = parse(&block, "t").unwrap();
+    assert_eq!(c.level("low").unwrap().x11, X11Mode::OnDemand);
+    assert_eq!(c.level("high").unwrap().x11, X11Mode::Off);
+    let always = TWO.replacen("rank = 0", "rank = 0\nx11 = \"always\"", 1);
+    assert_eq!(parse(&always, "t").unwrap().levels[0].x11, X11Mode::Always);
+    let bad = TWO.replacen("rank = 0", "rank = 0\nx11 = \"yes\"", 1);
+    let e = err(&bad);
+    assert!(e.message.contains("unknown variant"), "{e}");
+    assert!(e.message.contains("on-demand"), "{e}");
+    assert_eq!(X11Mode::OnDemand.to_string(), "on-demand");
+}

@@ -106,6 +106,8 @@ pub(crate) struct RawLevel {
     desktop_entries: bool,
     #[serde(default = "yes")]
     notifications: bool,
+    #[serde(default)]
+    x11: X11Mode,
 }
 
 pub(crate) fn yes() -> bool {
@@ -439,6 +441,7 @@ fn validate_level(
         apps,
         desktop_entries: level.desktop_entries,
         notifications: level.notifications,
+        x11: level.x11,
     })
 }
 

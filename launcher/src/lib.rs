@@ -13,3 +13,4 @@ pub mod pam;
 pub mod plans;
 pub mod rate;
 pub mod session;
+pub mod x11;

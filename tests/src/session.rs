@@ -214,12 +214,17 @@ impl Session {
     /// Starts `cloison run --backend headless` with the real built-in default configuration
     /// (a terminal in each level).
     pub fn start_default(extra: &[&str]) -> anyhow::Result<Session> {
-        Self::start_full(&["--backend", "headless"], extra, &[], false, false)
+        Self::start_full(&["--backend", "headless"], extra, &[], None, false)
+    }
+
+    /// Starts `cloison run --backend headless` with `config` as its configuration file.
+    pub fn start_with_config(config: &str) -> anyhow::Result<Session> {
+        Self::start_full(&["--backend", "headless"], &[], &[], Some(config), false)
     }
 
     /// [`Session::start_default`] with environment `env` too.
     pub fn start_default_with(extra: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Session> {
-        Self::start_full(&["--backend", "headless"], extra, env, false, false)
+        Self::start_full(&["--backend", "headless"], extra, env, None, false)
     }
 
     /// Starts `cloison run --backend headless` (quiet configuration) the way a user does from a
@@ -227,7 +232,13 @@ impl Session {
     /// pty, which is also its standard input and outputs (like `script`). Its output (both
     /// streams, through the terminal) is collected in `stdout` and `stderr` alike.
     pub fn start_in_terminal(extra: &[&str]) -> anyhow::Result<Session> {
-        Self::start_full(&["--backend", "headless"], extra, &[], true, true)
+        Self::start_full(
+            &["--backend", "headless"],
+            extra,
+            &[],
+            Some(&quiet_config()),
+            true,
+        )
     }
 
     /// Starts `cloison run` with `args`, `extra` and environment `env` (quiet configuration).
@@ -236,22 +247,22 @@ impl Session {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> anyhow::Result<Session> {
-        Self::start_full(args, extra, env, true, false)
+        Self::start_full(args, extra, env, Some(&quiet_config()), false)
     }
 
     fn start_full(
         args: &[&str],
         extra: &[&str],
         env: &[(&str, &str)],
-        quiet: bool,
+        config: Option<&str>,
         terminal: bool,
     ) -> anyhow::Result<Session> {
         let runtime = tempfile::Builder::new().prefix("cloison-e2e-").tempdir()?;
         let config_home = runtime.path().join("config");
-        if quiet {
+        if let Some(config) = config {
             let dir = config_home.join("cloison");
             std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join("cloison.toml"), quiet_config())?;
+            std::fs::write(dir.join("cloison.toml"), config)?;
         }
         let mut command = Command::new(our_binary("cloison"));
         command

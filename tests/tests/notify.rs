@@ -31,16 +31,7 @@ fn shown(status: &Status) -> &[NotificationStatus] {
     &status.notifications.shown
 }
 
-fn colour(status: &Status, level: &str) -> (u8, u8, u8) {
-    let hex = &status
-        .levels
-        .iter()
-        .find(|l| l.name == level)
-        .unwrap()
-        .color;
-    let v = u32::from_str_radix(hex.trim_start_matches('#'), 16).unwrap();
-    ((v >> 16) as u8, (v >> 8) as u8, v as u8)
-}
+use cloison_tests::ui::level_colour as colour;
 
 fn click(s: &mut Session, x: i32, y: i32) {
     s.input(InputEvent::PointerMove {

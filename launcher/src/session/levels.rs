@@ -164,14 +164,27 @@ impl Session {
         match reply {
             InitReply::Exited { pid, status } => {
                 let Some(app) = cage.apps.remove(&pid) else {
-                    // Not one the launcher asked for: the cage's own first program, its bus.
-                    if self.levels[index].bus
+                    // Not one the launcher asked for: one of the cage's own programs, its
+                    // bus daemon or its X bridge (`cloison-x11`, which outlives a compositor
+                    // restart: it ends only when its X server does).
+                    let x11 = self.levels[index]
+                        .plan
+                        .run
+                        .iter()
+                        .any(|argv| argv.first().is_some_and(|a| a == plans::X11_IN_CAGE));
+                    let what = match (self.levels[index].bus, x11) {
+                        (true, true) => "session bus or X display",
+                        (true, false) => "session bus",
+                        (false, true) => "X display",
+                        (false, false) => "",
+                    };
+                    if !what.is_empty()
                         && self.levels[index].phase == Phase::Running
                         && self.outcome.is_none()
                     {
-                        tracing::error!(level = %name, status, "the level's session bus stopped");
+                        tracing::error!(level = %name, pid, status, "the level's {what} stopped");
                         self.notify(format!(
-                            "{label}'s session bus stopped (status {status}): cloison ctl restart-level {name}"
+                            "{label}'s {what} stopped (status {status}): cloison ctl restart-level {name}"
                         ));
                     }
                     return;

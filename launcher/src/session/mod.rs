@@ -206,6 +206,8 @@ struct Session {
     send_tool: PathBuf,
     /// `cloison-notifyd`, bound into the cages of levels with notifications.
     notifyd: Option<PathBuf>,
+    /// `cloison-x11`, bound into the cages of levels with an X server.
+    x11: Option<PathBuf>,
     events: Sender<Event>,
     compositor: Option<CompositorRun>,
     /// What starting it again takes (set once the session's sockets exist).
@@ -257,6 +259,9 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let send_tool = sibling_binary("cloison-send")?;
     let notifyd = sibling_binary("cloison-notifyd")
         .inspect_err(|err| tracing::warn!("the levels have no notification service: {err:#}"))
+        .ok();
+    let x11 = sibling_binary("cloison-x11")
+        .inspect_err(|err| tracing::warn!("the levels have no X server: {err:#}"))
         .ok();
     let compositor_binary = sibling_binary("cloison-compositor")?;
 
@@ -347,6 +352,7 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         helper,
         send_tool,
         notifyd,
+        x11,
         events: events.clone(),
         compositor: None,
         compositor_start: None,

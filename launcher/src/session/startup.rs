@@ -68,6 +68,10 @@ impl Session {
                 &self.send_tool,
                 bus_daemon.as_deref(),
                 notifyd,
+                self.x11.as_deref().map(|binary| plans::X11Bridge {
+                    binary,
+                    display: plans::x11_display(level, index),
+                }),
             );
             plan.validate(ids.caller)
                 .with_context(|| format!("level {}", level.name))?;
