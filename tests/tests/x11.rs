@@ -470,3 +470,32 @@ fn x_apps_outlive_a_compositor_restart_and_their_windows_come_back() {
     );
     assert!(s.stderr_contains("the compositor is back"));
 }
+
+#[test]
+fn x_apps_type_with_the_sessions_keyboard_layout() {
+    let _ = external("xterm");
+    let _ = external("xkbcomp");
+    // A French keyboard: a, q, z, w, m and the digits are where a US X server would not
+    // expect them.
+    let config =
+        cloison_tests::session::quiet_config().replacen("layout = \"us\"", "layout = \"fr\"", 1);
+    assert!(config.contains("layout = \"fr\""));
+    let mut s = Session::start_with_config(&config).expect("session");
+    s.spawn_in("low", &["xterm"]);
+    s.wait_window("XTerm").expect("xterm");
+    s.focus_app("low", "XTerm");
+    let out = s.home("low").join("typed");
+    wait_until_for(
+        "xterm to type with the French layout",
+        Duration::from_secs(30),
+        || {
+            let _ = std::fs::remove_file(&out);
+            s.input(InputEvent::Type {
+                text: "echo aqzwm-123 > ~/typed\n".into(),
+            })
+            .unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+            std::fs::read_to_string(&out).is_ok_and(|t| t == "aqzwm-123\n")
+        },
+    );
+}

@@ -166,7 +166,15 @@ pub fn run(listen_fd: i32, display: u32, start: Start) -> anyhow::Result<()> {
         .with_context(|| format!("connecting to {}", socket.display()))?;
     let stream = x11rb::rust_connection::DefaultStream::from_unix_stream(stream)?.0;
     let x = RustConnection::connect_to_stream(stream, 0).context("the X server's setup")?;
-    let mut bridge = Bridge::new(x, wl_state, queue.handle(), out, conn.clone(), screen)?;
+    let mut bridge = Bridge::new(
+        x,
+        wl_state,
+        queue.handle(),
+        out,
+        conn.clone(),
+        screen,
+        display,
+    )?;
     let result = loop {
         match bridge.run(&conn, &mut queue) {
             Ended::X(e) => break Err(e),
@@ -373,6 +381,10 @@ struct Bridge {
     generation: u64,
     /// Bytes of all the windows' buffers together ([`MAX_BUFFER_BYTES`]).
     buffer_bytes: usize,
+    /// The display number.
+    display: u32,
+    /// The keymap last given to the X server.
+    keymap: Option<String>,
 }
 
 impl Bridge {
@@ -383,6 +395,7 @@ impl Bridge {
         output: wl::OutputSize,
         wl_conn: Connection,
         screen: (i32, i32),
+        display: u32,
     ) -> anyhow::Result<Bridge> {
         let root = x.setup().roots.first().context("an X screen")?.root;
         let id_mask = x.setup().resource_id_mask;
@@ -483,6 +496,8 @@ impl Bridge {
             screen,
             generation: 0,
             buffer_bytes: 0,
+            display,
+            keymap: None,
         };
         // Windows that exist already (clients relayed before the manager started).
         let tree = bridge.x.query_tree(root)?.reply()?;
@@ -1251,6 +1266,7 @@ impl Bridge {
                 // What an X client copied while no X window had the keyboard.
                 self.offer_pending();
             }
+            WlEvent::Keymap(text) => self.keymap(text),
             WlEvent::Selection { kind, offer } => self.wl_selection(kind, offer)?,
             WlEvent::Send { kind, mime, fd } => self.wl_send(kind, &mime, fd)?,
             WlEvent::Cancelled { kind } => self.wl_cancelled(kind),
@@ -1284,6 +1300,46 @@ impl Bridge {
             }
         }
         Ok(())
+    }
+
+    /// The level's keymap, loaded into the X server (`xkbcomp`, on a thread): X clients see the
+    /// keys the level's seat sends with the layout the user chose, not X's default.
+    fn keymap(&mut self, text: String) {
+        if self.keymap.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        self.keymap = Some(text.clone());
+        let display = format!(":{}", self.display);
+        let _ = std::thread::Builder::new()
+            .name("x11-keymap".into())
+            .spawn(move || {
+                use std::io::Write as _;
+                let child = std::process::Command::new("xkbcomp")
+                    .args(["-w", "0", "-", &display])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn();
+                let Ok(mut child) = child else {
+                    say("cannot run xkbcomp: X keeps its default keyboard layout");
+                    return;
+                };
+                if let Some(mut stdin) = child.stdin.take() {
+                    let _ = stdin.write_all(text.as_bytes());
+                }
+                match child.wait_with_output() {
+                    Ok(out) if out.status.success() => {}
+                    Ok(out) => {
+                        let why = String::from_utf8_lossy(&out.stderr);
+                        let why = why.lines().filter(|l| !l.trim().is_empty()).take(6).collect::<Vec<_>>().join(" | ");
+                        say(&format!(
+                            "xkbcomp refused the level's keymap ({}): X keeps its default keyboard layout",
+                            why.chars().take(600).collect::<String>()
+                        ));
+                    }
+                    Err(e) => say(&format!("xkbcomp: {e}")),
+                }
+            });
     }
 
     /// The pointer at (`x`, `y`) of the entered surface: at that window's place on the X screen.

@@ -87,6 +87,8 @@ pub enum WlEvent {
         view: ViewId,
     },
     KeyboardLeave,
+    /// The level's keymap (xkb text): the X server takes the same.
+    Keymap(String),
     Key {
         code: u32,
         pressed: bool,
@@ -115,6 +117,9 @@ pub enum SelKind {
     Clipboard,
     Primary,
 }
+
+/// The largest keymap taken from the compositor.
+const MAX_KEYMAP: u32 = 1 << 20;
 
 /// MIME types a level's offer announces, at most this many (the compositor bounds them too).
 pub const MAX_MIMES: usize = 64;
@@ -455,7 +460,22 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for WlState {
                     pressed: pressed == wl_keyboard::KeyState::Pressed,
                 });
             }
-            // The keymap's descriptor is closed as it is dropped: X keeps its own layout.
+            wl_keyboard::Event::Keymap {
+                format: WEnum::Value(wl_keyboard::KeymapFormat::XkbV1),
+                fd,
+                size,
+            } if size <= MAX_KEYMAP => {
+                // From its start, whatever the descriptor's offset (the compositor shares
+                // one open file among its clients).
+                use std::os::unix::fs::FileExt as _;
+                let mut bytes = vec![0u8; size as usize];
+                if std::fs::File::from(fd).read_exact_at(&mut bytes, 0).is_ok() {
+                    let text = String::from_utf8_lossy(&bytes);
+                    state
+                        .events
+                        .push(WlEvent::Keymap(text.trim_end_matches('\0').to_string()));
+                }
+            }
             _ => {}
         }
     }
