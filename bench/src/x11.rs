@@ -147,7 +147,7 @@ pub fn run(rounds: usize) -> anyhow::Result<()> {
             .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
             .unwrap_or(false);
         if !found {
-            bail!("{tool} is not installed (scripts/dev bench-deps)");
+            bail!("{tool} is not installed (`scripts/dev bench x11` installs it)");
         }
     }
     let (mut c1, mut c2, mut s1, mut s2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
