@@ -97,6 +97,20 @@ fn xterm_in_each_level_is_framed_in_its_colour_and_takes_typed_keys() {
     let got = read_when_done(&s.home("low").join("from-xterm"));
     assert!(got.contains("typed-into-xterm"), "{got}");
 
+    // Maximized by the compositor's chord: the X window takes the size it is given (its
+    // content fills the area, xterm's white to the far corner).
+    s.key("super+Up");
+    let status = s
+        .wait_for("low's xterm maximized and redrawn", |st| {
+            x_window(st, "low", "XTerm").is_some_and(|w| w.maximized && w.geometry.width > 1500)
+        })
+        .unwrap();
+    let g = x_window(&status, "low", "XTerm").unwrap().geometry;
+    wait_until_for("the maximized xterm drawn", Duration::from_secs(20), || {
+        let shot = s.screenshot().unwrap();
+        shot.rgb(g.x + g.width - 8, g.y + g.height - 8) == (255, 255, 255)
+    });
+
     // Each level's X server lists only its own windows.
     let low = run_in(&s, "low", "tree", "xwininfo -root -tree");
     assert!(low.contains("xterm of low"), "{low}");
@@ -149,6 +163,9 @@ fn x_selections_bridge_to_the_level_and_the_chords_carry_them_up() {
         "printf 'from X in low' | xclip -selection clipboard",
     );
     assert!(out.contains("status 0"), "{out}");
+    // X to X within the level.
+    let out = run_in(&s, "low", "xclip-x", "xclip -o -selection clipboard");
+    assert!(out.starts_with("from X in low"), "{out}");
     wait_until_for(
         "low's Wayland clipboard to hold the X copy",
         Duration::from_secs(20),
