@@ -556,13 +556,23 @@ pub(crate) mod tests {
         }
         .validate(0)
         .unwrap();
+        // An X display's socket, directly in the cage's /tmp/.X11-unix.
+        CagePlan {
+            listen: vec![listen("/tmp/.X11-unix/X0", 11)],
+            ..plan()
+        }
+        .validate(0)
+        .unwrap();
         for (bad, why) in [
-            (listen("/tmp/bus", 10), "is not under"),
+            (listen("/tmp/bus", 10), "is neither under"),
             (
                 listen(&format!("{runtime}/../../etc/bus"), 10),
-                "is not under",
+                "is neither under",
             ),
-            (listen(&runtime, 10), "is not under"),
+            (listen(&runtime, 10), "is neither under"),
+            (listen("/tmp/.X11-unix", 10), "is neither under"),
+            (listen("/tmp/.X11-unix/sub/X0", 10), "is neither under"),
+            (listen("/tmp/.X11-unix/../X0", 10), "is neither under"),
             (listen(&format!("{runtime}/bus"), 3), "out of range"),
         ] {
             rejects(

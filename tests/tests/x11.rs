@@ -516,3 +516,22 @@ fn x_apps_type_with_the_sessions_keyboard_layout() {
         },
     );
 }
+
+#[test]
+fn x11_always_starts_the_server_with_the_level_and_on_demand_waits_for_a_client() {
+    let config = cloison_tests::session::quiet_config()
+        .replace("name = \"high\"\n", "name = \"high\"\nx11 = \"always\"\n");
+    assert!(config.contains("x11 = \"always\""), "{config}");
+    let s = Session::start_with_config(&config).expect("session");
+    wait_until_for("high's X server", Duration::from_secs(30), || {
+        s.stderr_contains("X server :0 ready")
+    });
+    // low (on demand) has no X server until an X client connects.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!s.stderr_contains("X server :100 ready"));
+    let count = "cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^Xvfb$'";
+    let out = run_in(&s, "low", "xvfbs", count);
+    assert!(out.starts_with("0\n"), "{out}");
+    let out = run_in(&s, "high", "xvfbs", count);
+    assert!(out.starts_with("1\n"), "{out}");
+}

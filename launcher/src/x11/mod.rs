@@ -132,8 +132,8 @@ pub fn run(listen_fd: i32, display: u32, start: Start) -> anyhow::Result<()> {
     // their edges (input is replayed at X screen coordinates, which end at its edge).
     let out = wl_state.largest_output();
     let screen = (
-        (out.width * 2).min(i32::from(MAX_EXTENT)),
-        (out.height * 2).min(i32::from(MAX_EXTENT)),
+        out.width.saturating_mul(2).min(i32::from(MAX_EXTENT)),
+        out.height.saturating_mul(2).min(i32::from(MAX_EXTENT)),
     );
     let mut server = start_server(display, screen)?;
     say(&format!(
@@ -175,10 +175,18 @@ pub fn run(listen_fd: i32, display: u32, start: Start) -> anyhow::Result<()> {
         screen,
         display,
     )?;
+    let mut reconnects: Vec<Instant> = Vec::new();
     let result = loop {
         match bridge.run(&conn, &mut queue) {
             Ended::X(e) => break Err(e),
             Ended::Wayland(e) => {
+                // A compositor that keeps cutting the bridge off (a quota the level's X apps
+                // exceed again each time) is not tried without end.
+                reconnects.retain(|t| t.elapsed() < Duration::from_secs(60));
+                reconnects.push(Instant::now());
+                if reconnects.len() > MAX_RECONNECTS {
+                    break Err(e.context("the compositor closed the connection too often"));
+                }
                 // The compositor went (it is restarted on the same socket): the X apps keep
                 // running, their windows come back with the new one.
                 say(&format!("lost the compositor ({e:#}): waiting for it"));
@@ -223,6 +231,9 @@ fn connect_wayland() -> anyhow::Result<(Connection, EventQueue<WlState>, WlState
     }
     Ok((conn, queue, state))
 }
+
+/// Connections to the compositor lost in a minute before the bridge gives up.
+const MAX_RECONNECTS: usize = 5;
 
 /// How long the bridge waits for a compositor that went away to come back.
 const RECONNECT_FOR: Duration = Duration::from_secs(60);
@@ -385,6 +396,8 @@ struct Bridge {
     display: u32,
     /// The keymap last given to the X server.
     keymap: Option<String>,
+    /// Windows to show again once the compositor is back.
+    reshow: Vec<Xid>,
 }
 
 impl Bridge {
@@ -498,6 +511,7 @@ impl Bridge {
             buffer_bytes: 0,
             display,
             keymap: None,
+            reshow: Vec::new(),
         };
         // Windows that exist already (clients relayed before the manager started).
         let tree = bridge.x.query_tree(root)?.reply()?;
@@ -553,8 +567,16 @@ impl Bridge {
             if let Err(e) = self.x.flush() {
                 return Ended::X(e.into());
             }
-            if let Err(e) = conn.flush() {
-                return Ended::Wayland(e.into());
+            // A full socket is not a dead one: the rest goes when it drains.
+            let mut blocked = false;
+            match conn.flush() {
+                Ok(()) => {}
+                Err(wayland_client::backend::WaylandError::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock =>
+                {
+                    blocked = true;
+                }
+                Err(e) => return Ended::Wayland(e.into()),
             }
 
             let Some(guard) = queue.prepare_read() else {
@@ -562,7 +584,14 @@ impl Bridge {
             };
             let mut fds = [
                 PollFd::new(self.x.stream().as_fd(), PollFlags::POLLIN),
-                PollFd::new(guard.connection_fd(), PollFlags::POLLIN),
+                PollFd::new(
+                    guard.connection_fd(),
+                    if blocked {
+                        PollFlags::POLLIN | PollFlags::POLLOUT
+                    } else {
+                        PollFlags::POLLIN
+                    },
+                ),
             ];
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
@@ -571,7 +600,7 @@ impl Bridge {
             let revents = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
             let x_gone = revents(0).intersects(PollFlags::POLLHUP | PollFlags::POLLERR)
                 && !revents(0).contains(PollFlags::POLLIN);
-            if !revents(1).is_empty() {
+            if revents(1).intersects(!PollFlags::POLLOUT) {
                 match guard.read() {
                     Ok(_) => {}
                     Err(wayland_client::backend::WaylandError::Io(e))
@@ -1046,11 +1075,20 @@ impl Bridge {
                     return Ok(());
                 }
                 let mut b = Buffer::new(&self.wl, &self.qh, size.0, size.1, argb)?;
-                let seg = self.x.generate_id()?;
-                self.x
-                    .shm_attach_fd(seg, b.memfd.try_clone()?, false)?
-                    .check()?;
-                b.seg = seg;
+                let attached = (|| -> anyhow::Result<u32> {
+                    let seg = self.x.generate_id()?;
+                    self.x
+                        .shm_attach_fd(seg, b.memfd.try_clone()?, false)?
+                        .check()?;
+                    Ok(seg)
+                })();
+                match attached {
+                    Ok(seg) => b.seg = seg,
+                    Err(e) => {
+                        b.buffer.destroy();
+                        return Err(e);
+                    }
+                }
                 self.buffer_bytes += bytes;
                 let view = self
                     .windows
@@ -1113,11 +1151,25 @@ impl Bridge {
     /// The compositor's connection is gone: every view with it (nothing can be sent there).
     fn forget_wayland(&mut self) {
         let mut buffers = Vec::new();
-        for w in self.windows.values_mut() {
+        let mut menus = false;
+        self.reshow.clear();
+        for (xid, w) in self.windows.iter_mut() {
             if let Some(view) = w.view.take() {
                 buffers.extend(view.buffers);
+                match view.role {
+                    Role::Toplevel(_) => self.reshow.push(*xid),
+                    Role::Popup { .. } => menus = true,
+                }
             }
             w.dirty = true;
+        }
+        // Windows shown again in the order they were mapped.
+        let order = &self.stacking;
+        self.reshow
+            .sort_by_key(|x| order.iter().position(|s| s == x).unwrap_or(usize::MAX));
+        if menus {
+            // Open menus hold X's pointer and keyboard grabs; nobody can see them now.
+            self.escape();
         }
         for b in buffers {
             if b.seg != 0 {
@@ -1134,7 +1186,15 @@ impl Bridge {
             let _ = self.fake(5, button);
         }
         self.sel.forget_wayland();
+        let _ = self.give_up_x_selections();
         let _ = self.x.flush();
+    }
+
+    /// Escape pressed and released in X: closes the menu that holds X's grabs.
+    fn escape(&mut self) {
+        // X keycode 9: evdev's KEY_ESC (1) + 8.
+        let _ = self.fake(2, 9);
+        let _ = self.fake(3, 9);
     }
 
     /// A new connection to the compositor: every mapped window is shown again, in the order
@@ -1144,7 +1204,8 @@ impl Bridge {
         self.wl = wl;
         self.qh = qh;
         self.wl_conn = conn;
-        for xid in self.stacking.clone() {
+        // The windows that were shown (not the menus: they were closed), as they were.
+        for xid in std::mem::take(&mut self.reshow) {
             if self.windows.get(&xid).is_some_and(|w| w.mapped)
                 && let Err(e) = self.show(xid)
             {
@@ -1196,9 +1257,11 @@ impl Bridge {
                 let Some(xid) = self.current(view) else {
                     return Ok(());
                 };
-                // The compositor dismissed it (another window was clicked): X learns of the
-                // click itself and closes its menu; until then it is not shown.
+                // The compositor dismissed it (a click elsewhere, perhaps in another app X
+                // never hears of): X's menu is closed too, else its grabs would take the
+                // keys typed next, unseen.
                 self.hide(xid);
+                self.escape();
             }
             WlEvent::FrameDone { view } => {
                 let Some(xid) = self.current(view) else {
@@ -1227,6 +1290,11 @@ impl Bridge {
                 let Some(b) = x_button(button) else {
                     return Ok(());
                 };
+                // A press only over a window shown now (a release always: X must not keep a
+                // button held).
+                if pressed && self.pointer.is_none() {
+                    return Ok(());
+                }
                 if pressed == self.buttons_down.contains(&b) {
                     return Ok(());
                 }
@@ -1237,6 +1305,7 @@ impl Bridge {
                     self.buttons_down.retain(|d| *d != b);
                 }
             }
+            WlEvent::Scroll { .. } if self.pointer.is_none() => {}
             WlEvent::Scroll { vertical, steps } => {
                 let b = match (vertical, steps > 0) {
                     (true, false) => 4,
@@ -1283,8 +1352,9 @@ impl Bridge {
             }
             WlEvent::Key { code, pressed } => {
                 // X keycodes are evdev's plus 8 (the X server's default "evdev" keymap).
-                let Some(key) = u8::try_from(code + 8)
-                    .ok()
+                let Some(key) = code
+                    .checked_add(8)
+                    .and_then(|k| u8::try_from(k).ok())
                     .filter(|_| self.keyboard.is_some())
                 else {
                     return Ok(());

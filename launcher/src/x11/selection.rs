@@ -79,7 +79,9 @@ pub struct Selections {
     incr_atom: Atom,
     text_atom: Atom,
     utf8_atom: Atom,
-    property: Atom,
+    /// Where each selection's conversions land on the selection window (one each: a
+    /// clipboard and a primary transfer at once never mix).
+    properties: [Atom; 2],
     clipboard: SelState,
     primary: SelState,
 }
@@ -116,7 +118,7 @@ impl Selections {
             incr_atom: atom("INCR")?,
             text_atom: atom("TEXT")?,
             utf8_atom: atom("UTF8_STRING")?,
-            property: atom("_CLOISON_SELECTION")?,
+            properties: [atom("_CLOISON_CLIPBOARD")?, atom("_CLOISON_PRIMARY")?],
             clipboard: SelState::default(),
             primary: SelState::default(),
         };
@@ -140,6 +142,7 @@ impl Selections {
     /// is offered again on the next connection.
     pub fn forget_wayland(&mut self) {
         for state in [&mut self.clipboard, &mut self.primary] {
+            // (The bridge gives up the X selections it held for them: `Bridge::forget_wayland`.)
             state.offer = None;
             state.source = None;
             state.pending = !state.targets.is_empty();
@@ -160,6 +163,13 @@ impl Selections {
         }
     }
 
+    fn property_of(&self, kind: SelKind) -> Atom {
+        match kind {
+            SelKind::Clipboard => self.properties[0],
+            SelKind::Primary => self.properties[1],
+        }
+    }
+
     fn atom_of(&self, kind: SelKind) -> Atom {
         match kind {
             SelKind::Clipboard => self.clipboard_atom,
@@ -174,6 +184,9 @@ impl Selections {
         }
     }
 }
+
+/// A MIME type the bridge's own offers carry, to know them when they come back.
+pub const BRIDGE_MIME: &str = "application/x-cloison-x11-bridge";
 
 /// What Wayland calls an X text target.
 const TEXT_MIMES: [&str; 3] = ["text/plain;charset=utf-8", "UTF8_STRING", "text/plain"];
@@ -210,7 +223,7 @@ impl Bridge {
 
     fn convert(&mut self, kind: SelKind, target: Atom, fd: Option<OwnedFd>) -> anyhow::Result<()> {
         let selection = self.sel.atom_of(kind);
-        let (window, property) = (self.sel.window, self.sel.property);
+        let (window, property) = (self.sel.window, self.sel.property_of(kind));
         let state = self.sel.state(kind);
         // (An owner that never answered within CONVERT_TIMEOUT loses the paste waiting on
         // it: the next conversion goes ahead.)
@@ -249,7 +262,7 @@ impl Bridge {
         if e.property == x11rb::NONE {
             return self.next_conversion(kind);
         }
-        let reply = self.take_property()?;
+        let reply = self.take_property(kind)?;
         if inflight.target == self.sel.targets_atom {
             let atoms: Vec<Atom> = reply
                 .value32()
@@ -278,55 +291,55 @@ impl Bridge {
         &mut self,
         e: xproto::PropertyNotifyEvent,
     ) -> anyhow::Result<()> {
-        if e.window != self.sel.window
-            || e.atom != self.sel.property
-            || e.state != xproto::Property::NEW_VALUE
-        {
+        let kind = if e.atom == self.sel.property_of(SelKind::Clipboard) {
+            SelKind::Clipboard
+        } else if e.atom == self.sel.property_of(SelKind::Primary) {
+            SelKind::Primary
+        } else {
+            return Ok(());
+        };
+        let incr = self
+            .sel
+            .state(kind)
+            .inflight
+            .as_ref()
+            .is_some_and(|i| i.incr.is_some());
+        if e.window != self.sel.window || e.state != xproto::Property::NEW_VALUE || !incr {
             return Ok(());
         }
-        for kind in [SelKind::Clipboard, SelKind::Primary] {
-            let incr = self
-                .sel
-                .state(kind)
-                .inflight
-                .as_ref()
-                .is_some_and(|i| i.incr.is_some());
-            if !incr {
-                continue;
-            }
-            let reply = self.take_property()?;
-            let state = self.sel.state(kind);
-            let Some(inflight) = state.inflight.as_mut() else {
-                continue;
-            };
-            let data = inflight.incr.as_mut().expect("checked above");
-            if reply.value.is_empty() {
-                let data = std::mem::take(data);
-                if let Some(fd) = state.inflight.take().and_then(|i| i.fd) {
-                    write_out(fd, data);
-                }
-                return self.next_conversion(kind);
-            }
-            if data.len() + reply.value.len() > MAX_BYTES {
-                tracing::warn!("an X selection larger than {MAX_BYTES} bytes is not pasted");
-                state.inflight = None;
-                return self.next_conversion(kind);
-            }
-            data.extend_from_slice(&reply.value);
-            inflight.started = Instant::now();
+        let reply = self.take_property(kind)?;
+        let state = self.sel.state(kind);
+        let Some(inflight) = state.inflight.as_mut() else {
             return Ok(());
+        };
+        let Some(data) = inflight.incr.as_mut() else {
+            return Ok(());
+        };
+        if reply.value.is_empty() {
+            let data = std::mem::take(data);
+            if let Some(fd) = state.inflight.take().and_then(|i| i.fd) {
+                write_out(fd, data);
+            }
+            return self.next_conversion(kind);
         }
+        if data.len() + reply.value.len() > MAX_BYTES {
+            tracing::warn!("an X selection larger than {MAX_BYTES} bytes is not pasted");
+            state.inflight = None;
+            return self.next_conversion(kind);
+        }
+        data.extend_from_slice(&reply.value);
+        inflight.started = Instant::now();
         Ok(())
     }
 
     /// The selection window's property (what an owner answered), deleted as it is read.
-    fn take_property(&self) -> anyhow::Result<xproto::GetPropertyReply> {
+    fn take_property(&self, kind: SelKind) -> anyhow::Result<xproto::GetPropertyReply> {
         Ok(self
             .x
             .get_property(
                 true,
                 self.sel.window,
-                self.sel.property,
+                self.sel.property_of(kind),
                 AtomEnum::ANY,
                 0,
                 (MAX_BYTES / 4) as u32,
@@ -390,7 +403,8 @@ impl Bridge {
                 continue;
             }
             state.pending = false;
-            let mimes: Vec<String> = state.targets.iter().map(|(m, _)| m.clone()).collect();
+            let mut mimes: Vec<String> = state.targets.iter().map(|(m, _)| m.clone()).collect();
+            mimes.push(BRIDGE_MIME.into());
             if let Some(old) = state.source.take() {
                 old.destroy();
             }
@@ -421,6 +435,19 @@ impl Bridge {
         }
     }
 
+    /// Gives up the X selections the bridge held for the level's Wayland selections (they
+    /// went with the compositor's connection): X clients paste nothing rather than wait.
+    pub(super) fn give_up_x_selections(&mut self) -> anyhow::Result<()> {
+        for kind in [SelKind::Clipboard, SelKind::Primary] {
+            let selection = self.sel.atom_of(kind);
+            if self.x.get_selection_owner(selection)?.reply()?.owner == self.sel.window {
+                self.x
+                    .set_selection_owner(x11rb::NONE, selection, x11rb::CURRENT_TIME)?;
+            }
+        }
+        Ok(())
+    }
+
     // ---- Wayland → X ----
 
     /// The level's Wayland selection changed: X clients paste it from the bridge.
@@ -429,14 +456,17 @@ impl Bridge {
         kind: SelKind,
         offer: Option<Offer>,
     ) -> anyhow::Result<()> {
-        let state = self.sel.state(kind);
-        if state.source.is_some() {
+        if offer
+            .as_ref()
+            .is_some_and(|o| o.mimes().iter().any(|m| m == BRIDGE_MIME))
+        {
             // The echo of the bridge's own source: X already holds it.
             if let Some(offer) = offer {
                 offer.destroy();
             }
             return Ok(());
         }
+        let state = self.sel.state(kind);
         if let Some(old) = state.offer.take() {
             old.destroy();
         }
