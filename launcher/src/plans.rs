@@ -318,16 +318,12 @@ pub fn x11_display(level: &Level, index: usize) -> u32 {
     }
 }
 
-/// `DISPLAY` for display `n`: `:n` in a level with its own network namespace; `unix/:n` in
-/// one that shares a namespace, so that an X client whose server is gone does not fall back to
-/// TCP port 6000 + n of that shared namespace, where another program may listen (the
-/// `protocol/host:display` form, which libxcb and x11rb read alike; x11rb takes `unix:…` for
-/// a socket path).
-fn x11_display_name(level: &Level, n: u32) -> String {
-    match level.network {
-        Network::None => format!(":{n}"),
-        _ => format!("unix/:{n}"),
-    }
+/// `DISPLAY` for display `n`: `:n`. Not `unix/:n`, which would keep libxcb from falling back
+/// to TCP port 6000 + n when the socket is gone: programs make paths of `DISPLAY`
+/// (at-spi-bus-launcher's bus socket became `…/busunix/_100`, and the accessibility bus
+/// failed — found by `tests/tests/bus.rs`), and x11rb reads `unix:…` as a socket path.
+fn x11_display_name(_level: &Level, n: u32) -> String {
+    format!(":{n}")
 }
 
 /// Where a level's X bridge (`cloison-x11`: it runs the level's X server and shows its
@@ -804,7 +800,7 @@ mod tests {
                 "on-demand"
             ]
         );
-        assert!(low.env.contains(&("DISPLAY".into(), "unix/:100".into())));
+        assert!(low.env.contains(&("DISPLAY".into(), ":100".into())));
         assert!(
             low.binds
                 .iter()
