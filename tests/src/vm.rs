@@ -45,8 +45,51 @@ pub fn vm_dir() -> PathBuf {
 
 impl Vm {
     /// Boots the guest (changes go to a throw-away overlay) with `command` as what its init
-    /// runs.
+    /// runs, and waits for its init to start. A guest kernel that dies before that (emulated
+    /// without KVM, the guest's kernel has been seen to oops in its early initcalls, which
+    /// nothing of Cloison runs in) is booted again, twice at most.
     pub fn boot(command: &str) -> anyhow::Result<Vm> {
+        let mut failed = Vec::new();
+        for attempt in 1..=BOOT_ATTEMPTS {
+            let mut vm = Self::boot_once(command)?;
+            match vm.wait_up(BOOT_TIMEOUT) {
+                Ok(()) => return Ok(vm),
+                Err(err) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "the guest did not reach its init (boot {attempt} of {BOOT_ATTEMPTS}): {err:#}"
+                    );
+                    failed.push(err);
+                }
+            }
+        }
+        Err(failed
+            .pop()
+            .unwrap_or_else(|| anyhow::anyhow!("the guest never booted")))
+    }
+
+    /// Waits for the guest's init to say it is up (its first console line).
+    fn wait_up(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let console = self.console();
+            if console.lines().any(|l| l.trim_end() == "cloison-vm: up") {
+                return Ok(());
+            }
+            if let Ok(Some(exit)) = self.qemu.try_wait() {
+                bail!(
+                    "the guest stopped ({exit}) while booting:\n{}",
+                    tail(&console)
+                );
+            }
+            if Instant::now() > deadline {
+                bail!("the guest did not boot in {timeout:?}:\n{}", tail(&console));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn boot_once(command: &str) -> anyhow::Result<Vm> {
         let images = vm_dir();
         let image = images.join("rootfs.img");
         anyhow::ensure!(
@@ -373,6 +416,11 @@ impl Drop for Vm {
         let _ = self.qemu.wait();
     }
 }
+
+/// Boots tried before a guest that does not reach its init is a failure.
+const BOOT_ATTEMPTS: usize = 3;
+/// How long a boot may take to reach the guest's init (emulated: usually under 20 s).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn tail(console: &str) -> String {
     let lines: Vec<&str> = console
