@@ -73,7 +73,11 @@ impl Vm {
         let deadline = Instant::now() + timeout;
         loop {
             let console = self.console();
-            if console.lines().any(|l| l.trim_end() == "cloison-vm: up") {
+            // (The first line may carry the firmware's terminal resets before it.)
+            if console
+                .lines()
+                .any(|l| l.trim_end().ends_with("cloison-vm: up"))
+            {
                 return Ok(());
             }
             if let Ok(Some(exit)) = self.qemu.try_wait() {
