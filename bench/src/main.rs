@@ -16,6 +16,7 @@ mod cages;
 mod client;
 mod clipboard;
 mod files;
+mod network;
 mod peers;
 mod session;
 mod x11;
@@ -88,6 +89,15 @@ enum What {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Throughput of a NAT level and a tunnel level against the host's own path (iperf3).
+    Network {
+        /// Rounds (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Seconds of each iperf3 run.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Internal: the namespaces + Landlock + seccomp floor around /bin/true.
     #[command(hide = true)]
     Floor,
@@ -120,6 +130,7 @@ fn main() -> anyhow::Result<()> {
         What::Clipboard { rounds } => clipboard::run(rounds),
         What::Files { rounds, mib } => files::run(rounds, mib),
         What::X11 { rounds } => x11::run(rounds),
+        What::Network { rounds, seconds } => network::run(rounds, seconds),
         What::Floor => cages::floor(),
         What::Client { mode, amount } => {
             let result = client::run(&mode, amount).context("benchmark client failed")?;

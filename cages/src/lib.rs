@@ -129,7 +129,14 @@ fn clone_flags(plan: &CagePlan, new_user_namespace: bool) -> CloneFlags {
 
 /// The helper's work: builds the cage described by `plan` and supervises it until its init
 /// ends; returns the exit code to use. `control` is the launcher's channel to init.
-pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, CageError> {
+///
+/// `netns`: the network namespace to join when the plan says [`plan::Network::Given`] (the
+/// launcher's descriptor, [`plan::NETNS_FD`]); it is closed once joined.
+pub fn run_helper(
+    plan: &CagePlan,
+    control: Option<OwnedFd>,
+    netns: Option<OwnedFd>,
+) -> Result<i32, CageError> {
     let other = |message: String| CageError::Other {
         level: plan.name.clone(),
         message,
@@ -150,6 +157,24 @@ pub fn run_helper(plan: &CagePlan, control: Option<OwnedFd>) -> Result<i32, Cage
             .map_err(|e| other(format!("cannot open {}: {e}", path.display())))?;
         nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
             .map_err(|e| other(format!("setns({}): {e}", path.display())))?;
+    }
+    // Join the namespace the launcher built for the level; the descriptor goes with it.
+    match (&plan.network, netns) {
+        (plan::Network::Given { .. }, Some(ns)) => {
+            nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
+                .map_err(|e| other(format!("setns(the level's network namespace): {e}")))?;
+        }
+        (plan::Network::Given { .. }, None) => {
+            return Err(other(
+                "the plan joins the level's own network namespace, but none was passed".into(),
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(other(
+                "a network namespace was passed, but the plan does not join it".into(),
+            ));
+        }
+        (_, None) => {}
     }
     // Fail early, with the helper's error, on what the cage would find missing.
     check_paths(plan).map_err(other)?;
@@ -369,6 +394,8 @@ pub struct CageIo {
     pub pass: Vec<(OwnedFd, i32)>,
     /// Standard output and error of everything in the cage (default: the launcher's).
     pub output: Option<OwnedFd>,
+    /// The network namespace the plan's [`plan::Network::Given`] joins.
+    pub netns: Option<OwnedFd>,
 }
 
 impl Cage {
@@ -394,6 +421,9 @@ impl Cage {
         let (ours, theirs) = UnixStream::pair().map_err(|e| other(format!("socketpair: {e}")))?;
         // (source, target): the control socket becomes 3, passed descriptors their numbers.
         let mut moves: Vec<(i32, i32)> = vec![(theirs.as_raw_fd(), 3)];
+        if let Some(ns) = &io.netns {
+            moves.push((ns.as_raw_fd(), plan::NETNS_FD));
+        }
         moves.extend(io.pass.iter().map(|(fd, target)| (fd.as_raw_fd(), *target)));
         let mut command = Command::new(helper);
         command
@@ -442,6 +472,7 @@ impl Cage {
             .map_err(|e| other(format!("cannot start {}: {e}", helper.display())))?;
         drop(theirs);
         drop(io.pass);
+        drop(io.netns);
         let json = serde_json::to_vec(plan).map_err(|e| other(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin

@@ -29,7 +29,14 @@ fn main() {
         Ok(plan) => plan,
         Err(e) => fail(&format!("invalid plan: {e}")),
     };
-    match cloison_cages::run_helper(&plan, control) {
+    let netns = match plan.network {
+        cloison_cages::plan::Network::Given { .. } => {
+            // SAFETY: the launcher passes the level's namespace at this number, to us only.
+            Some(unsafe { cloison_cages::owned_fd(cloison_cages::plan::NETNS_FD) })
+        }
+        _ => None,
+    };
+    match cloison_cages::run_helper(&plan, control, netns) {
         Ok(code) => std::process::exit(code),
         Err(e) => fail(&e.to_string()),
     }

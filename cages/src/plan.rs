@@ -8,9 +8,41 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// A level's network, applied by its cage: the configuration's own type (`none`, `host`,
-/// `netns:NAME`; joining a named namespace requires running as root).
-pub use cloison_config::Network;
+/// A level's network, as its cage applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    /// A fresh network namespace with only `lo` up.
+    None,
+    /// The host's network.
+    Host,
+    /// Join the named namespace `/run/netns/NAME` (root only).
+    Netns(String),
+    /// Join the namespace the launcher built for the level (NAT, a tunnel), passed to the
+    /// helper as descriptor [`NETNS_FD`] and closed before the cage exists; `resolv` is the
+    /// cage's `/etc/resolv.conf`.
+    Given {
+        /// The contents of the cage's `/etc/resolv.conf`.
+        resolv: String,
+    },
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Network::None => f.write_str("none"),
+            Network::Host => f.write_str("host"),
+            Network::Netns(name) => write!(f, "netns:{name}"),
+            Network::Given { .. } => f.write_str("the level's own"),
+        }
+    }
+}
+
+/// The helper's descriptor of the network namespace to join ([`Network::Given`]).
+pub const NETNS_FD: i32 = 4;
+
+/// Longest generated `/etc/resolv.conf`.
+pub const MAX_RESOLV: usize = 4096;
 
 /// Who the cage's processes are, inside and outside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +281,15 @@ impl CagePlan {
                         "network",
                         format!("joining /run/netns/{name} needs root"),
                         "run the session as root, or use network \"none\" or \"host\"",
+                    ));
+                }
+            }
+            Network::Given { resolv } => {
+                if resolv.len() > MAX_RESOLV || resolv.contains('\0') {
+                    return Err(err(
+                        "network",
+                        format!("resolv.conf of {} bytes", resolv.len()),
+                        "at most 4096 bytes of text",
                     ));
                 }
             }

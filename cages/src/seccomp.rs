@@ -27,6 +27,8 @@ pub const PROFILES: &[(&str, &str)] = &[
         "compositor",
         include_str!("../../assets/seccomp/compositor.json"),
     ),
+    // cloison-wg, a level's userspace WireGuard tunnel (outside every cage): its loop only.
+    ("tunnel", include_str!("../../assets/seccomp/tunnel.json")),
 ];
 
 /// The JSON of a profile.

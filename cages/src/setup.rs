@@ -161,8 +161,8 @@ pub fn prepare(plan: &CagePlan) -> Result<Prepared, SetupError> {
         ));
     }
     let resolv = match plan.network {
-        Network::None => None,
-        _ => Path::new("/etc/resolv.conf")
+        Network::None | Network::Given { .. } => None,
+        Network::Host | Network::Netns(_) => Path::new("/etc/resolv.conf")
             .exists()
             .then(|| open_path(Path::new("/etc/resolv.conf")))
             .transpose()?,
@@ -199,6 +199,10 @@ fn etc_contents(plan: &CagePlan) -> Vec<(String, Vec<u8>)> {
         format!("root:x:0:\nuser:x:{gid}:\nnogroup:x:65534:\n").into_bytes(),
     ));
     files.push(("hostname".into(), format!("{name}\n").into_bytes()));
+    // A network the launcher built: the resolvers it chose for the level.
+    if let Network::Given { resolv } = &plan.network {
+        files.push(("resolv.conf".into(), resolv.clone().into_bytes()));
+    }
     files.push((
         "hosts".into(),
         format!("127.0.0.1\tlocalhost {name}\n::1\tlocalhost ip6-localhost {name}\n").into_bytes(),
@@ -214,7 +218,11 @@ fn etc_stamp(plan: &CagePlan) -> String {
         plan.name,
         plan.identity.uid,
         plan.identity.gid,
-        plan.network != Network::None
+        match &plan.network {
+            Network::None => "none".to_string(),
+            Network::Given { resolv } => format!("given {resolv:?}"),
+            Network::Host | Network::Netns(_) => "host".to_string(),
+        }
     );
     for name in ETC {
         let path = Path::new("/etc").join(name);
@@ -277,7 +285,7 @@ pub fn ensure_etc_cache(plan: &CagePlan) -> Result<(), SetupError> {
         mkdir(&fresh.join(name))?;
     }
     mkdir(&fresh.join("default"))?;
-    if plan.network != Network::None {
+    if matches!(plan.network, Network::Host | Network::Netns(_)) {
         // The mount point of the host's resolv.conf (bound over it at each start).
         write(&fresh.join("resolv.conf"), b"")?;
     }

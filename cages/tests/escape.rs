@@ -384,6 +384,7 @@ fn init_case(env: &Env) -> Result<(), String> {
     let io = CageIo {
         pass: vec![(w, 10)],
         output: None,
+        netns: None,
     };
     let mut cage = Cage::start_with(&p, Path::new(env!("CARGO_BIN_EXE_cloison-cage")), io)
         .map_err(|e| e.to_string())?;
@@ -494,6 +495,7 @@ fn counters_case(env: &Env) -> Result<(), String> {
         CageIo {
             pass: vec![(w, 10)],
             output: None,
+            netns: None,
         },
     )
     .map_err(|e| e.to_string())?;

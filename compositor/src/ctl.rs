@@ -159,6 +159,7 @@ impl State {
                 color: l.color.to_string(),
                 socket: l.socket_path.clone(),
                 clients: l.client_count(),
+                network: l.network.as_ref().map(|(text, _)| text.clone()),
                 cage: None,
             })
             .collect();

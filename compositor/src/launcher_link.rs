@@ -193,6 +193,11 @@ impl State {
                     .bar
                     .notify(cloison_config::text::sanitize(&text, 160));
             }
+            ToCompositor::LevelNetwork { level, text, alert } => {
+                if let Some(l) = self.levels.iter_mut().find(|l| *l.name == level) {
+                    l.network = Some((cloison_config::text::sanitize(&text, 48), alert));
+                }
+            }
             ToCompositor::LevelState { level, running } => {
                 if let Some(l) = self.levels.iter_mut().find(|l| *l.name == level) {
                     l.running = running;

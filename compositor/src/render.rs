@@ -290,6 +290,7 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
             windows: windows[level.id.0],
             attention: attention[level.id.0],
             running: level.running,
+            network: level.network.clone(),
         })
         .collect();
     BarContent {

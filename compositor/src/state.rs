@@ -152,6 +152,8 @@ pub struct LevelState {
     pub last_input: Option<(Serial, Instant)>,
     /// Whether the level's cage runs (as the launcher reports; always, without a launcher).
     pub running: bool,
+    /// Its network as the launcher reports it: (what the bar says, whether it is a problem).
+    pub network: Option<(String, bool)>,
 }
 
 /// How long user input counts for serial-bound requests (a popup grab).
@@ -400,6 +402,7 @@ impl State {
                 focus_serial: None,
                 last_input: None,
                 running: true,
+                network: None,
             });
         }
         let input = InputState::new(&xkb, &config.shortcuts).map_err(|e| match e {

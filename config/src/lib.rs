@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 mod color;
+mod network;
 mod policy;
 mod protocols;
 mod shortcuts;
@@ -32,6 +33,7 @@ pub mod text;
 mod validate;
 
 pub use color::Color;
+pub use network::*;
 pub use policy::*;
 pub use protocols::*;
 pub use shortcuts::*;
@@ -472,28 +474,6 @@ pub fn parse_size(s: &str) -> Result<(i32, i32), BadValue> {
     }
 }
 
-/// A level's network, applied by its cage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Network {
-    /// A fresh network namespace with only `lo` up.
-    None,
-    /// The host's network.
-    Host,
-    /// Join the named namespace `/run/netns/NAME` (e.g. one bound to an IPsec tunnel).
-    Netns(String),
-}
-
-impl fmt::Display for Network {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Network::None => f.write_str("none"),
-            Network::Host => f.write_str("host"),
-            Network::Netns(name) => write!(f, "netns:{name}"),
-        }
-    }
-}
-
 /// An app started with its level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -607,6 +587,21 @@ impl Config {
             .flows
             .iter()
             .find(|f| f.from == from && f.to == to)
+    }
+
+    /// What is valid but weaker than it looks, as `cloison check-config` and `cloison run`
+    /// warn.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for level in &self.levels {
+            if level.network == Network::Host {
+                out.push(format!(
+                    "level {:?}: network = \"host\" is not isolation: the level shares the host's network namespace (services on the host's 127.0.0.1, its ports, abstract socket names); use \"nat\"",
+                    level.name
+                ));
+            }
+        }
+        out
     }
 
     /// A short human-readable summary, as printed by `cloison check-config`.

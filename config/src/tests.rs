@@ -26,7 +26,10 @@ fn builtin_default_parses_with_low_and_high() {
     let c = Config::builtin();
     let names: Vec<_> = c.levels.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["low", "high"]);
-    assert_eq!(c.level("low").unwrap().network, Network::Host);
+    assert_eq!(
+        c.level("low").unwrap().network,
+        Network::Nat(Nat::default())
+    );
     assert_eq!(c.level("high").unwrap().network, Network::None);
     assert_eq!(c.level("low").unwrap().session[0].command, ["foot"]);
     assert_eq!(c.source, BUILTIN_NAME);
@@ -759,4 +762,72 @@ fn x11_is_on_demand_unless_a_level_says_always_or_off() {
     assert!(e.message.contains("unknown variant"), "{e}");
     assert!(e.message.contains("on-demand"), "{e}");
     assert_eq!(X11Mode::OnDemand.to_string(), "on-demand");
+}
+
+#[test]
+fn a_host_network_is_warned_about_and_the_built_in_levels_are_isolated() {
+    let builtin = parse(DEFAULT_CONFIG, "t").unwrap();
+    assert!(matches!(builtin.levels[0].network, Network::Nat(_)));
+    assert_eq!(builtin.levels[1].network, Network::None);
+    assert!(builtin.warnings().is_empty());
+    let host = parse(
+        &DEFAULT_CONFIG.replace("network = \"nat\"", "network = \"host\""),
+        "t",
+    )
+    .unwrap();
+    let warnings = host.warnings();
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].contains("\"low\"") && warnings[0].contains("not isolation"));
+}
+
+#[test]
+fn networks_are_strings_or_tables_and_bad_ones_name_the_line() {
+    let with = |network: &str| {
+        DEFAULT_CONFIG.replace("network = \"none\"", &format!("network = {network}"))
+    };
+    let c = parse(&with("{ mode = \"nat\", allow = [\"tcp/443\", \"10.20.0.0/16\"], subnet = \"10.251.7.0/30\" }"), "t").unwrap();
+    let Network::Nat(nat) = &c.levels[1].network else {
+        panic!("{:?}", c.levels[1].network)
+    };
+    assert_eq!(nat.allow.as_ref().unwrap().len(), 2);
+    let c = parse(
+        &with("{ mode = \"wireguard\", config = \"/etc/cloison/high.conf\" }"),
+        "t",
+    )
+    .unwrap();
+    assert!(matches!(c.levels[1].network, Network::WireGuard(_)));
+    for (bad, want) in [
+        ("\"vpn\"", "unknown network mode"),
+        ("{ mode = \"nat\", allow = [\"tcp/99999\"] }", "egress rule"),
+        ("{ mode = \"wireguard\" }", "missing field `config`"),
+        ("\"wireguard\"", "needs its settings"),
+        ("{ mode = \"nat\", dns = [\"2001:db8::53\"] }", "IPv4 only"),
+        (
+            "{ mode = \"nat\", allow = [\"2001:db8::/32\"] }",
+            "IPv4 only",
+        ),
+    ] {
+        let e = parse(&with(bad), "cloison.toml").unwrap_err().to_string();
+        assert!(e.contains(want), "{bad}: {e}");
+        assert!(e.contains("cloison.toml:"), "{bad}: {e}");
+    }
+    // Two levels on one subnet.
+    let both = DEFAULT_CONFIG
+        .replace(
+            "network = \"nat\"",
+            "network = { mode = \"nat\", subnet = \"10.251.7.0/30\" }",
+        )
+        .replace(
+            "network = \"none\"",
+            "network = { mode = \"nat\", subnet = \"10.251.7.0/29\" }",
+        );
+    let e = parse(&both, "t").unwrap_err().to_string();
+    assert!(e.contains("overlaps level \"low\""), "{e}");
+    // Two levels on one IPsec if_id.
+    let ipsec = "{ mode = \"ipsec\", if_id = 7, address = [\"10.30.0.2/32\"] }";
+    let both = DEFAULT_CONFIG
+        .replace("network = \"nat\"", &format!("network = {ipsec}"))
+        .replace("network = \"none\"", &format!("network = {ipsec}"));
+    let e = parse(&both, "t").unwrap_err().to_string();
+    assert!(e.contains("if_id 7 is level \"low\"'s already"), "{e}");
 }

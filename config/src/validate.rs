@@ -91,7 +91,7 @@ pub(crate) struct RawLevel {
     color: Spanned<String>,
     rank: u32,
     #[serde(default)]
-    network: Option<Spanned<String>>,
+    network: Option<Spanned<crate::network::RawNetwork>>,
     #[serde(default)]
     session: Vec<Spanned<RawApp>>,
     #[serde(default)]
@@ -388,14 +388,47 @@ fn validate_level(
     let color = validate_color(&level.color, name, before, spans, line_of)?;
     let network = match &level.network {
         None => Network::None,
-        Some(net) => parse_network(net.get_ref()).map_err(|m| {
+        Some(net) => crate::network::parse_network(net.get_ref()).map_err(|m| {
             invalid(
                 net.span(),
                 m,
-                "use network = \"none\", \"host\" or \"netns:NAME\"",
+                "use network = \"none\", \"nat\", \"host\", \"netns:NAME\" or a table (see docs/configuration.md, \"Networks\")",
             )
         })?,
     };
+    if let (Network::Ipsec(mine), Some(span)) = (&network, level.network.as_ref().map(|n| n.span()))
+        && let Some(other) = before
+            .iter()
+            .find(|o| matches!(&o.network, Network::Ipsec(theirs) if theirs.if_id == mine.if_id))
+    {
+        return Err(invalid(
+            span,
+            format!("if_id {} is level {:?}'s already", mine.if_id, other.name),
+            "give each IPsec level an if_id of its own (and its own IKE connection)",
+        ));
+    }
+    if let (
+        Network::Nat(Nat {
+            subnet: Some(mine), ..
+        }),
+        Some(span),
+    ) = (&network, level.network.as_ref().map(|n| n.span()))
+    {
+        for other in before {
+            if let Network::Nat(Nat {
+                subnet: Some(theirs),
+                ..
+            }) = &other.network
+                && (theirs.contains(&mine.network()) || mine.contains(&theirs.network()))
+            {
+                return Err(invalid(
+                    span,
+                    format!("subnet {mine} overlaps level {:?}'s {theirs}", other.name),
+                    "give each level a subnet of its own, or leave subnet out to get a free one",
+                ));
+            }
+        }
+    }
     let mut session = Vec::new();
     for app in &level.session {
         check_command(app.span(), &app.get_ref().command, "a session app")?;
@@ -1043,28 +1076,4 @@ pub(crate) fn check_outside_uid(uid: u32) -> Result<(), BadValue> {
         )));
     }
     Ok(())
-}
-
-pub(crate) fn parse_network(value: &str) -> Result<Network, BadValue> {
-    match value {
-        "none" => Ok(Network::None),
-        "host" => Ok(Network::Host),
-        other => match other.strip_prefix("netns:") {
-            Some(name)
-                if !name.is_empty()
-                    && name != "."
-                    && name != ".."
-                    && name.len() <= 64
-                    && name
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) =>
-            {
-                Ok(Network::Netns(name.to_string()))
-            }
-            Some(name) => Err(BadValue::from(format!(
-                "invalid network namespace name {name:?}: use letters, digits, '-', '_' and '.'"
-            ))),
-            None => Err(BadValue::from(format!("unknown network mode {other:?}"))),
-        },
-    }
 }

@@ -321,6 +321,10 @@ pub struct LevelStatus {
     pub socket: String,
     /// Clients currently connected through that socket.
     pub clients: usize,
+    /// The level's network as the bar shows it (`NAT`, `tunnel up → PEER`…), when the session
+    /// was started by `cloison run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
     /// The level's cage, when the session was started by `cloison run` (filled in by the
     /// launcher).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,6 +55,15 @@ pub enum ToCompositor {
         /// Whether its cage runs.
         running: bool,
     },
+    /// A level's network, as the bar shows it (`NAT`, `tunnel up → PEER`, `no network`…).
+    LevelNetwork {
+        /// The level.
+        level: String,
+        /// What the bar says.
+        text: String,
+        /// Something is wrong (a tunnel down, a network that could not be built).
+        alert: bool,
+    },
     /// The paste `op` is allowed: own `level`'s clipboard and primary selection with this
     /// content (the sealed memory file attached to this message) under these MIME types.
     Paste {

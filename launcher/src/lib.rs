@@ -8,6 +8,7 @@ pub mod cli;
 pub mod control;
 pub mod ctl;
 pub mod manager;
+pub mod network;
 pub mod output;
 pub mod pam;
 pub mod plans;

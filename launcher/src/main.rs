@@ -1,5 +1,6 @@
 //! `cloison`: see `cloison --help`.
 
+use anyhow::Context as _;
 use clap::Parser;
 use cloison_launcher::cli::{Cli, Command};
 
@@ -58,9 +59,19 @@ fn audit(action: cloison_launcher::cli::AuditCommand) -> anyhow::Result<i32> {
 fn check_config(file: Option<std::path::PathBuf>) -> anyhow::Result<i32> {
     let source = cloison_config::locate(file.as_deref());
     let config = cloison_config::load(&source)?;
+    // A tunnel's file is read as the session will (its owner and mode, its keys and peer).
+    for level in &config.levels {
+        if let cloison_config::Network::WireGuard(wg) = &level.network {
+            cloison_launcher::network::wireguard::read_file(&wg.config)
+                .with_context(|| format!("level {:?}'s tunnel", level.name))?;
+        }
+    }
     #[allow(clippy::disallowed_macros)]
     {
         print!("{}", config.summary());
+        for warning in config.warnings() {
+            println!("warning: {warning}");
+        }
     }
     Ok(0)
 }

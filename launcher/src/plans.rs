@@ -178,8 +178,15 @@ fn level_env(level: &Level) -> Vec<(String, String)> {
     .collect()
 }
 
-fn network(level: &Level) -> Network {
-    level.network.clone()
+/// The cage's network for a level whose network the launcher does not build (for one it
+/// builds, the session passes [`Network::Given`]; without a root session, such a level gets
+/// none).
+pub fn plain_network(level: &Level) -> Network {
+    match &level.network {
+        cloison_config::Network::Host => Network::Host,
+        cloison_config::Network::Netns(name) => Network::Netns(name.clone()),
+        _ => Network::None,
+    }
 }
 
 /// Where the launcher's tools (`cloison-send`) are inside a level's cage (on its PATH).
@@ -198,6 +205,7 @@ pub const TOOLS_IN_CAGE: &str = "/opt/cloison/bin";
 /// socket is bound inside the cage, not by the launcher: the daemon tells the services it
 /// activates the address it was bound at, which must be the cage's path (a host path there
 /// broke every activated service that connects back, found with the accessibility bus).
+#[allow(clippy::too_many_arguments)]
 pub fn level_plan(
     paths: &SessionPaths,
     ids: Ids,
@@ -206,11 +214,12 @@ pub fn level_plan(
     bus: Option<&Path>,
     notifyd: Option<&Path>,
     x11: Option<X11Bridge<'_>>,
+    network: Network,
 ) -> CagePlan {
     let (outside_uid, outside_gid) = ids.outside(level.uid);
     let mut plan = CagePlan {
         name: level.name.clone(),
-        network: network(level),
+        network,
         identity: Identity {
             uid: INSIDE_ID,
             gid: INSIDE_ID,
@@ -623,7 +632,16 @@ mod tests {
         };
         let tool = Path::new("/usr/bin/cloison-send");
         let daemon = Some(Path::new("/usr/bin/dbus-daemon"));
-        let low = level_plan(&paths(), root, &config.levels[0], tool, daemon, None, None);
+        let low = level_plan(
+            &paths(),
+            root,
+            &config.levels[0],
+            tool,
+            daemon,
+            None,
+            None,
+            Network::None,
+        );
         let high = level_plan(
             &paths(),
             root,
@@ -632,6 +650,7 @@ mod tests {
             daemon,
             Some(Path::new("/usr/bin/cloison-notifyd")),
             None,
+            plain_network(&config.levels[1]),
         );
         low.validate(0).unwrap();
         high.validate(0).unwrap();
@@ -665,7 +684,16 @@ mod tests {
             "DBUS_SESSION_BUS_ADDRESS".into(),
             "unix:path=/run/user/1000/bus".into()
         )));
-        let without = level_plan(&paths(), root, &config.levels[0], tool, None, None, None);
+        let without = level_plan(
+            &paths(),
+            root,
+            &config.levels[0],
+            tool,
+            None,
+            None,
+            None,
+            Network::None,
+        );
         assert!(without.run.is_empty() && without.listen.is_empty());
         // The notification service, read-only, only where asked (and only with a bus).
         let notifyd = |p: &CagePlan| {
@@ -684,15 +712,30 @@ mod tests {
             None,
             Some(Path::new("/usr/bin/cloison-notifyd")),
             None,
+            Network::None,
         );
         assert_eq!(notifyd(&no_bus), None);
-        assert_eq!(low.network, Network::Host);
+        // The built-in low is NAT'd: a network the session builds, none when it cannot.
+        assert!(matches!(
+            config.levels[0].network,
+            cloison_config::Network::Nat(_)
+        ));
+        assert_eq!(plain_network(&config.levels[0]), Network::None);
         assert_eq!(high.network, Network::None);
         let user = Ids {
             caller: 1000,
             caller_gid: 1000,
         };
-        let low = level_plan(&paths(), user, &config.levels[0], tool, None, None, None);
+        let low = level_plan(
+            &paths(),
+            user,
+            &config.levels[0],
+            tool,
+            None,
+            None,
+            None,
+            Network::None,
+        );
         low.validate(1000).unwrap();
         assert_eq!(low.identity.outside_uid, 1000);
     }

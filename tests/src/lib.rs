@@ -3,6 +3,7 @@
 //! ([`session`]) for the end-to-end tests in `tests/`.
 
 pub mod client;
+pub mod net;
 pub mod session;
 pub mod ui;
 pub mod vm;

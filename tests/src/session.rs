@@ -250,12 +250,39 @@ impl Session {
         Self::start_full(args, extra, env, Some(&quiet_config()), false)
     }
 
+    /// Starts `cloison run --backend headless` with `config`, inside the network namespace
+    /// at `netns` (a test's stand-in for the host: see [`crate::net::TestNet`]).
+    pub fn start_in_netns(config: &str, netns: &Path) -> anyhow::Result<Session> {
+        Self::start_netns(
+            &["--backend", "headless"],
+            &[],
+            &[],
+            Some(config),
+            false,
+            Some(netns),
+        )
+    }
+
     fn start_full(
         args: &[&str],
         extra: &[&str],
         env: &[(&str, &str)],
         config: Option<&str>,
         terminal: bool,
+    ) -> anyhow::Result<Session> {
+        Self::start_netns(args, extra, env, config, terminal, None)
+    }
+
+    /// Run as root, a session is started in a network namespace of its own (`netns`, or a
+    /// new empty one): the networks it builds for its levels (NAT links, firewall tables, IPv4
+    /// forwarding) are made there, never in the machine's own namespace.
+    fn start_netns(
+        args: &[&str],
+        extra: &[&str],
+        env: &[(&str, &str)],
+        config: Option<&str>,
+        terminal: bool,
+        netns: Option<&Path>,
     ) -> anyhow::Result<Session> {
         let runtime = tempfile::Builder::new().prefix("cloison-e2e-").tempdir()?;
         let config_home = runtime.path().join("config");
@@ -306,7 +333,34 @@ impl Session {
         } else {
             None
         };
+        let netns = match netns {
+            Some(path) => Some(
+                std::fs::File::open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            ),
+            None => None,
+        };
+        if nix::unistd::geteuid().is_root() {
+            use std::os::fd::AsRawFd as _;
+            use std::os::unix::process::CommandExt as _;
+            let fd = netns.as_ref().map(|f| f.as_raw_fd());
+            // SAFETY: setns and unshare are single system calls (async-signal-safe); the
+            // namespace's file stays open until spawn returns.
+            unsafe {
+                command.pre_exec(move || {
+                    let r = match fd {
+                        Some(fd) => libc::setns(fd, libc::CLONE_NEWNET),
+                        None => libc::unshare(libc::CLONE_NEWNET),
+                    };
+                    if r != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = command.spawn().context("cannot start cloison run")?;
+        drop(netns);
         // Its messages are kept (tests read them) and passed on to the test's output.
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let stdout = Arc::new(Mutex::new(Vec::new()));

@@ -80,8 +80,8 @@ fn each_level_has_its_own_session_bus_from_its_first_moment() {
 
     // The host's buses are out of reach: the system bus the launcher was given is neither
     // named in the level's environment nor reachable by its path, and a bus at an abstract
-    // address (reachable by any process of the host's network namespace, which low shares)
-    // is refused by the cage's abstract-socket scope.
+    // address is out of reach (low's NAT'd namespace is its own; in a level sharing the
+    // host's, the cage's abstract-socket scope refuses it: `cages/tests/escape.rs`).
     let abstract_bus = PrivateBus::at(&format!(
         "unix:abstract=cloison-test-{}",
         std::process::id()

@@ -311,7 +311,12 @@ fn a_level_sees_only_its_own_x_display() {
     for tool in ["xterm", "xdotool", "xwininfo"] {
         let _ = external(tool);
     }
-    let mut s = Session::start(&[]).expect("session");
+    // low shares the host's namespace here (`network = "host"`): the case where display
+    // numbers and abstract sockets could meet.
+    let config =
+        cloison_tests::session::quiet_config().replace("network = \"nat\"", "network = \"host\"");
+    assert!(config.contains("network = \"host\""), "{config}");
+    let mut s = Session::start_with_config(&config).expect("session");
     s.spawn_in("high", &["xterm", "-title", "secret of high"]);
     s.spawn_in("low", &["xterm", "-title", "low's own"]);
     s.wait_for("both xterms", |st| st.windows.len() == 2)
@@ -359,9 +364,9 @@ fn x11_off_gives_a_level_no_display() {
     );
     assert!(out.starts_with("DISPLAY=\n"), "{out}");
     assert!(out.contains("No such file"), "{out}");
-    // low keeps its display.
+    // low keeps its display (:0 in its own, NAT'd, namespace).
     let out = run_in(&s, "low", "display", "echo \"DISPLAY=$DISPLAY\"");
-    assert!(out.starts_with("DISPLAY=:100"), "{out}");
+    assert!(out.starts_with("DISPLAY=:0"), "{out}");
     let _ = &mut s;
 }
 
@@ -523,12 +528,17 @@ fn x11_always_starts_the_server_with_the_level_and_on_demand_waits_for_a_client(
         .replace("name = \"high\"\n", "name = \"high\"\nx11 = \"always\"\n");
     assert!(config.contains("x11 = \"always\""), "{config}");
     let s = Session::start_with_config(&config).expect("session");
-    wait_until_for("high's X server", Duration::from_secs(30), || {
-        s.stderr_contains("X server :0 ready")
-    });
+    let said = |level: &str| {
+        s.stderr
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|l| l.contains("X server :0 ready") && l.contains(&format!("level={level}")))
+    };
+    wait_until_for("high's X server", Duration::from_secs(30), || said("high"));
     // low (on demand) has no X server until an X client connects.
     std::thread::sleep(Duration::from_secs(1));
-    assert!(!s.stderr_contains("X server :100 ready"));
+    assert!(!said("low"));
     let count = "cat /proc/[0-9]*/comm 2>/dev/null | grep -c '^Xvfb$'";
     let out = run_in(&s, "low", "xvfbs", count);
     assert!(out.starts_with("0\n"), "{out}");

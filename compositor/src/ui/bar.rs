@@ -43,6 +43,8 @@ pub struct LevelChip {
     pub attention: bool,
     /// Whether the level's cage runs.
     pub running: bool,
+    /// Its network: (text, whether it is a problem), when the launcher said.
+    pub network: Option<(String, bool)>,
 }
 
 /// Everything the bar shows.
@@ -273,6 +275,20 @@ pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
             },
             right_limit,
         );
+        if let Some((text, alert)) = &level.network {
+            x = font.draw(
+                &mut canvas,
+                &format!(" · {text}"),
+                (x, baseline),
+                PX,
+                if *alert {
+                    ATTENTION
+                } else {
+                    mix(DIM, BACKGROUND, 0.4)
+                },
+                right_limit,
+            );
+        }
         if level.attention {
             x += 6;
             canvas.fill(x, 5, 18, h - 10, ATTENTION);
@@ -356,6 +372,7 @@ mod tests {
                 windows: 1,
                 attention: true,
                 running: true,
+                network: Some(("tunnel down".into(), true)),
             }],
             notification: Some("hello".into()),
             clock: "12:34".into(),
@@ -372,6 +389,59 @@ mod tests {
             },
         );
         assert_eq!(none.pixel(1, 1), Color::rgb(0x50, 0x50, 0x50));
+    }
+
+    /// Pixels of `colour` (near enough) in the canvas.
+    fn count(canvas: &Canvas, colour: Color) -> usize {
+        let mut n = 0;
+        for y in 0..canvas.height {
+            for x in 0..canvas.width {
+                let p = canvas.pixel(x, y);
+                if p.r.abs_diff(colour.r) < 24
+                    && p.g.abs_diff(colour.g) < 24
+                    && p.b.abs_diff(colour.b) < 24
+                {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn a_level_s_network_shows_after_it_in_the_warning_colour_when_down() {
+        let font = Font::new().unwrap();
+        let green = Color::rgb(0x2e, 0x9e, 0x44);
+        let chip = |network: Option<(String, bool)>| BarContent {
+            width: 800,
+            focused: None,
+            levels: vec![LevelChip {
+                label: "LOW".into(),
+                color: green,
+                windows: 1,
+                attention: false,
+                running: true,
+                network,
+            }],
+            notification: None,
+            clock: "12:34".into(),
+            quiet: None,
+        };
+        let none = draw_bar(&font, &chip(None));
+        let up = draw_bar(
+            &font,
+            &chip(Some(("tunnel up → 192.0.2.7:51820".into(), false))),
+        );
+        let down = draw_bar(
+            &font,
+            &chip(Some(("tunnel down → 192.0.2.7:51820".into(), true))),
+        );
+        // Text is drawn for the network, and only a problem is in the warning colour.
+        let differs =
+            (0..up.height).any(|y| (0..up.width).any(|x| none.pixel(x, y) != up.pixel(x, y)));
+        assert!(differs, "no network text drawn");
+        assert_eq!(count(&up, ATTENTION), count(&none, ATTENTION));
+        assert!(count(&down, ATTENTION) > count(&none, ATTENTION) + 20);
     }
 
     #[test]

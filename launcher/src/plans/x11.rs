@@ -59,8 +59,8 @@ pub struct X11Bridge<'a> {
 /// path after a refusal.
 pub fn x11_display(level: &Level, index: usize) -> u32 {
     match level.network {
-        Network::None => 0,
-        _ => 100 + index as u32,
+        Network::Host | Network::Netns(_) => 100 + index as u32,
+        _ => 0,
     }
 }
 
@@ -84,6 +84,8 @@ mod tests {
     #[test]
     fn a_level_with_x11_gets_its_own_display_socket_and_bridge() {
         let mut config = Config::builtin();
+        // low shares the host's namespace here (the built-in low is NAT'd: its own).
+        config.levels[0].network = Network::Host;
         let root = Ids {
             caller: 0,
             caller_gid: 0,
@@ -98,7 +100,16 @@ mod tests {
         };
         let daemon = Some(Path::new("/usr/bin/dbus-daemon"));
         let plan = |i: usize, c: &Config, bus| {
-            level_plan(&paths(), root, &c.levels[i], tool, bus, None, bridge(i, c))
+            level_plan(
+                &paths(),
+                root,
+                &c.levels[i],
+                tool,
+                bus,
+                None,
+                bridge(i, c),
+                crate::plans::plain_network(&c.levels[i]),
+            )
         };
         let low = plan(0, &config, daemon);
         low.validate(0).unwrap();

@@ -20,12 +20,14 @@ impl Session {
             let (read, write) = nix::unistd::pipe().context("pipe")?;
             crate::output::follow(name.clone(), read, crate::output::Sink::Level);
             let run = &mut self.levels[index];
+            let netns = run.net.as_ref().map(|n| n.netns()).transpose()?;
             let cage = Cage::start_with(
                 &run.plan,
                 &self.helper,
                 CageIo {
                     pass: Vec::new(),
                     output: Some(write),
+                    netns,
                 },
             )?;
             let (helper, reader, writer) = cage.into_parts();

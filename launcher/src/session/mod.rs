@@ -50,7 +50,7 @@ use calloop::{EventLoop, Interest, LoopHandle, Mode, PostAction};
 use cloison_cages::init::{InitReply, InitRequest};
 use cloison_cages::plan::CagePlan;
 use cloison_cages::{Cage, CageIo};
-use cloison_config::{Config, Restart};
+use cloison_config::{Config, Network, Restart};
 use cloison_ipc::session::{DialogId, MenuLevel, ToCompositor, ToLauncher};
 use cloison_ipc::{AppStatus, CageStatus, Reply, Request, Response, paths};
 
@@ -122,6 +122,8 @@ enum Event {
     Unlocked(lock::Checked),
     /// The machine is about to sleep: lock, and answer once the lock is on screen.
     Sleep(mpsc::Sender<()>),
+    /// A level's network changed (a tunnel up or down).
+    Network(usize, crate::network::Status),
 }
 
 /// A request sent to a cage's init, waiting for its answer.
@@ -173,6 +175,11 @@ struct LevelRun {
     /// recently ended.
     notifyd: bool,
     notifyd_ended: Vec<Instant>,
+    /// The network the launcher built for the level (NAT, a tunnel), kept for the session:
+    /// a restarted cage joins the same namespace. Dropping it takes the network down.
+    net: Option<crate::network::LevelNet>,
+    /// What the bar says of the level's network.
+    net_status: crate::network::Status,
 }
 
 /// What starting the compositor (again) takes.
@@ -208,6 +215,8 @@ struct Session {
     notifyd: Option<PathBuf>,
     /// `cloison-x11`, bound into the cages of levels with an X server.
     x11: Option<PathBuf>,
+    /// What the levels' networks use (`cloison-wg`).
+    networks: crate::network::Tools,
     events: Sender<Event>,
     compositor: Option<CompositorRun>,
     /// What starting it again takes (set once the session's sockets exist).
@@ -263,6 +272,12 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let x11 = sibling_binary("cloison-x11")
         .inspect_err(|err| tracing::warn!("the levels have no X server: {err:#}"))
         .ok();
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let networks = crate::network::Tools {
+        wg: sibling_binary("cloison-wg").ok(),
+    };
     let compositor_binary = sibling_binary("cloison-compositor")?;
 
     // Started from a terminal, the launcher may not be in its foreground (`cloison run &`, or a
@@ -353,6 +368,7 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
         send_tool,
         notifyd,
         x11,
+        networks,
         events: events.clone(),
         compositor: None,
         compositor_start: None,
@@ -524,6 +540,7 @@ impl Session {
             Event::Transfer(ToLoop::Compositor(message)) => self.tell_compositor(&message),
             Event::Unlocked(checked) => self.unlock_checked(checked),
             Event::Sleep(shown) => self.before_sleep(shown),
+            Event::Network(index, status) => self.network_changed(index, status),
         }
     }
 

@@ -61,6 +61,13 @@ impl Session {
                 .notifyd
                 .as_deref()
                 .filter(|_| bus && level.notifications);
+            let (net, net_status) = self.build_network(index, ids);
+            let network = match &net {
+                Some(net) => cloison_cages::plan::Network::Given {
+                    resolv: net.resolv.clone(),
+                },
+                None => plans::plain_network(level),
+            };
             let plan = plans::level_plan(
                 &paths,
                 ids,
@@ -72,6 +79,7 @@ impl Session {
                     binary,
                     display: plans::x11_display(level, index),
                 }),
+                network,
             );
             plan.validate(ids.caller)
                 .with_context(|| format!("level {}", level.name))?;
@@ -88,6 +96,8 @@ impl Session {
                 bus,
                 notifyd: notifyd.is_some(),
                 notifyd_ended: Vec::new(),
+                net,
+                net_status,
             });
             self.menus
                 .push(apps::menu(level, Path::new("/usr/share/applications")));
@@ -220,6 +230,7 @@ impl Session {
             CageIo {
                 pass,
                 output: Some(output_write),
+                netns: None,
             },
         )
         .context("cannot start the compositor's cage")?;
@@ -268,9 +279,83 @@ impl Session {
                 });
             }
         }
+        for index in 0..self.levels.len() {
+            let status = self.levels[index].net_status.clone();
+            self.tell_network(index, &status);
+        }
         for dialog in self.asks.dialogs() {
             self.tell_compositor(&dialog);
         }
+    }
+
+    /// Builds level `index`'s network when the launcher builds it (NAT, a tunnel). A level
+    /// whose network cannot be built (no root session, a bad tunnel file, no nft) gets none:
+    /// never a network with less isolation than configured.
+    fn build_network(
+        &self,
+        index: usize,
+        ids: Ids,
+    ) -> (Option<crate::network::LevelNet>, crate::network::Status) {
+        use crate::network::Status;
+        let level = &self.config.levels[index];
+        match &level.network {
+            Network::None => return (None, Status::ok("no network")),
+            Network::Host => return (None, Status::alert("host network")),
+            Network::Netns(name) => return (None, Status::ok(format!("netns {name}"))),
+            _ => {}
+        }
+        if ids.caller != 0 {
+            tracing::warn!(
+                level = %level.name,
+                "network {} needs a root session: the level has no network (use network = \"host\" for the host's, without isolation)",
+                level.network
+            );
+            return (None, Status::alert("no network (needs root)"));
+        }
+        let events = self.events.clone();
+        let report: crate::network::Report = Arc::new(move |status| {
+            let _ = events.send(Event::Network(index, status));
+        });
+        // cloison-wg runs as a uid of the level's block that owns nothing (the cage maps only
+        // its first).
+        let tunnel_uid = ids.outside(level.uid).0.saturating_add(1);
+        match crate::network::build(level, &self.networks, report, tunnel_uid) {
+            Ok(net) => {
+                tracing::info!(level = %level.name, "network: {}", net.summary);
+                let status = net.status.clone();
+                (Some(net), status)
+            }
+            Err(err) => {
+                tracing::error!(level = %level.name, "the level's network could not be built, it has none: {err:#}");
+                (None, Status::alert("no network (see the log)"))
+            }
+        }
+    }
+
+    /// A level's network changed: the log and the bar say so.
+    pub(super) fn network_changed(&mut self, index: usize, status: crate::network::Status) {
+        let Some(run) = self.levels.get_mut(index) else {
+            return;
+        };
+        if run.net_status == status {
+            return;
+        }
+        let level = &self.config.levels[index].name;
+        if status.alert {
+            tracing::warn!(level = %level, "network: {}", status.text);
+        } else {
+            tracing::info!(level = %level, "network: {}", status.text);
+        }
+        run.net_status = status.clone();
+        self.tell_network(index, &status);
+    }
+
+    fn tell_network(&mut self, index: usize, status: &crate::network::Status) {
+        self.tell_compositor(&ToCompositor::LevelNetwork {
+            level: self.config.levels[index].name.clone(),
+            text: status.text.clone(),
+            alert: status.alert,
+        });
     }
 }
 
