@@ -72,15 +72,16 @@ fn bar_names(shot: &Image, level: &str) -> bool {
 #[ignore = "boots a virtual machine: run by `scripts/vm test` (in .ci/run)"]
 fn on_a_seat_pixman_shows_both_levels_on_two_displays_and_takes_real_input() {
     // The default renderer choice: this guest's Mesa has only software GL (no virgl under
-    // TCG), so pixman draws into dumb buffers.
-    seat_session(None, "pixman");
+    // TCG), so pixman draws into dumb buffers. high behind the guest kernel's WireGuard.
+    seat_session(None, "pixman", "wireguard");
 }
 
 #[test]
 #[ignore = "boots a virtual machine: run by `scripts/vm test` (in .ci/run)"]
 fn on_a_seat_gles_shows_both_levels_on_two_displays_and_takes_real_input() {
-    // `renderer = "gles"`: GLES through EGL on GBM (Mesa's kms_swrast here).
-    seat_session(Some("gles"), "gles");
+    // `renderer = "gles"`: GLES through EGL on GBM (Mesa's kms_swrast here). high behind an
+    // XFRM interface (IPsec states set by hand in the guest, as an IKE daemon would).
+    seat_session(Some("gles"), "gles", "ipsec");
 }
 
 #[test]
@@ -138,10 +139,44 @@ fn on_a_seat_a_display_at_scale_2_draws_everything_twice_as_large() {
     vm.quit();
 }
 
-fn seat_session(renderer: Option<&str>, expected: &str) {
+/// `net`: high's network in the guest (`wireguard`: the kernel's; `ipsec`: an XFRM
+/// interface), low's the default NAT; both tried from inside the levels.
+/// The levels' networks on the guest's kernel: low NAT'd reaches the uplink; high reaches the
+/// network behind the gateway through its tunnel only, and cannot change its routes.
+fn check_networks(vm: &mut Vm, net: &str) {
+    let up = match net {
+        "wireguard" => "tunnel up → 10.99.0.2:51820",
+        _ => "IPsec up (if_id 42)",
+    };
+    let network = |st: &Status, level: &str| {
+        st.levels
+            .iter()
+            .find(|l| l.name == level)
+            .and_then(|l| l.network.clone())
+            .unwrap_or_default()
+    };
+    vm.wait_status(&format!("high's network: {up}"), START, |st| {
+        network(st, "high") == up && network(st, "low") == "NAT"
+    })
+    .unwrap();
+    let low = vm
+        .wait_line("cloison-vm: file low/home/net.txt ", "", START)
+        .unwrap();
+    assert_eq!(low.trim(), "vm-page", "low through NAT");
+    let high = vm
+        .wait_line("cloison-vm: file high/home/net.txt ", "", START)
+        .unwrap();
+    assert_eq!(
+        high.trim(),
+        "vm-page direct-failed route-refused",
+        "high through its {net} tunnel only"
+    );
+}
+
+fn seat_session(renderer: Option<&str>, expected: &str, net: &str) {
     let command = match renderer {
-        Some(r) => format!("CLOISON_VM_RENDERER={r} cloison-vm-session"),
-        None => "cloison-vm-session".into(),
+        Some(r) => format!("CLOISON_VM_NET={net} CLOISON_VM_RENDERER={r} cloison-vm-session"),
+        None => format!("CLOISON_VM_NET={net} cloison-vm-session"),
     };
     let mut vm = Vm::boot(&command).unwrap();
 
@@ -181,6 +216,7 @@ fn seat_session(renderer: Option<&str>, expected: &str) {
         cloison_tests::vm::vm_dir().join(format!("timings-{expected}.txt")),
         &timings,
     );
+    check_networks(&mut vm, net);
     let displays = &status.output.displays;
     assert!(
         displays.iter().all(|d| d.renderer == expected),

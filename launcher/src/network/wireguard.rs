@@ -351,6 +351,7 @@ pub fn build(
         &file.allowed_ips,
     )?;
     if kernel {
+        handshake_now(net, &file)?;
         net.tunnel = Some(watch_kernel(net.netns()?, peer.clone(), report));
     }
     net.resolv = resolv_conf(&file.dns, "the resolvers of the level's tunnel");
@@ -421,6 +422,25 @@ fn configure_kernel(link: &str, file: &TunnelFile) -> anyhow::Result<()> {
     run(&mut command)
         .context("cannot configure the WireGuard interface (install wireguard-tools)")?;
     Ok(())
+}
+
+/// The kernel's WireGuard makes its first handshake when something is to be sent: setting a
+/// persistent keepalive on the interface that is up sends one now (and with it the handshake),
+/// so the bar says `up` as soon as the peer answers, as with `cloison-wg`. The file's own
+/// keepalive (none: off) is set back at once; the queued handshake stays.
+fn handshake_now(net: &LevelNet, file: &TunnelFile) -> anyhow::Result<()> {
+    let peer = base64::engine::general_purpose::STANDARD.encode(file.peer_key);
+    let keepalive = |value: &str| -> anyhow::Result<()> {
+        let mut command = Command::new(super::tool("wg"));
+        command.args(["set", "wg0", "peer", &peer, "persistent-keepalive", value]);
+        in_namespace(&mut command, &net.netns);
+        run(&mut command).map(drop)
+    };
+    keepalive("25")?;
+    match file.keepalive {
+        Some(seconds) => keepalive(&seconds.to_string()),
+        None => keepalive("off"),
+    }
 }
 
 /// Polls the kernel interface's last handshake (inside the level's namespace, where it is now).
