@@ -186,6 +186,33 @@ pub fn quiet_config() -> String {
         .replace("[[level.session]]\ncommand = [\"foot\"]\n", "")
 }
 
+/// Where a test's `cloison run` runs.
+#[derive(Clone, Copy)]
+enum Host<'a> {
+    /// Root: a new network namespace of its own.
+    Private,
+    /// Root: the network namespace at this path.
+    Netns(&'a Path),
+    /// As this unprivileged user (in a new network namespace).
+    User(u32),
+}
+
+/// `dir` and everything under it.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
 /// A running `cloison run` session.
 pub struct Session {
     child: Option<Child>,
@@ -259,7 +286,20 @@ impl Session {
             &[],
             Some(config),
             false,
-            Some(netns),
+            Host::Netns(netns),
+        )
+    }
+
+    /// Starts `cloison run --backend headless` with `config` as the unprivileged user `uid`
+    /// (a user session: the launcher is not root), from a root test.
+    pub fn start_as_user(config: &str, uid: u32) -> anyhow::Result<Session> {
+        Self::start_netns(
+            &["--backend", "headless"],
+            &[],
+            &[],
+            Some(config),
+            false,
+            Host::User(uid),
         )
     }
 
@@ -270,7 +310,7 @@ impl Session {
         config: Option<&str>,
         terminal: bool,
     ) -> anyhow::Result<Session> {
-        Self::start_netns(args, extra, env, config, terminal, None)
+        Self::start_netns(args, extra, env, config, terminal, Host::Private)
     }
 
     /// Run as root, a session is started in a network namespace of its own (`netns`, or a
@@ -282,7 +322,7 @@ impl Session {
         env: &[(&str, &str)],
         config: Option<&str>,
         terminal: bool,
-        netns: Option<&Path>,
+        host: Host<'_>,
     ) -> anyhow::Result<Session> {
         let runtime = tempfile::Builder::new().prefix("cloison-e2e-").tempdir()?;
         let config_home = runtime.path().join("config");
@@ -333,19 +373,29 @@ impl Session {
         } else {
             None
         };
-        let netns = match netns {
-            Some(path) => Some(
+        let netns = match host {
+            Host::Netns(path) => Some(
                 std::fs::File::open(path)
                     .with_context(|| format!("cannot open {}", path.display()))?,
             ),
-            None => None,
+            _ => None,
+        };
+        let user = match host {
+            Host::User(uid) => {
+                // Its session's directories are its own.
+                for entry in walk(runtime.path()) {
+                    std::os::unix::fs::lchown(&entry, Some(uid), Some(uid))?;
+                }
+                Some(uid)
+            }
+            _ => None,
         };
         if nix::unistd::geteuid().is_root() {
             use std::os::fd::AsRawFd as _;
             use std::os::unix::process::CommandExt as _;
             let fd = netns.as_ref().map(|f| f.as_raw_fd());
-            // SAFETY: setns and unshare are single system calls (async-signal-safe); the
-            // namespace's file stays open until spawn returns.
+            // SAFETY: setns, unshare, setgroups, setresgid and setresuid are single system
+            // calls (async-signal-safe); the namespace's file stays open until spawn returns.
             unsafe {
                 command.pre_exec(move || {
                     let r = match fd {
@@ -353,6 +403,13 @@ impl Session {
                         None => libc::unshare(libc::CLONE_NEWNET),
                     };
                     if r != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    if let Some(uid) = user
+                        && (libc::setgroups(0, std::ptr::null()) != 0
+                            || libc::setresgid(uid, uid, uid) != 0
+                            || libc::setresuid(uid, uid, uid) != 0)
+                    {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())

@@ -375,3 +375,14 @@ fn check_config_warns_about_a_host_network_and_reads_tunnel_files_as_the_session
         "{out}"
     );
 }
+
+#[test]
+fn a_user_session_gives_a_nat_level_no_network_rather_than_a_weaker_one() {
+    // The launcher as an unprivileged user (nobody) cannot build NAT: low gets no network
+    // (only `lo`), not the host's, and the bar says why.
+    let mut s = Session::start_as_user(&quiet_config(), 65534).expect("session");
+    assert_eq!(network_of(&mut s, "low"), "no network (needs root)");
+    assert!(s.stderr_contains("network nat needs a root session"));
+    let out = sh(&s, "low", INTERFACES);
+    assert_eq!(out, "lo\ndone\n");
+}
