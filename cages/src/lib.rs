@@ -43,7 +43,7 @@ pub mod sys;
 pub mod userns;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -108,6 +108,33 @@ pub enum InitError {
     /// Init answered something else.
     #[error("unexpected answer from the cage's init: {0}")]
     Unexpected(String),
+}
+
+/// `command` gets each `(descriptor, number)` of `moves`: every source is first copied above
+/// 500 (close-on-exec), so that no target overwrites a source still to be moved, then `dup2`ed
+/// into place (which clears close-on-exec on the targets). The sources must stay open until
+/// the command is spawned.
+pub fn pass_fds(command: &mut Command, moves: Vec<(RawFd, RawFd)>) {
+    // SAFETY: between fork and exec only fcntl and dup2 are called, which are
+    // async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let mut high = Vec::with_capacity(moves.len());
+            for &(source, target) in &moves {
+                let copy = libc::fcntl(source, libc::F_DUPFD_CLOEXEC, 500);
+                if copy < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push((copy, target));
+            }
+            for &(copy, target) in &high {
+                if libc::dup2(copy, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Namespaces every cage gets (network only when the plan says `none`; the user namespace
@@ -440,33 +467,18 @@ impl Cage {
                 .stdout(Stdio::from(output))
                 .stderr(Stdio::from(copy));
         }
-        // SAFETY: between fork and exec only sigaction, fcntl and dup2 are called, which are
-        // async-signal-safe. Every source is first copied above 500 (close-on-exec), so that no
-        // target overwrites a source still to be moved; dup2 then clears close-on-exec on the
-        // targets.
+        // SAFETY: between fork and exec only sigaction is called, which is async-signal-safe.
         unsafe {
-            command.pre_exec(move || {
+            command.pre_exec(|| {
                 // The launcher ignores the terminal's stop signals; a cage starts with the
                 // default for them (an ignored signal stays ignored across exec).
                 for signal in [libc::SIGTTOU, libc::SIGTTIN, libc::SIGTSTP] {
                     libc::signal(signal, libc::SIG_DFL);
                 }
-                let mut high = Vec::with_capacity(moves.len());
-                for &(source, target) in &moves {
-                    let copy = libc::fcntl(source, libc::F_DUPFD_CLOEXEC, 500);
-                    if copy < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    high.push((copy, target));
-                }
-                for &(copy, target) in &high {
-                    if libc::dup2(copy, target) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
                 Ok(())
             });
         }
+        pass_fds(&mut command, moves);
         let mut child = command
             .spawn()
             .map_err(|e| other(format!("cannot start {}: {e}", helper.display())))?;

@@ -438,6 +438,40 @@ fn parse_network_table(table: &toml::Table) -> Result<Network, BadValue> {
     }
 }
 
+/// What a level's network may not share with the levels declared `before` it: an IPsec
+/// `if_id`, or a NAT subnet. Errors are (message, fix).
+pub(crate) fn check_against(
+    network: &Network,
+    before: &[crate::Level],
+) -> Result<(), (String, &'static str)> {
+    for other in before {
+        match (network, &other.network) {
+            (Network::Ipsec(mine), Network::Ipsec(theirs)) if mine.if_id == theirs.if_id => {
+                return Err((
+                    format!("if_id {} is level {:?}'s already", mine.if_id, other.name),
+                    "give each IPsec level an if_id of its own (and its own IKE connection)",
+                ));
+            }
+            (
+                Network::Nat(Nat {
+                    subnet: Some(mine), ..
+                }),
+                Network::Nat(Nat {
+                    subnet: Some(theirs),
+                    ..
+                }),
+            ) if theirs.contains(&mine.network()) || mine.contains(&theirs.network()) => {
+                return Err((
+                    format!("subnet {mine} overlaps level {:?}'s {theirs}", other.name),
+                    "give each level a subnet of its own, or leave subnet out to get a free one",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn parse_dns(list: &[String]) -> Result<Vec<IpAddr>, BadValue> {
     if list.len() > 3 {
         return Err(BadValue::from(

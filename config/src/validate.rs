@@ -388,47 +388,20 @@ fn validate_level(
     let color = validate_color(&level.color, name, before, spans, line_of)?;
     let network = match &level.network {
         None => Network::None,
-        Some(net) => crate::network::parse_network(net.get_ref()).map_err(|m| {
-            invalid(
-                net.span(),
-                m,
-                "use network = \"none\", \"nat\", \"host\", \"netns:NAME\" or a table (see docs/configuration.md, \"Networks\")",
-            )
-        })?,
-    };
-    if let (Network::Ipsec(mine), Some(span)) = (&network, level.network.as_ref().map(|n| n.span()))
-        && let Some(other) = before
-            .iter()
-            .find(|o| matches!(&o.network, Network::Ipsec(theirs) if theirs.if_id == mine.if_id))
-    {
-        return Err(invalid(
-            span,
-            format!("if_id {} is level {:?}'s already", mine.if_id, other.name),
-            "give each IPsec level an if_id of its own (and its own IKE connection)",
-        ));
-    }
-    if let (
-        Network::Nat(Nat {
-            subnet: Some(mine), ..
-        }),
-        Some(span),
-    ) = (&network, level.network.as_ref().map(|n| n.span()))
-    {
-        for other in before {
-            if let Network::Nat(Nat {
-                subnet: Some(theirs),
-                ..
-            }) = &other.network
-                && (theirs.contains(&mine.network()) || mine.contains(&theirs.network()))
-            {
-                return Err(invalid(
-                    span,
-                    format!("subnet {mine} overlaps level {:?}'s {theirs}", other.name),
-                    "give each level a subnet of its own, or leave subnet out to get a free one",
-                ));
-            }
+        Some(net) => {
+            let hint = |m: BadValue| {
+                invalid(
+                    net.span(),
+                    m,
+                    "use network = \"none\", \"nat\", \"host\", \"netns:NAME\" or a table (see docs/configuration.md, \"Networks\")",
+                )
+            };
+            let network = crate::network::parse_network(net.get_ref()).map_err(hint)?;
+            crate::network::check_against(&network, before)
+                .map_err(|(m, fix)| invalid(net.span(), m, fix))?;
+            network
         }
-    }
+    };
     let mut session = Vec::new();
     for app in &level.session {
         check_command(app.span(), &app.get_ref().command, "a session app")?;

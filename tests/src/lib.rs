@@ -2,6 +2,7 @@
 //! `cloison-test-client` binary, and helpers that drive a real `cloison run` session
 //! ([`session`]) for the end-to-end tests in `tests/`.
 
+pub mod bus;
 pub mod client;
 pub mod net;
 pub mod session;

@@ -43,9 +43,10 @@ pub fn build(net: &mut LevelNet, ipsec: &Ipsec, report: Report) -> anyhow::Resul
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let if_id = ipsec.if_id;
     net.tunnel = Some(super::wireguard::Running::watcher(move |stopped| {
         let mut last = None;
-        let wanted = format!("{:#x}", ipsec_id(&id));
+        let wanted = format!("{if_id:#x}");
         while !stopped() {
             // A state of the host's with exactly this if_id (`if_id 0x2a` on its own line).
             let up = ip(&["xfrm", "state"]).is_ok_and(|out| {
@@ -67,10 +68,6 @@ pub fn build(net: &mut LevelNet, ipsec: &Ipsec, report: Report) -> anyhow::Resul
         }
     }));
     Ok(())
-}
-
-fn ipsec_id(id: &str) -> u32 {
-    id.parse().unwrap_or(0)
 }
 
 /// The device of the host's default route.

@@ -103,33 +103,6 @@ pub(crate) fn tool(name: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::Path::new("/usr/sbin").join(name))
 }
 
-/// `command` gets each `(descriptor, number)`: copied above 500 first (close-on-exec), so
-/// that no target overwrites a source still to be moved, then `dup2`ed into place (which
-/// clears close-on-exec on the targets).
-pub(crate) fn pass_fds(command: &mut Command, fds: &[(std::os::fd::RawFd, std::os::fd::RawFd)]) {
-    let fds = fds.to_vec();
-    // SAFETY: fcntl and dup2 are async-signal-safe; the sources stay open in the parent until
-    // spawn returns.
-    unsafe {
-        command.pre_exec(move || {
-            let mut high = Vec::with_capacity(fds.len());
-            for &(source, target) in &fds {
-                let copy = libc::fcntl(source, libc::F_DUPFD_CLOEXEC, 500);
-                if copy < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                high.push((copy, target));
-            }
-            for &(copy, target) in &high {
-                if libc::dup2(copy, target) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
 /// Builds the network of `level` (one of the modes [`Network::is_built`] says), reporting
 /// status changes (a tunnel up or down) through `report`.
 ///
@@ -292,7 +265,7 @@ pub(crate) fn ip_to(ns: &OwnedFd, args: &[&str]) -> anyhow::Result<String> {
         .collect();
     let mut command = Command::new(tool("ip"));
     command.args(&args);
-    pass_fds(&mut command, &[(ns.as_raw_fd(), 3)]);
+    cloison_cages::pass_fds(&mut command, vec![(ns.as_raw_fd(), 3)]);
     run(&mut command)
 }
 

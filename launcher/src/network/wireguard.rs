@@ -418,7 +418,7 @@ fn configure_kernel(link: &str, file: &TunnelFile) -> anyhow::Result<()> {
     if let Some(p) = &psk {
         fds.push((p.as_raw_fd(), 4));
     }
-    super::pass_fds(&mut command, &fds);
+    cloison_cages::pass_fds(&mut command, fds);
     run(&mut command)
         .context("cannot configure the WireGuard interface (install wireguard-tools)")?;
     Ok(())
@@ -544,7 +544,10 @@ fn start_userspace(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .process_group(0);
-    super::pass_fds(&mut command, &[(tun.as_raw_fd(), 3), (udp.as_raw_fd(), 4)]);
+    cloison_cages::pass_fds(
+        &mut command,
+        vec![(tun.as_raw_fd(), 3), (udp.as_raw_fd(), 4)],
+    );
     let mut child = command
         .spawn()
         .with_context(|| format!("cannot start {}", binary.display()))?;
