@@ -159,6 +159,24 @@ fn injected_typing_reaches_a_real_terminal() {
     });
 }
 
+fn wait_for_frames(lines: &std::sync::Mutex<Vec<String>>, n: usize) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("frame "))
+            .count()
+            > n
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 #[test]
 fn a_client_that_truncates_its_pool_is_cut_off_and_others_keep_their_frames() {
     let mut s = Session::start(&["--size", "800x600"]).unwrap();
@@ -186,11 +204,13 @@ fn a_client_that_truncates_its_pool_is_cut_off_and_others_keep_their_frames() {
     };
     // (Waits of 30 s: on a 2-core machine running many sessions at once, 10 s was once too
     // short for 5 frames; these wait for an event, they time nothing.)
-    wait_until(
-        "the animating client to get frames",
-        Duration::from_secs(30),
-        || frames(&good) > 5,
-    );
+    if !wait_for_frames(&good, 5) {
+        panic!(
+            "the animating client got no frames: {:?}\nstatus {:?}",
+            good.lock().unwrap(),
+            s.status()
+        );
+    }
 
     let (bad_index, bad) = s
         .spawn_test_client("low", &["truncate", "--app-id", "bad"])

@@ -198,7 +198,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let mut frames_seen = 0;
     let mut shade = 0u32;
     loop {
-        client.queue.blocking_dispatch(&mut client.data)?;
+        // Events already dispatched (the first frame can arrive during the roundtrip above)
+        // are handled before blocking for more.
         for event in &client.data.events[printed..] {
             if !matches!(event, Event::Frame { .. } | Event::BufferRelease { .. }) {
                 say(&format!("{event:?}"));
@@ -222,5 +223,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 client.request_frame(window);
             }
         }
+        client.queue.blocking_dispatch(&mut client.data)?;
     }
 }
