@@ -160,6 +160,7 @@ impl State {
                 socket: l.socket_path.clone(),
                 clients: l.client_count(),
                 network: l.network.as_ref().map(|(text, _)| text.clone()),
+                keyboard_layout: l.layouts.get(l.layout).cloned().unwrap_or_default(),
                 cage: None,
             })
             .collect();
@@ -320,7 +321,16 @@ impl State {
                 stroke(&mut events, &keys);
             }
             InputEvent::Type { text } => {
-                for keys in crate::keys::text_strokes(&self.input.keymap, &text)? {
+                // Text is typed on the layout the focused level uses now (a level without the
+                // keyboard gets nothing anyway); keys of a chord are the session keymap's.
+                let strokes = match self.focused_level() {
+                    Some(level) => {
+                        let level = &self.levels[level.0];
+                        crate::keys::text_strokes(&level.keymap, level.layout as u32, &text)?
+                    }
+                    None => crate::keys::text_strokes(&self.input.keymap, 0, &text)?,
+                };
+                for keys in strokes {
                     stroke(&mut events, &keys);
                 }
             }

@@ -2,23 +2,53 @@
 //! for injected input. Everything is resolved before anything is pressed, so a bad chord or an
 //! untypable character injects nothing.
 
-use smithay::input::keyboard::xkb;
+use smithay::input::keyboard::{XkbConfig, xkb};
 
 /// One key stroke: the keycodes to press in order (then release in reverse).
 pub type Stroke = Vec<u32>;
 
+/// The smithay keymap names of a configured keyboard.
+pub fn xkb_config(kb: &cloison_config::Keyboard) -> XkbConfig<'_> {
+    XkbConfig {
+        rules: &kb.rules,
+        model: &kb.model,
+        layout: &kb.layout,
+        variant: &kb.variant,
+        options: (!kb.options.is_empty()).then(|| kb.options.clone()),
+    }
+}
+
+/// Compiles a configured keyboard's keymap; `None` if xkbcommon cannot.
+pub fn compile(kb: &cloison_config::Keyboard) -> Option<xkb::Keymap> {
+    let context = xkb::Context::new(xkb::CONTEXT_NO_FLAGS);
+    xkb::Keymap::new_from_names(
+        &context,
+        &kb.rules,
+        &kb.model,
+        &kb.layout,
+        &kb.variant,
+        (!kb.options.is_empty()).then(|| kb.options.clone()),
+        xkb::KEYMAP_COMPILE_NO_FLAGS,
+    )
+}
+
 /// Finds a keycode producing `sym` at shift level 0 or 1 of the first layout; the bool says
 /// whether shift is needed.
 pub fn keycode_for(keymap: &xkb::Keymap, sym: xkb::Keysym) -> Option<(u32, bool)> {
+    keycode_in_layout(keymap, 0, sym)
+}
+
+/// [`keycode_for`] in layout `layout` of the keymap.
+fn keycode_in_layout(keymap: &xkb::Keymap, layout: u32, sym: xkb::Keysym) -> Option<(u32, bool)> {
     let (min, max) = (keymap.min_keycode().raw(), keymap.max_keycode().raw());
     for level in 0..2 {
         for raw in min..=max {
             let keycode = xkb::Keycode::new(raw);
-            if keymap.num_levels_for_key(keycode, 0) <= level {
+            if keymap.num_levels_for_key(keycode, layout) <= level {
                 continue;
             }
             if keymap
-                .key_get_syms_by_level(keycode, 0, level)
+                .key_get_syms_by_level(keycode, layout, level)
                 .contains(&sym)
             {
                 return Some((raw, level == 1));
@@ -76,9 +106,10 @@ pub fn parse_chord(keymap: &xkb::Keymap, chord: &str) -> Result<Stroke, String> 
     Ok(stroke)
 }
 
-/// Turns text into strokes, one per character (`\n` is Return, `\t` is Tab).
-pub fn text_strokes(keymap: &xkb::Keymap, text: &str) -> Result<Vec<Stroke>, String> {
-    let shift = keycode_for(keymap, xkb::Keysym::Shift_L).map(|k| k.0);
+/// Turns text into strokes, one per character (`\n` is Return, `\t` is Tab), on layout
+/// `layout` of the keymap (the one the receiving seat uses now).
+pub fn text_strokes(keymap: &xkb::Keymap, layout: u32, text: &str) -> Result<Vec<Stroke>, String> {
+    let shift = keycode_in_layout(keymap, layout, xkb::Keysym::Shift_L).map(|k| k.0);
     text.chars()
         .map(|c| {
             let sym = match c {
@@ -86,9 +117,10 @@ pub fn text_strokes(keymap: &xkb::Keymap, text: &str) -> Result<Vec<Stroke>, Str
                 '\t' => xkb::Keysym::Tab,
                 c => xkb::utf32_to_keysym(c as u32),
             };
-            let (keycode, needs_shift) = keycode_for(keymap, sym).ok_or_else(|| {
-                format!("character {c:?} cannot be typed with the configured keyboard layout")
-            })?;
+            let (keycode, needs_shift) =
+                keycode_in_layout(keymap, layout, sym).ok_or_else(|| {
+                    format!("character {c:?} cannot be typed with the keyboard layout in use")
+                })?;
             Ok(match (needs_shift, shift) {
                 (true, Some(shift)) => vec![shift, keycode],
                 _ => vec![keycode],
@@ -159,15 +191,34 @@ mod tests {
     }
 
     #[test]
+    fn text_is_typed_on_the_layout_in_use() {
+        let kb = cloison_config::Keyboard {
+            layout: "us,fr".into(),
+            ..Default::default()
+        };
+        let k = compile(&kb).expect("us,fr compiles");
+        const KEY_Q: u32 = 16 + 8;
+        const KEY_A: u32 = 30 + 8;
+        // US: 'a' is the A key; AZERTY: the key a US keyboard calls Q.
+        assert_eq!(text_strokes(&k, 0, "a").unwrap(), vec![vec![KEY_A]]);
+        assert_eq!(text_strokes(&k, 1, "a").unwrap(), vec![vec![KEY_Q]]);
+        let bad = cloison_config::Keyboard {
+            layout: "no-such-layout".into(),
+            ..Default::default()
+        };
+        assert!(compile(&bad).is_none());
+    }
+
+    #[test]
     fn text_uses_shift_where_needed() {
         let k = us();
-        let strokes = text_strokes(&k, "a!\n").unwrap();
+        let strokes = text_strokes(&k, 0, "a!\n").unwrap();
         assert_eq!(
             strokes,
             vec![vec![KEY_A], vec![KEY_LEFTSHIFT, KEY_1], vec![KEY_ENTER]]
         );
         assert!(
-            text_strokes(&k, "é")
+            text_strokes(&k, 0, "é")
                 .unwrap_err()
                 .contains("cannot be typed")
         );

@@ -296,6 +296,9 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
     BarContent {
         width: scene.output_size.w,
         focused: focused_level.map(|l| (scene.levels[l.0].label.clone(), scene.levels[l.0].color)),
+        layout: focused_level
+            .and_then(|l| scene.levels[l.0].layouts.get(scene.levels[l.0].layout))
+            .cloned(),
         levels,
         // A transfer request waiting for the user comes first, then a transfer in progress
         // (with how to cancel it), then notifications.

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use cloison_config::{Color, Config};
 use smithay::desktop::{PopupManager, Space, Window};
-use smithay::input::keyboard::XkbConfig;
 use smithay::input::pointer::CursorImageStatus;
 use smithay::input::{Seat, SeatState};
 use smithay::output::{Mode, Output, PhysicalProperties, Subpixel};
@@ -154,6 +153,12 @@ pub struct LevelState {
     pub running: bool,
     /// Its network as the launcher reports it: (what the bar says, whether it is a problem).
     pub network: Option<(String, bool)>,
+    /// Its seat's keymap (a copy, for turning injected text into keys).
+    pub keymap: smithay::input::keyboard::xkb::Keymap,
+    /// Its layouts as the bar names them (`"fr(bepo)"`), in keymap order.
+    pub layouts: Vec<String>,
+    /// The layout its seat's keyboard uses now (an index into `layouts`).
+    pub layout: usize,
 }
 
 /// How long user input counts for serial-bound requests (a popup grab).
@@ -247,6 +252,8 @@ pub struct State {
     pub xdg_shell_state: XdgShellState,
     /// xdg-decoration.
     pub xdg_decoration_state: XdgDecorationState,
+    /// org_kde_kwin_server_decoration_manager (always "server").
+    pub kde_decoration_state: smithay::wayland::shell::kde::decoration::KdeDecorationState,
     /// wl_shm.
     pub shm_state: ShmState,
     /// wl_output and xdg-output.
@@ -286,11 +293,13 @@ pub struct State {
 pub enum StartError {
     /// The configured keyboard layout does not compile.
     #[error(
-        "the keyboard layout in {source_name} (layout {layout:?}, variant {variant:?}, options {options:?}) cannot be compiled by xkbcommon\n  fix: use a layout listed by `localectl list-x11-keymap-layouts` (e.g. \"us\", \"fr\", \"de\")"
+        "the keyboard layout {whose} in {source_name} (layout {layout:?}, variant {variant:?}, options {options:?}) cannot be compiled by xkbcommon\n  fix: use a layout listed by `localectl list-x11-keymap-layouts` (e.g. \"us\", \"fr\", \"de\") and a variant of it listed by `localectl list-x11-keymap-variants LAYOUT`"
     )]
     Keymap {
         /// Configuration name.
         source_name: String,
+        /// `[keyboard]` or the level's.
+        whose: String,
         /// xkb layout.
         layout: String,
         /// xkb variant.
@@ -339,6 +348,15 @@ impl State {
         let xdg_decoration_state = XdgDecorationState::new_with_filter::<Self, _>(dh, |client| {
             crate::handlers::level_offers(client, "zxdg_decoration_manager_v1")
         });
+        let kde_decoration_state =
+            smithay::wayland::shell::kde::decoration::KdeDecorationState::new_with_filter::<
+                Self,
+                _,
+            >(
+                dh,
+                smithay::reexports::wayland_protocols_misc::server_decoration::server::org_kde_kwin_server_decoration_manager::Mode::Server,
+                |client| crate::handlers::level_offers(client, "org_kde_kwin_server_decoration_manager"),
+            );
         let shm_state = ShmState::new::<Self>(dh, vec![]);
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
         let data_device_state = DataDeviceState::new::<Self>(dh);
@@ -357,26 +375,28 @@ impl State {
             smithay::wayland::idle_inhibit::IdleInhibitManagerState::new::<Self>(dh);
 
         let mut seat_state = SeatState::new();
-        let kb = &config.keyboard;
-        let xkb = XkbConfig {
-            rules: &kb.rules,
-            model: &kb.model,
-            layout: &kb.layout,
-            variant: &kb.variant,
-            options: (!kb.options.is_empty()).then(|| kb.options.clone()),
-        };
-        let keymap_error = || StartError::Keymap {
+        let keymap_error = |kb: &cloison_config::Keyboard, whose: String| StartError::Keymap {
             source_name: config.source.clone(),
+            whose,
             layout: kb.layout.clone(),
             variant: kb.variant.clone(),
             options: kb.options.clone(),
         };
+        let xkb = crate::keys::xkb_config(&config.keyboard);
         let mut levels = Vec::with_capacity(config.levels.len());
         for (index, level) in config.levels.iter().enumerate() {
             // One wl_seat per level; `handlers::seat` makes it visible to that level only.
             let mut seat: Seat<State> = seat_state.new_wl_seat(dh, level.name.clone());
-            seat.add_keyboard(xkb.clone(), kb.repeat_delay as i32, kb.repeat_rate as i32)
-                .map_err(|_| keymap_error())?;
+            // The level's own keymap: what its clients get, and what typed text is made with.
+            let kb = &level.keyboard;
+            let level_error = || keymap_error(kb, format!("of level {:?}", level.name));
+            let keymap = crate::keys::compile(kb).ok_or_else(level_error)?;
+            seat.add_keyboard(
+                crate::keys::xkb_config(kb),
+                kb.repeat_delay as i32,
+                kb.repeat_rate as i32,
+            )
+            .map_err(|_| level_error())?;
             seat.add_pointer();
             // Every seat can take touch: touches go to the level of the surface touched.
             seat.add_touch();
@@ -403,10 +423,15 @@ impl State {
                 last_input: None,
                 running: true,
                 network: None,
+                keymap,
+                layouts: kb.layout_names(),
+                layout: 0,
             });
         }
         let input = InputState::new(&xkb, &config.shortcuts).map_err(|e| match e {
-            crate::input::InputError::Keymap => keymap_error(),
+            crate::input::InputError::Keymap => {
+                keymap_error(&config.keyboard, "[keyboard]".to_string())
+            }
             crate::input::InputError::Shortcut(action, chord, key) => StartError::Shortcut {
                 source_name: config.source.clone(),
                 action,
@@ -501,6 +526,7 @@ impl State {
             compositor_state,
             xdg_shell_state,
             xdg_decoration_state,
+            kde_decoration_state,
             shm_state,
             output_manager_state,
             seat_state,

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 mod color;
+mod keyboard;
 mod network;
 mod policy;
 mod protocols;
@@ -33,6 +34,7 @@ pub mod text;
 mod validate;
 
 pub use color::Color;
+pub use keyboard::*;
 pub use network::*;
 pub use policy::*;
 pub use protocols::*;
@@ -67,7 +69,8 @@ pub const MIN_COLOR_DISTANCE: f64 = 25.0;
 pub struct Config {
     /// Where this configuration came from, for messages.
     pub source: String,
-    /// Keyboard layout given to every level's seat.
+    /// The session's keymap: trusted UI (shortcuts, the lock screen) reads keys with it, and
+    /// it is every level's unless the level gives its own.
     pub keyboard: Keyboard,
     /// Compositor shortcuts.
     pub shortcuts: Shortcuts,
@@ -343,40 +346,6 @@ pub enum RendererChoice {
     Pixman,
 }
 
-/// The xkb keymap (RMLVO names) and key repeat for all seats.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Keyboard {
-    /// xkb rules, empty for the system default.
-    pub rules: String,
-    /// xkb model, empty for the system default.
-    pub model: String,
-    /// xkb layout, e.g. `"us"` or `"fr"`.
-    pub layout: String,
-    /// xkb variant, e.g. `"oss"`.
-    pub variant: String,
-    /// xkb options, e.g. `"ctrl:nocaps"`.
-    pub options: String,
-    /// Delay before a held key repeats, in milliseconds.
-    pub repeat_delay: u32,
-    /// Repeats per second once repeating.
-    pub repeat_rate: u32,
-}
-
-impl Default for Keyboard {
-    fn default() -> Self {
-        Self {
-            rules: String::new(),
-            model: String::new(),
-            layout: "us".into(),
-            variant: String::new(),
-            options: String::new(),
-            repeat_delay: 600,
-            repeat_rate: 25,
-        }
-    }
-}
-
 /// One security level: a confined user environment with its own Wayland socket and seat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -411,6 +380,9 @@ pub struct Level {
     /// The level's X server (X11 apps): started when its first X client connects, with the
     /// level, or never.
     pub x11: X11Mode,
+    /// The keymap of the level's seat: the session's `[keyboard]` unless the level gives its
+    /// own layouts.
+    pub keyboard: Keyboard,
 }
 
 /// When a level's X server (`Xvfb` and its bridge `cloison-x11`, inside the level's cage)
@@ -619,13 +591,14 @@ impl Config {
         out.push_str(&format!("{} levels:\n", self.levels.len()));
         for level in &self.levels {
             out.push_str(&format!(
-                "  {:<10} label {:<8} colour {}  rank {}  network {}  uid {}  {} session app(s), {} menu app(s){}{}\n",
+                "  {:<10} label {:<8} colour {}  rank {}  network {}  uid {}  keyboard {}  {} session app(s), {} menu app(s){}{}\n",
                 level.name,
                 level.label,
                 level.color,
                 level.rank,
                 level.network,
                 level.uid,
+                level.keyboard.layout_names().join(","),
                 level.session.len(),
                 level.apps.len(),
                 if level.desktop_entries {

@@ -14,10 +14,11 @@ pub const CORE_GLOBALS: [&str; 5] = [
 
 /// Globals a level may be offered (all of them by default); `[level.protocols] globals`
 /// narrows the list.
-pub const OPTIONAL_GLOBALS: [&str; 13] = [
+pub const OPTIONAL_GLOBALS: [&str; 14] = [
     "wl_subcompositor",
     "zxdg_output_manager_v1",
     "zxdg_decoration_manager_v1",
+    "org_kde_kwin_server_decoration_manager",
     "wl_data_device_manager",
     "zwp_primary_selection_device_manager_v1",
     "wp_viewporter",

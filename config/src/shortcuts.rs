@@ -27,6 +27,9 @@ pub struct Shortcuts {
     pub paste_from_global: String,
     /// Lock the screen (see `[lock]`).
     pub lock: String,
+    /// Switch the focused level to its next keyboard layout (a level with several, e.g.
+    /// `keyboard = { layout = "us,fr" }`); the bar shows the one in use.
+    pub next_layout: String,
 }
 
 impl Default for Shortcuts {
@@ -42,6 +45,7 @@ impl Default for Shortcuts {
             copy_to_global: "ctrl+shift+c".into(),
             paste_from_global: "ctrl+shift+v".into(),
             lock: "super+l".into(),
+            next_layout: "super+space".into(),
         }
     }
 }
@@ -63,6 +67,7 @@ impl Shortcuts {
             ("copy_to_global", self.copy_to_global.as_str()),
             ("paste_from_global", self.paste_from_global.as_str()),
             ("lock", self.lock.as_str()),
+            ("next_layout", self.next_layout.as_str()),
         ]
         .into_iter()
         .filter(|(_, chord)| *chord != "none")

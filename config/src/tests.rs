@@ -293,6 +293,20 @@ fn every_example_in_the_configuration_docs_parses() {
 }
 
 #[test]
+fn the_documented_keyboard_example_gives_high_two_layouts() {
+    let docs = include_str!("../../docs/configuration.md");
+    let block = toml_blocks(docs)
+        .into_iter()
+        .find(|b| b.contains("bepo"))
+        .expect("the [keyboard] example");
+    let c = parse(&block, "docs").unwrap();
+    assert_eq!(c.keyboard.layout_names(), ["fr(oss)"]);
+    assert_eq!(c.levels[0].keyboard.layout_names(), ["fr(oss)"]);
+    assert_eq!(c.levels[1].keyboard.layout_names(), ["us", "fr(bepo)"]);
+    assert_eq!(c.levels[1].keyboard.options, "ctrl:nocaps");
+}
+
+#[test]
 fn the_documented_protocols_example_applies_to_the_level_above() {
     let docs = include_str!("../../docs/configuration.md");
     let block = toml_blocks(docs)
@@ -412,16 +426,60 @@ fn menu_apps_and_the_menu_shortcut_are_checked() {
 
     assert_eq!(Config::builtin().shortcuts.launcher_menu, "super");
     let chord = parse(
-        &format!("[shortcuts]\nlauncher_menu = \"super+space\"\n{TWO}"),
+        &format!("[shortcuts]\nlauncher_menu = \"super+a\"\n{TWO}"),
         "t",
     )
     .unwrap();
-    assert_eq!(chord.shortcuts.launcher_menu, "super+space");
+    assert_eq!(chord.shortcuts.launcher_menu, "super+a");
     // A lone modifier is a tap only for the menu.
     let e = err(&format!("[shortcuts]\nclose = \"super\"\n{TWO}"));
     assert!(e.message.contains("needs a key"), "{e}");
     let e = err(&format!("[shortcuts]\nlauncher_menu = \"super+q\"\n{TWO}"));
     assert!(e.message.contains("same chord"), "{e}");
+    let e = err(&format!(
+        "[shortcuts]\nlauncher_menu = \"super+space\"\n{TWO}"
+    ));
+    assert!(e.message.contains("launcher_menu and next_layout"), "{e}");
+}
+
+#[test]
+fn each_level_may_have_its_own_keyboard_layouts() {
+    let text = TWO.replacen(
+        "rank = 1\n",
+        "rank = 1\nkeyboard = { layout = \"fr,us\", variant = \"bepo\" }\n",
+        1,
+    );
+    let c = parse(
+        &format!("[keyboard]\nlayout = \"de\"\nvariant = \"nodeadkeys\"\n{text}"),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(c.keyboard.layout_names(), ["de(nodeadkeys)"]);
+    // A level that says nothing types with the session's keymap.
+    assert_eq!(c.levels[0].keyboard, c.keyboard);
+    // A level's layout does not inherit the session's variant.
+    assert_eq!(c.levels[1].keyboard.layout_names(), ["fr(bepo)", "us"]);
+    assert_eq!(c.levels[1].keyboard.repeat_rate, c.keyboard.repeat_rate);
+    assert_eq!(c.shortcuts.next_layout, "super+space");
+
+    for (bad, why) in [
+        ("{ layout = \"us,fr,de,es,it\" }", "at most 4"),
+        ("{ layout = \"fr;rm -rf\" }", "invalid keyboard layout name"),
+        ("{ layout = \"us\", variant = \"a,b\" }", "2 variants"),
+        (
+            "{ layout = \"us\", options = \"grp:alt shift\" }",
+            "invalid keyboard options",
+        ),
+        ("{ layuot = \"us\" }", "unknown field"),
+    ] {
+        let text = TWO.replacen("rank = 1\n", &format!("rank = 1\nkeyboard = {bad}\n"), 1);
+        let e = err(&text);
+        assert!(e.message.contains(why), "{bad}: {e}");
+        assert!(e.line > 1, "{bad}: the level's line: {e}");
+    }
+    let e = err(&format!("[keyboard]\nlayout = \"US\"\n{TWO}"));
+    assert!(e.message.contains("invalid keyboard layout name"), "{e}");
+    assert_eq!(e.line, 1);
 }
 
 #[test]

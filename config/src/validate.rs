@@ -10,7 +10,7 @@ use super::*;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
     #[serde(default)]
-    keyboard: Keyboard,
+    keyboard: Option<Spanned<Keyboard>>,
     #[serde(default)]
     shortcuts: RawShortcuts,
     #[serde(default, rename = "level")]
@@ -108,6 +108,8 @@ pub(crate) struct RawLevel {
     notifications: bool,
     #[serde(default)]
     x11: X11Mode,
+    #[serde(default)]
+    keyboard: Option<Spanned<crate::keyboard::RawLevelKeyboard>>,
 }
 
 pub(crate) fn yes() -> bool {
@@ -127,6 +129,7 @@ pub(crate) struct RawShortcuts {
     copy_to_global: Option<Spanned<String>>,
     paste_from_global: Option<Spanned<String>>,
     lock: Option<Spanned<String>>,
+    next_layout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -196,7 +199,20 @@ type LineOf<'a> = &'a dyn Fn(&Range<usize>) -> usize;
 
 pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config, Invalid> {
     let line_of = |span: &Range<usize>| line_col(text, span.start).0;
-    let levels = validate_levels(&raw.levels, &line_of)?;
+    let keyboard = match &raw.keyboard {
+        None => Keyboard::default(),
+        Some(k) => {
+            k.get_ref().check().map_err(|m| {
+                invalid(
+                    k.span(),
+                    m,
+                    "use xkb names, e.g. layout = \"fr\" or layout = \"us,fr\" (see `localectl list-x11-keymap-layouts`)",
+                )
+            })?;
+            k.get_ref().clone()
+        }
+    };
+    let levels = validate_levels(&raw.levels, &keyboard, &line_of)?;
     let flows = validate_flows(&raw.policy.flows, &levels)?;
     let shortcuts = validate_shortcuts(&raw.shortcuts)?;
     let compositor = validate_compositor(raw.compositor.as_ref(), &levels)?;
@@ -208,7 +224,7 @@ pub(crate) fn validate(raw: RawConfig, file: &str, text: &str) -> Result<Config,
     let notifications = validate_notifications(raw.notifications.as_ref())?;
     Ok(Config {
         source: file.to_string(),
-        keyboard: raw.keyboard,
+        keyboard,
         shortcuts,
         levels,
         policy: Policy { flows },
@@ -323,7 +339,11 @@ fn parse_duration(raw: &RawDuration) -> Option<u64> {
 
 /// `[[level]]`: at least two, at most [`MAX_LEVELS`], names, labels, colours and uids
 /// distinct.
-fn validate_levels(raw: &[Spanned<RawLevel>], line_of: LineOf) -> Result<Vec<Level>, Invalid> {
+fn validate_levels(
+    raw: &[Spanned<RawLevel>],
+    keyboard: &Keyboard,
+    line_of: LineOf,
+) -> Result<Vec<Level>, Invalid> {
     if raw.len() > MAX_LEVELS {
         return Err(invalid(
             raw[MAX_LEVELS].span(),
@@ -338,7 +358,7 @@ fn validate_levels(raw: &[Spanned<RawLevel>], line_of: LineOf) -> Result<Vec<Lev
     // (name span, colour span) of each level, for "first declared at" messages.
     let mut spans: Vec<(Range<usize>, Range<usize>)> = Vec::new();
     for spanned in raw {
-        let level = validate_level(spanned, &levels, &spans, line_of)?;
+        let level = validate_level(spanned, &levels, &spans, keyboard, line_of)?;
         spans.push((
             spanned.get_ref().name.span(),
             spanned.get_ref().color.span(),
@@ -363,6 +383,7 @@ fn validate_level(
     spanned: &Spanned<RawLevel>,
     before: &[Level],
     spans: &[(Range<usize>, Range<usize>)],
+    keyboard: &Keyboard,
     line_of: LineOf,
 ) -> Result<Level, Invalid> {
     let level = spanned.get_ref();
@@ -448,6 +469,7 @@ fn validate_level(
         desktop_entries: level.desktop_entries,
         notifications: level.notifications,
         x11: level.x11,
+        keyboard: crate::keyboard::level_keyboard(keyboard, level.keyboard.as_ref())?,
     })
 }
 
@@ -958,7 +980,7 @@ pub fn parse_mode(text: &str) -> Result<(u32, u32, Option<u32>), BadValue> {
 
 pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
     let mut shortcuts = Shortcuts::default();
-    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 10] = [
+    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 11] = [
         (
             "cycle_windows",
             &raw.cycle_windows,
@@ -989,6 +1011,7 @@ pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invali
             &mut shortcuts.paste_from_global,
         ),
         ("lock", &raw.lock, &mut shortcuts.lock),
+        ("next_layout", &raw.next_layout, &mut shortcuts.next_layout),
     ];
     let mut seen: Vec<(Chord, &'static str, Option<Range<usize>>)> = Vec::new();
     for (action, given, target) in fields {

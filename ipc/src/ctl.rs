@@ -325,6 +325,10 @@ pub struct LevelStatus {
     /// was started by `cloison run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<String>,
+    /// The keyboard layout the level's seat uses now, as the bar names it (`"us"`,
+    /// `"fr(bepo)"`).
+    #[serde(default)]
+    pub keyboard_layout: String,
     /// The level's cage, when the session was started by `cloison run` (filled in by the
     /// launcher).
     #[serde(default, skip_serializing_if = "Option::is_none")]

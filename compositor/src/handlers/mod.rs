@@ -123,6 +123,7 @@ pub mod cursor_shape;
 pub mod data_device;
 pub mod fractional_scale;
 pub mod idle_inhibit;
+pub mod kde_decoration;
 pub mod output;
 pub mod presentation;
 pub mod primary_selection;

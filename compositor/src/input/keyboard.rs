@@ -98,14 +98,26 @@ impl State {
             } else {
                 KeyState::Released
             };
+            // The filter reads the layout after the key (the keymap may switch layouts itself).
+            let mut layout = None;
             keyboard.input::<(), _>(
                 self,
                 Keycode::new(keycode),
                 state,
                 serial,
                 time,
-                |_, _, _| FilterResult::Forward,
+                |_, _, handle| {
+                    layout = handle
+                        .xkb()
+                        .lock()
+                        .ok()
+                        .map(|xkb| xkb.active_layout().0 as usize);
+                    FilterResult::Forward
+                },
             );
+            if let Some(layout) = layout {
+                self.layout_in_use(level, layout);
+            }
         }
     }
 
@@ -149,6 +161,34 @@ impl State {
                 .bar
                 .notify("Not locking: no launcher runs to check a password".into()),
             Action::Lock => self.lock_screen("chord"),
+            Action::NextLayout => self.next_layout(),
+        }
+    }
+
+    /// Switches the focused level's keyboard to its next layout (the bar says which).
+    fn next_layout(&mut self) {
+        let Some(level) = self.focused_level() else {
+            return;
+        };
+        let Some(keyboard) = self.levels[level.0].seat.get_keyboard() else {
+            return;
+        };
+        let layout = keyboard.with_xkb_state(self, |mut context| {
+            context.cycle_next_layout();
+            let xkb = context.xkb().lock().unwrap_or_else(|e| e.into_inner());
+            xkb.active_layout().0 as usize
+        });
+        self.layout_in_use(level, layout);
+    }
+
+    /// The level's keyboard uses layout `layout` now (after a switch, or keys the keymap
+    /// switches layouts with, such as `grp:alt_shift_toggle`).
+    pub(super) fn layout_in_use(&mut self, level: LevelId, layout: usize) {
+        let state = &mut self.levels[level.0];
+        if state.layout != layout && layout < state.layouts.len() {
+            state.layout = layout;
+            tracing::info!(level = %state.name, layout = %state.layouts[layout], "keyboard layout");
+            self.ui_changed();
         }
     }
 

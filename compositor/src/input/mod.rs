@@ -152,6 +152,8 @@ pub enum Action {
     PasteFromGlobal,
     /// Lock the screen.
     Lock,
+    /// The focused level's next keyboard layout.
+    NextLayout,
 }
 
 /// A resolved shortcut: exact modifiers and the key's unshifted keysym.
@@ -278,7 +280,9 @@ impl InputState {
                 "launcher_menu" => Action::LauncherMenu,
                 "copy_to_global" => Action::CopyToGlobal,
                 "lock" => Action::Lock,
-                _ => Action::PasteFromGlobal,
+                "next_layout" => Action::NextLayout,
+                "paste_from_global" => Action::PasteFromGlobal,
+                other => unreachable!("shortcut {other} has no action"),
             };
             let parsed = cloison_config::parse_chord(chord).map_err(|_| {
                 InputError::Shortcut(name.to_string(), chord.to_string(), chord.to_string())

@@ -54,6 +54,9 @@ pub struct BarContent {
     pub width: i32,
     /// The level with the keyboard: (label, colour).
     pub focused: Option<(String, Color)>,
+    /// The keyboard layout the focused level types with (`"fr"`), shown beside its label: a
+    /// password is typed knowing which layout it goes through.
+    pub layout: Option<String>,
     /// Every level.
     pub levels: Vec<LevelChip>,
     /// The current notification.
@@ -235,9 +238,10 @@ pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
     let right_limit = quiet_x - 8;
 
     // Who has the keyboard: the level's label on its colour, large and first.
-    let (label, color) = match &content.focused {
-        Some((label, color)) => (format!("⌨ {label}"), *color),
-        None => ("⌨ no focus".to_string(), Color::rgb(0x50, 0x50, 0x50)),
+    let (label, color) = match (&content.focused, &content.layout) {
+        (Some((label, color)), Some(layout)) => (format!("⌨ {label} · {layout}"), *color),
+        (Some((label, color)), None) => (format!("⌨ {label}"), *color),
+        (None, _) => ("⌨ no focus".to_string(), Color::rgb(0x50, 0x50, 0x50)),
     };
     let chip_w = font.measure(&label, PX) + 20;
     canvas.fill(0, 0, chip_w, h, color);
@@ -366,6 +370,7 @@ mod tests {
         let content = BarContent {
             width: 800,
             focused: Some(("HIGH".into(), red)),
+            layout: None,
             levels: vec![LevelChip {
                 label: "HIGH".into(),
                 color: red,
@@ -385,6 +390,7 @@ mod tests {
             &font,
             &BarContent {
                 focused: None,
+                layout: None,
                 ..content.clone()
             },
         );
@@ -415,6 +421,7 @@ mod tests {
         let chip = |network: Option<(String, bool)>| BarContent {
             width: 800,
             focused: None,
+            layout: None,
             levels: vec![LevelChip {
                 label: "LOW".into(),
                 color: green,

@@ -1,0 +1,149 @@
+//! End to end: what a daily user of real apps meets — each level's keyboard layout, the bar
+//! saying which one is in use, and GTK3 apps under one (trusted) title bar.
+
+use std::time::Duration;
+
+use cloison_tests::session::{Session, quiet_config, wait_until_for};
+use cloison_tests::ui::BAR_HEIGHT;
+
+/// The quiet configuration with `high` typing on French AZERTY first, US second.
+fn french_high() -> String {
+    let config = quiet_config().replacen(
+        "rank = 1\n",
+        "rank = 1\nkeyboard = { layout = \"fr,us\" }\n",
+        1,
+    );
+    assert!(config.contains("layout = \"fr,us\""), "the level was found");
+    cloison_config::parse(&config, "test").expect("the test configuration is valid");
+    config
+}
+
+/// In `level`'s terminal, types `echo ` then presses the keys named by `keys` on the session's
+/// (US) keymap, then ` >FILE`; returns what the level's shell wrote.
+fn type_keys(s: &mut Session, level: &str, keys: &[&str], file: &str) -> String {
+    let path = s.home(level).join(file);
+    s.focus_app(level, "foot");
+    s.input(cloison_ipc::InputEvent::Type {
+        text: "echo ".into(),
+    })
+    .unwrap();
+    for key in keys {
+        s.key(key);
+    }
+    s.input(cloison_ipc::InputEvent::Type {
+        text: format!(" >{file}\n"),
+    })
+    .unwrap();
+    let mut text = String::new();
+    wait_until_for(
+        &format!("{level}'s shell to write {file}"),
+        Duration::from_secs(20),
+        || {
+            text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.ends_with('\n')
+        },
+    );
+    text.trim().to_string()
+}
+
+fn layout_of(s: &mut Session, level: &str) -> String {
+    let status = s.status().unwrap();
+    status
+        .levels
+        .iter()
+        .find(|l| l.name == level)
+        .unwrap()
+        .keyboard_layout
+        .clone()
+}
+
+#[test]
+fn each_level_types_with_its_own_layout_and_the_bar_says_which() {
+    let mut s = Session::start_with_config(&french_high()).unwrap();
+    s.spawn_in("low", &["foot"]);
+    s.spawn_in("high", &["foot"]);
+    s.wait_terminals();
+    assert_eq!(layout_of(&mut s, "low"), "us");
+    assert_eq!(layout_of(&mut s, "high"), "fr");
+    // Give the shells a moment to start reading.
+    std::thread::sleep(Duration::from_millis(800));
+
+    // The same physical keys (Q and W on a US keyboard): "qw" in low, "az" in high.
+    assert_eq!(type_keys(&mut s, "low", &["q", "w"], "low1"), "qw");
+    let bar_low = s.screenshot().unwrap();
+    assert_eq!(type_keys(&mut s, "high", &["q", "w"], "high1"), "az");
+    let bar_fr = s.screenshot().unwrap();
+
+    // The chord switches high (the focused level) to its next layout; low keeps its own.
+    s.key("super+space");
+    s.wait_for("high to type in us", |st| {
+        st.levels[1].keyboard_layout == "us"
+    })
+    .unwrap();
+    assert_eq!(layout_of(&mut s, "low"), "us");
+    assert_eq!(type_keys(&mut s, "high", &["q", "w"], "high2"), "qw");
+    let bar_us = s.screenshot().unwrap();
+    // Back to the first layout.
+    s.key("super+space");
+    s.wait_for("high to type in fr again", |st| {
+        st.levels[1].keyboard_layout == "fr"
+    })
+    .unwrap();
+
+    // The bar's keyboard chip names the layout: it reads differently for "HIGH · fr" and
+    // "HIGH · us", and for low.
+    let chip = |img: &cloison_tests::session::Image| -> Vec<(u8, u8, u8)> {
+        (0..BAR_HEIGHT)
+            .flat_map(|y| (0..220).map(move |x| (x, y)))
+            .map(|(x, y)| img.rgb(x, y))
+            .collect()
+    };
+    assert_ne!(chip(&bar_fr), chip(&bar_us), "the chip shows the layout");
+    assert_ne!(chip(&bar_low), chip(&bar_fr));
+    // Typed text keeps working whatever the layout (it is typed on the layout in use).
+    assert_eq!(type_keys(&mut s, "high", &["e"], "high3"), "e");
+}
+
+#[test]
+fn gtk3_draws_no_title_bar_of_its_own_where_the_kde_decoration_protocol_is_offered() {
+    // high is offered every optional global but the KDE one (as before it existed).
+    let globals: Vec<String> = cloison_config::OPTIONAL_GLOBALS
+        .iter()
+        .filter(|g| **g != "org_kde_kwin_server_decoration_manager")
+        .map(|g| format!("{g:?}"))
+        .collect();
+    let config = quiet_config().replacen(
+        "network = \"none\"\n",
+        &format!(
+            "network = \"none\"\n\n[level.protocols]\nglobals = [{}]\n",
+            globals.join(", ")
+        ),
+        1,
+    );
+    cloison_config::parse(&config, "test").expect("the test configuration is valid");
+    let mut s = Session::start_with_config(&config).unwrap();
+    // A plain GtkWindow (no header bar of the app's own): GTK3 adds a client-side title bar
+    // unless the compositor says it draws them.
+    for level in ["low", "high"] {
+        s.spawn_in(level, &["gtk3-demo", "--run=pickers"]);
+    }
+    let pickers = |st: &cloison_ipc::Status, level: &str| {
+        st.windows
+            .iter()
+            .find(|w| w.level == level && w.title == "Pickers")
+            .cloned()
+    };
+    let st = s
+        .wait_for("GTK3 windows in both levels", |st| {
+            pickers(st, "low").is_some() && pickers(st, "high").is_some()
+        })
+        .unwrap();
+    let low = pickers(&st, "low").unwrap().geometry;
+    let high = pickers(&st, "high").unwrap().geometry;
+    // Same widgets; high's window is taller by GTK's own title bar, low's is not.
+    assert_eq!(low.width, high.width, "{low:?} {high:?}");
+    assert!(
+        high.height >= low.height + 24,
+        "GTK's own title bar is gone in low: low {low:?}, high {high:?}"
+    );
+}
