@@ -232,6 +232,15 @@ impl State {
                 }),
             locked: self.ui.lock.locked,
             notifications: Box::new(self.notifications_status()),
+            pointer: cloison_ipc::PointerStatus {
+                x: self.input.pointer.x,
+                y: self.input.pointer.y,
+                held_by: self
+                    .input
+                    .constrained
+                    .as_ref()
+                    .map(|(level, _)| self.levels[level.0].name.to_string()),
+            },
         }
     }
 
@@ -341,6 +350,16 @@ impl State {
                 events.push(Input::PointerMotion {
                     pos: Point::from((x, y)),
                     time,
+                });
+            }
+            InputEvent::PointerMoveBy { dx, dy } => {
+                if !dx.is_finite() || !dy.is_finite() || dx.abs() > 1e5 || dy.abs() > 1e5 {
+                    return Err("relative motion must be finite numbers of at most 100000".into());
+                }
+                events.push(Input::PointerMotionRelative {
+                    delta: Point::from((dx, dy)),
+                    unaccelerated: Point::from((dx, dy)),
+                    utime: u64::from(time) * 1000,
                 });
             }
             InputEvent::Click { button } => {

@@ -97,6 +97,8 @@ pub struct Scene<'a> {
     pub primary: bool,
     /// Its integer scale (physical pixels per logical pixel).
     pub scale: i32,
+    /// The label of the level holding the pointer, while one does.
+    pub pointer_held: Option<&'a str>,
 }
 
 /// An element placed on one output (global coordinates shifted by the output's origin).
@@ -122,6 +124,11 @@ macro_rules! scene {
             origin: geometry.loc,
             primary: $output == &$state.output,
             scale: $output.current_scale().integer_scale().max(1),
+            pointer_held: $state
+                .input
+                .constrained
+                .as_ref()
+                .map(|(level, _)| $state.levels[level.0].label.as_str()),
         }
     }};
 }
@@ -296,6 +303,7 @@ fn bar_content(scene: &Scene<'_>) -> BarContent {
     BarContent {
         width: scene.output_size.w,
         focused: focused_level.map(|l| (scene.levels[l.0].label.clone(), scene.levels[l.0].color)),
+        pointer_held: scene.pointer_held.map(str::to_string),
         layout: focused_level
             .and_then(|l| scene.levels[l.0].layouts.get(scene.levels[l.0].layout))
             .cloned(),

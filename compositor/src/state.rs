@@ -276,6 +276,8 @@ pub struct State {
     pub single_pixel_buffer_state: SinglePixelBufferState,
     /// zwp_relative_pointer_manager_v1.
     pub relative_pointer_state: RelativePointerManagerState,
+    /// zwp_pointer_constraints_v1.
+    pub pointer_constraints_state: smithay::wayland::pointer_constraints::PointerConstraintsState,
     /// zwp_idle_inhibit_manager_v1.
     pub idle_inhibit_state: smithay::wayland::idle_inhibit::IdleInhibitManagerState,
     /// Surfaces holding the idle lock off (they count only while their window is on screen).
@@ -371,6 +373,8 @@ impl State {
         let cursor_shape_state = CursorShapeManagerState::new::<Self>(dh);
         let single_pixel_buffer_state = SinglePixelBufferState::new::<Self>(dh);
         let relative_pointer_state = RelativePointerManagerState::new::<Self>(dh);
+        let pointer_constraints_state =
+            smithay::wayland::pointer_constraints::PointerConstraintsState::new::<Self>(dh);
         let idle_inhibit_state =
             smithay::wayland::idle_inhibit::IdleInhibitManagerState::new::<Self>(dh);
 
@@ -538,6 +542,7 @@ impl State {
             cursor_shape_state,
             single_pixel_buffer_state,
             relative_pointer_state,
+            pointer_constraints_state,
             idle_inhibit_state,
             idle_inhibitors: Vec::new(),
             xdg_activation_state,

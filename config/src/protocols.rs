@@ -14,7 +14,7 @@ pub const CORE_GLOBALS: [&str; 5] = [
 
 /// Globals a level may be offered (all of them by default); `[level.protocols] globals`
 /// narrows the list.
-pub const OPTIONAL_GLOBALS: [&str; 14] = [
+pub const OPTIONAL_GLOBALS: [&str; 15] = [
     "wl_subcompositor",
     "zxdg_output_manager_v1",
     "zxdg_decoration_manager_v1",
@@ -28,6 +28,7 @@ pub const OPTIONAL_GLOBALS: [&str; 14] = [
     "wp_single_pixel_buffer_manager_v1",
     "xdg_activation_v1",
     "zwp_relative_pointer_manager_v1",
+    "zwp_pointer_constraints_v1",
     "zwp_idle_inhibit_manager_v1",
 ];
 

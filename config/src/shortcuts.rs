@@ -30,6 +30,9 @@ pub struct Shortcuts {
     /// Switch the focused level to its next keyboard layout (a level with several, e.g.
     /// `keyboard = { layout = "us,fr" }`); the bar shows the one in use.
     pub next_layout: String,
+    /// Take the pointer back from a level that locked or confined it (any press of Super
+    /// does too).
+    pub release_pointer: String,
 }
 
 impl Default for Shortcuts {
@@ -46,6 +49,7 @@ impl Default for Shortcuts {
             paste_from_global: "ctrl+shift+v".into(),
             lock: "super+l".into(),
             next_layout: "super+space".into(),
+            release_pointer: "super+Escape".into(),
         }
     }
 }
@@ -68,6 +72,7 @@ impl Shortcuts {
             ("paste_from_global", self.paste_from_global.as_str()),
             ("lock", self.lock.as_str()),
             ("next_layout", self.next_layout.as_str()),
+            ("release_pointer", self.release_pointer.as_str()),
         ]
         .into_iter()
         .filter(|(_, chord)| *chord != "none")

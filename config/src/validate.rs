@@ -130,6 +130,7 @@ pub(crate) struct RawShortcuts {
     paste_from_global: Option<Spanned<String>>,
     lock: Option<Spanned<String>>,
     next_layout: Option<Spanned<String>>,
+    release_pointer: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -980,7 +981,7 @@ pub fn parse_mode(text: &str) -> Result<(u32, u32, Option<u32>), BadValue> {
 
 pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invalid> {
     let mut shortcuts = Shortcuts::default();
-    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 11] = [
+    let fields: [(&'static str, &Option<Spanned<String>>, &mut String); 12] = [
         (
             "cycle_windows",
             &raw.cycle_windows,
@@ -1012,6 +1013,11 @@ pub(crate) fn validate_shortcuts(raw: &RawShortcuts) -> Result<Shortcuts, Invali
         ),
         ("lock", &raw.lock, &mut shortcuts.lock),
         ("next_layout", &raw.next_layout, &mut shortcuts.next_layout),
+        (
+            "release_pointer",
+            &raw.release_pointer,
+            &mut shortcuts.release_pointer,
+        ),
     ];
     let mut seen: Vec<(Chord, &'static str, Option<Range<usize>>)> = Vec::new();
     for (action, given, target) in fields {

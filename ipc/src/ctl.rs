@@ -107,6 +107,16 @@ pub enum InputEvent {
         /// Vertical position.
         y: f64,
     },
+    /// Move the pointer by a relative amount, as a mouse does (a locked or confined pointer
+    /// stays held; the client under it gets the relative motion).
+    PointerMoveBy {
+        /// Horizontal motion.
+        #[cfg_attr(feature = "clap", arg(allow_negative_numbers = true))]
+        dx: f64,
+        /// Vertical motion.
+        #[cfg_attr(feature = "clap", arg(allow_negative_numbers = true))]
+        dy: f64,
+    },
     /// Press and release a pointer button (left, middle, right) at the current position.
     Click {
         /// Which button.
@@ -228,6 +238,21 @@ pub struct Status {
     /// The levels' notifications (boxed: a status is mostly moved around whole).
     #[serde(default)]
     pub notifications: Box<NotificationsStatus>,
+    /// The pointer.
+    #[serde(default)]
+    pub pointer: PointerStatus,
+}
+
+/// Where the pointer is, and whether a level holds it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PointerStatus {
+    /// Horizontal position, in global coordinates.
+    pub x: f64,
+    /// Vertical position.
+    pub y: f64,
+    /// The level whose window locked or confined the pointer, while a constraint holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
 }
 
 /// The notification stack.

@@ -147,3 +147,101 @@ fn gtk3_draws_no_title_bar_of_its_own_where_the_kde_decoration_protocol_is_offer
         "GTK's own title bar is gone in low: low {low:?}, high {high:?}"
     );
 }
+
+/// Pixels of the bar in the warning colour (the chip that names a level holding the pointer).
+fn warning_pixels(img: &cloison_tests::session::Image) -> usize {
+    (0..BAR_HEIGHT)
+        .flat_map(|y| (0..img.width as i32).map(move |x| (x, y)))
+        .filter(|&(x, y)| img.rgb(x, y) == (0xff, 0xb3, 0x00))
+        .count()
+}
+
+#[test]
+fn a_level_that_holds_the_pointer_never_keeps_it_from_the_user() {
+    let mut s = Session::start(&["--size", "1024x700"]).unwrap();
+    // weston-confine confines the pointer to its drawing area on a click.
+    s.spawn_in("low", &["weston-confine"]);
+    let win = s
+        .wait_window("org.freedesktop.weston.wayland-confine")
+        .unwrap();
+    let g = win.geometry;
+    let (cx, cy) = ((g.x + g.width / 2) as f64, (g.y + g.height / 2) as f64);
+    let inside = |st: &cloison_ipc::Status| {
+        let p = &st.pointer;
+        p.x >= g.x as f64
+            && p.y >= g.y as f64
+            && p.x < (g.x + g.width) as f64
+            && p.y < (g.y + g.height) as f64
+    };
+    let before = warning_pixels(&s.screenshot().unwrap());
+    let hold = |s: &mut Session| {
+        s.input(cloison_ipc::InputEvent::PointerMove { x: cx, y: cy })
+            .unwrap();
+        s.input(cloison_ipc::InputEvent::Click {
+            button: cloison_ipc::Button::Left,
+        })
+        .unwrap();
+        s.wait_for("low to hold the pointer", |st| {
+            st.pointer.held_by.as_deref() == Some("low")
+        })
+        .unwrap();
+    };
+    let move_by = |s: &mut Session, dx: f64, dy: f64| {
+        s.input(cloison_ipc::InputEvent::PointerMoveBy { dx, dy })
+            .unwrap();
+        s.status().unwrap()
+    };
+    hold(&mut s);
+    // The bar says who holds it.
+    let held_bar = warning_pixels(&s.screenshot().unwrap());
+    assert!(held_bar > before + 300, "{before} -> {held_bar}");
+
+    // Held: neither a mouse nor an absolute device takes it out of the window, nor onto
+    // the bar.
+    for (dx, dy) in [(3000.0, 3000.0), (-3000.0, -3000.0), (3000.0, -3000.0)] {
+        let st = move_by(&mut s, dx, dy);
+        assert!(
+            inside(&st),
+            "still inside after ({dx}, {dy}): {:?}",
+            st.pointer
+        );
+    }
+    s.input(cloison_ipc::InputEvent::PointerMove { x: 5.0, y: 5.0 })
+        .unwrap();
+    assert!(inside(&s.status().unwrap()), "the bar is out of reach");
+
+    // The chord takes it back at once; the bar says nothing more.
+    s.key("super+Escape");
+    let st = s.status().unwrap();
+    assert_eq!(st.pointer.held_by, None);
+    let st = move_by(&mut s, 3000.0, 3000.0);
+    assert!(!inside(&st), "free again: {:?}", st.pointer);
+    assert!(warning_pixels(&s.screenshot().unwrap()) <= before);
+    // Back over the window, it does not hold again until the user clicks there.
+    s.input(cloison_ipc::InputEvent::PointerMove { x: cx, y: cy })
+        .unwrap();
+    assert_eq!(s.status().unwrap().pointer.held_by, None);
+
+    // Super alone (it opens the menu) takes it back too.
+    hold(&mut s);
+    s.key("super");
+    assert_eq!(s.status().unwrap().pointer.held_by, None);
+    s.key("Escape");
+
+    // So does giving the keyboard to another window (another level's here).
+    hold(&mut s);
+    s.spawn_test_client(
+        "high",
+        &["window", "--app-id", "other", "--size", "200x100"],
+    )
+    .unwrap();
+    s.wait_window("other").unwrap();
+    // (Another level's new window does not take the keyboard by itself.)
+    assert_eq!(s.status().unwrap().pointer.held_by.as_deref(), Some("low"));
+    s.key("alt+Tab");
+    s.wait_for("high to have the keyboard", |st| {
+        st.focused_level.as_deref() == Some("high")
+    })
+    .unwrap();
+    assert_eq!(s.status().unwrap().pointer.held_by, None);
+}

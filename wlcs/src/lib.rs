@@ -73,6 +73,7 @@ static EXTENSIONS: &[WlcsExtensionDescriptor] = extension_list!(
     ("wp_single_pixel_buffer_manager_v1", 1),
     ("xdg_activation_v1", 1),
     ("zwp_relative_pointer_manager_v1", 1),
+    ("zwp_pointer_constraints_v1", 1),
 );
 
 static DESCRIPTOR: WlcsIntegrationDescriptor = WlcsIntegrationDescriptor {

@@ -125,6 +125,7 @@ pub mod fractional_scale;
 pub mod idle_inhibit;
 pub mod kde_decoration;
 pub mod output;
+pub mod pointer_constraints;
 pub mod presentation;
 pub mod primary_selection;
 pub mod relative_pointer;

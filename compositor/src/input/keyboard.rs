@@ -29,6 +29,10 @@ impl State {
                 return;
             }
         }
+        if pressed && is_super {
+            // Super always takes the pointer back from a level that holds it.
+            self.break_pointer_constraint("super");
+        }
         let route = if pressed {
             let action = self.input.shortcut(keycode);
             self.input
@@ -162,6 +166,7 @@ impl State {
                 .notify("Not locking: no launcher runs to check a password".into()),
             Action::Lock => self.lock_screen("chord"),
             Action::NextLayout => self.next_layout(),
+            Action::ReleasePointer => self.break_pointer_constraint("chord"),
         }
     }
 

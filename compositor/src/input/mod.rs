@@ -31,6 +31,7 @@ use crate::shell::Under;
 use crate::state::window_info;
 use crate::ui::{Button, Part};
 
+mod constraints;
 mod grabs;
 mod keyboard;
 mod pointer;
@@ -154,6 +155,8 @@ pub enum Action {
     Lock,
     /// The focused level's next keyboard layout.
     NextLayout,
+    /// Take the pointer back from a level's lock or confinement.
+    ReleasePointer,
 }
 
 /// A resolved shortcut: exact modifiers and the key's unshifted keysym.
@@ -239,6 +242,14 @@ pub struct InputState {
     super_tap: bool,
     /// A Super key is down and nothing else was pressed since: its release opens the menu.
     super_armed: bool,
+    /// The surface whose pointer constraint holds now, and its level.
+    pub constrained: Option<(
+        LevelId,
+        smithay::reexports::wayland_server::protocol::wl_surface::WlSurface,
+    )>,
+    /// The surface the user last took the pointer back from: no constraint holds on it again
+    /// before a click in a client.
+    pointer_released: Option<smithay::reexports::wayland_server::protocol::wl_surface::WlSurface>,
 }
 
 /// Two presses on a title bar closer than this are a double click.
@@ -281,6 +292,7 @@ impl InputState {
                 "copy_to_global" => Action::CopyToGlobal,
                 "lock" => Action::Lock,
                 "next_layout" => Action::NextLayout,
+                "release_pointer" => Action::ReleasePointer,
                 "paste_from_global" => Action::PasteFromGlobal,
                 other => unreachable!("shortcut {other} has no action"),
             };
@@ -332,6 +344,8 @@ impl InputState {
             last_title_press: None,
             super_tap,
             super_armed: false,
+            constrained: None,
+            pointer_released: None,
         })
     }
 
@@ -387,7 +401,17 @@ impl State {
                 pressed,
                 time,
             } => self.handle_key(keycode, pressed, time),
-            Input::PointerMotion { pos, time } => self.handle_pointer_motion(pos, time),
+            Input::PointerMotion { pos, time } => {
+                // Absolute devices too: a held pointer stays, or stays inside its surface.
+                let pos = match self.pointer_hold() {
+                    Some(hold) => match self.held_position(&hold, pos) {
+                        Some(pos) => pos,
+                        None => return,
+                    },
+                    None => pos,
+                };
+                self.handle_pointer_motion(pos, time)
+            }
             Input::PointerMotionRelative {
                 delta,
                 unaccelerated,

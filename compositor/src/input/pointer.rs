@@ -22,6 +22,8 @@ impl State {
             }
             self.levels[old.0].cursor = CursorImageStatus::default_named();
         }
+        self.input.pointer_focus = None;
+        self.update_pointer_constraint();
     }
 
     /// Gives the pointer again if what is under it changed (a window moved, opened, resized or
@@ -63,7 +65,16 @@ impl State {
         utime: u64,
     ) {
         let pos = self.input.pointer + delta;
-        self.handle_pointer_motion(pos, (utime / 1000) as u32);
+        // A held pointer: locked, it stays (the client gets the relative motion only);
+        // confined, it stays inside its surface.
+        match self.pointer_hold() {
+            Some(hold) => {
+                if let Some(pos) = self.held_position(&hold, pos) {
+                    self.handle_pointer_motion(pos, (utime / 1000) as u32);
+                }
+            }
+            None => self.handle_pointer_motion(pos, (utime / 1000) as u32),
+        }
         // Only to the surface the level's own seat just got (none over trusted UI, during a
         // frame grab or while the menu or a dialog is open).
         let (Some(level), Some(focus)) =
@@ -118,6 +129,12 @@ impl State {
             } => Some((surface, origin, level)),
             _ => None,
         };
+        // A confined pointer stays on its surface, even where another window's frame
+        // overlaps its edge.
+        let under = match self.confined_focus() {
+            Some(held) if under.as_ref().is_none_or(|(s, _, _)| *s != held.0) => Some(held),
+            _ => under,
+        };
 
         // While a button is held, the level that got the press keeps the pointer.
         let grabbing = self.input.pointer_level.filter(|l| {
@@ -149,6 +166,7 @@ impl State {
                 pointer.frame(self);
             }
         }
+        self.update_pointer_constraint();
     }
 
     pub(super) fn handle_pointer_button(&mut self, button: u32, pressed: bool, time: u32) {
@@ -218,7 +236,15 @@ impl State {
                     // The frame is the compositor's: no client sees this press.
                     return;
                 }
-                Under::Surface { window, .. } | Under::Inert { window } => {
+                Under::Surface { window, .. } => {
+                    // A click in a client: a constraint the user broke may hold again.
+                    self.pointer_clicked_in_client();
+                    if self.wm.focused.as_ref() != Some(&window) {
+                        self.focus_window(Some(&window));
+                    }
+                    self.update_pointer_constraint();
+                }
+                Under::Inert { window } => {
                     if self.wm.focused.as_ref() != Some(&window) {
                         self.focus_window(Some(&window));
                     }

@@ -121,6 +121,8 @@ impl State {
             }
             None => self.wm.focused = None,
         }
+        // A constraint holds only on the focused window.
+        self.update_pointer_constraint();
         self.ui_changed();
     }
 

@@ -57,6 +57,8 @@ pub struct BarContent {
     /// The keyboard layout the focused level types with (`"fr"`), shown beside its label: a
     /// password is typed knowing which layout it goes through.
     pub layout: Option<String>,
+    /// The label of the level holding the pointer (a lock or confinement), while one does.
+    pub pointer_held: Option<String>,
     /// Every level.
     pub levels: Vec<LevelChip>,
     /// The current notification.
@@ -249,8 +251,24 @@ pub fn draw_bar(font: &Font, content: &BarContent) -> Canvas {
     font.draw(&mut canvas, &label, (10, baseline), PX, ink, chip_w);
     font.draw(&mut canvas, &label, (11, baseline), PX, ink, chip_w);
 
-    // Each level: colour square, label, window count, attention marker.
+    // A level holding the pointer: who, and how to take it back (Super always does).
     let mut x = chip_w + 14;
+    if let Some(holder) = &content.pointer_held {
+        let text = format!("{holder} holds the pointer · Super frees it");
+        let w = font.measure(&text, PX) + 16;
+        canvas.fill(x - 6, 3, w, h - 6, ATTENTION);
+        font.draw(
+            &mut canvas,
+            &text,
+            (x + 2, baseline),
+            PX,
+            text_on(ATTENTION),
+            x + w,
+        );
+        x += w + 8;
+    }
+
+    // Each level: colour square, label, window count, attention marker.
     for level in &content.levels {
         canvas.fill(x, (h - 12) / 2, 12, 12, level.color);
         x += 18;
@@ -371,6 +389,7 @@ mod tests {
             width: 800,
             focused: Some(("HIGH".into(), red)),
             layout: None,
+            pointer_held: None,
             levels: vec![LevelChip {
                 label: "HIGH".into(),
                 color: red,
@@ -415,6 +434,28 @@ mod tests {
     }
 
     #[test]
+    fn a_level_holding_the_pointer_is_named_on_the_bar() {
+        let font = Font::new().unwrap();
+        let content = |held: Option<&str>| BarContent {
+            width: 800,
+            focused: None,
+            layout: Some("fr".into()),
+            pointer_held: held.map(str::to_string),
+            levels: Vec::new(),
+            notification: None,
+            clock: "12:34".into(),
+            quiet: None,
+        };
+        let free = draw_bar(&font, &content(None));
+        let held = draw_bar(&font, &content(Some("HIGH")));
+        assert_eq!(count(&free, ATTENTION), 0);
+        assert!(
+            count(&held, ATTENTION) > 500,
+            "a chip in the warning colour"
+        );
+    }
+
+    #[test]
     fn a_level_s_network_shows_after_it_in_the_warning_colour_when_down() {
         let font = Font::new().unwrap();
         let green = Color::rgb(0x2e, 0x9e, 0x44);
@@ -422,6 +463,7 @@ mod tests {
             width: 800,
             focused: None,
             layout: None,
+            pointer_held: None,
             levels: vec![LevelChip {
                 label: "LOW".into(),
                 color: green,
