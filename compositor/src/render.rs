@@ -720,6 +720,10 @@ impl State {
         // Once per frame, not per request: output enter/leave for windows, dead popups.
         self.space.refresh();
         self.popups.cleanup();
+        // A pointer constraint whose object or surface went away lets go of the bar's chip.
+        if self.input.constrained.is_some() {
+            self.update_pointer_constraint();
+        }
         // Windows moved, mapped, resized or closed under a still pointer: the client under it
         // learns it now, as if the pointer had moved.
         self.refresh_pointer_focus();

@@ -169,6 +169,10 @@ pub enum Event {
     },
     /// The pointer left.
     PointerLeave,
+    /// A pointer constraint of ours holds (`locked` or `confined`).
+    ConstraintHeld,
+    /// A pointer constraint of ours let go (`unlocked` or `unconfined`).
+    ConstraintLetGo,
     /// Pointer motion.
     Motion {
         /// Surface-local position.

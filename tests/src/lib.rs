@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod client;
+pub mod constraints;
 pub mod net;
 pub mod session;
 pub mod ui;

@@ -24,8 +24,21 @@ super::level_filtered_global!(
     "zwp_pointer_constraints_v1"
 );
 delegate_dispatch!(State: [ZwpPointerConstraintsV1: ()] => PointerConstraintsState);
-delegate_dispatch!(State: [ZwpConfinedPointerV1: PointerConstraintUserData<State>] => PointerConstraintsState);
-delegate_dispatch!(State: [ZwpLockedPointerV1: PointerConstraintUserData<State>] => PointerConstraintsState);
+// A constraint object destroyed: the bar stops saying the pointer is held.
+super::guarded_dispatch!(
+    ZwpConfinedPointerV1,
+    PointerConstraintUserData<State>,
+    PointerConstraintsState,
+    |_, _, _, request| Some(request),
+    |state, _, _, _| state.pointer_constraint_gone()
+);
+super::guarded_dispatch!(
+    ZwpLockedPointerV1,
+    PointerConstraintUserData<State>,
+    PointerConstraintsState,
+    |_, _, _, request| Some(request),
+    |state, _, _, _| state.pointer_constraint_gone()
+);
 
 impl PointerConstraintsHandler for State {
     fn new_constraint(&mut self, _surface: &WlSurface, _pointer: &PointerHandle<Self>) {

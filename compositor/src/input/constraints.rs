@@ -46,17 +46,15 @@ impl State {
         }
         let level = self.input.pointer_level?;
         let (surface, origin) = self.input.pointer_focus.clone()?;
-        if self.input.pointer_released.as_ref() == Some(&surface) {
-            return None;
-        }
-        // A surface of the focused window's own tree (not a popup), of the pointer's level.
+        // A surface of the focused window's own tree (not a popup), of the pointer's level,
+        // and not of a window the user took the pointer back from.
         let focused = self.wm.focused.as_ref()?;
         if window_info(focused)?.level != level {
             return None;
         }
-        let mut root = surface.clone();
-        while let Some(parent) = get_parent(&root) {
-            root = parent;
+        let root = root_of(&surface);
+        if self.input.pointer_released.as_ref() == Some(&root) {
+            return None;
         }
         (focused.toplevel()?.wl_surface() == &root).then_some((level, surface, origin))
     }
@@ -82,7 +80,7 @@ impl State {
         let Some(pointer) = self.levels[level.0].seat.get_pointer() else {
             return;
         };
-        let at = (self.input.pointer - origin).to_i32_round();
+        let at = (self.input.pointer - origin).to_i32_floor();
         let activated =
             with_pointer_constraint(&surface, &pointer, |constraint| match constraint {
                 Some(c) if c.is_active() => true,
@@ -93,7 +91,8 @@ impl State {
                 _ => false,
             });
         if activated {
-            tracing::info!(level = %self.levels[level.0].name, "the pointer is held");
+            // (Debug: a client may lock and unlock as often as it likes.)
+            tracing::debug!(level = %self.levels[level.0].name, "the pointer is held");
             self.input.constrained = Some((level, surface));
             self.ui_changed();
         }
@@ -122,22 +121,31 @@ impl State {
         }
     }
 
-    /// The user takes the pointer back (the chord, Super): the constraint lets go and does not
-    /// hold again on that surface before the user clicks in it.
+    /// The user takes the pointer back (the chord, Super): the constraint lets go, and no
+    /// constraint of that window (any of its surfaces) holds again before the user clicks in
+    /// it.
     pub fn break_pointer_constraint(&mut self, why: &str) {
         if let Some((level, surface)) = self.input.constrained.take() {
             self.deactivate_constraint(level, &surface);
             tracing::info!(level = %self.levels[level.0].name, why, "the pointer is taken back");
-            self.input.pointer_released = Some(surface);
+            self.input.pointer_released = Some(root_of(&surface));
             self.ui_changed();
         }
     }
 
-    /// A click on a client surface: a surface the user took the pointer from may hold it
-    /// again.
-    pub(super) fn pointer_clicked_in_client(&mut self) {
-        if self.input.pointer_released.is_some() {
+    /// A click on `surface`: if it is in the window the user took the pointer back from, that
+    /// window's constraints may hold again.
+    pub(super) fn pointer_clicked_in_client(&mut self, surface: &WlSurface) {
+        if self.input.pointer_released.as_ref() == Some(&root_of(surface)) {
             self.input.pointer_released = None;
+        }
+    }
+
+    /// A constraint object went away: the bar and the status stop saying the pointer is held
+    /// at the next frame (smithay forgets it after this returns).
+    pub fn pointer_constraint_gone(&mut self) {
+        if self.input.constrained.is_some() {
+            self.queue_redraw();
         }
     }
 
@@ -148,24 +156,49 @@ impl State {
             return None;
         }
         let pointer = self.levels[level.0].seat.get_pointer()?;
-        let (_, origin) = self
-            .input
-            .pointer_focus
-            .as_ref()
-            .filter(|(s, _)| s == surface)?;
-        let origin = *origin;
+        let (origin, content) = self.surface_placement(surface)?;
         let size = with_renderer_surface_state(surface, |s| s.surface_size()).flatten()?;
+        // The surface where it is now, and only the part of it the window shows (a surface
+        // larger than its window, or a subsurface outside it, confines to nothing more).
+        let area = Rectangle::new(origin, size.to_f64()).intersection(content)?;
         with_pointer_constraint(surface, &pointer, |constraint| {
             let c = constraint.filter(|c| c.is_active())?;
             Some(match &*c {
                 PointerConstraint::Locked(_) => Hold::Locked,
                 PointerConstraint::Confined(confined) => Hold::Confined {
-                    area: Rectangle::new(origin, size.to_f64()),
+                    area,
                     origin,
                     region: confined.region().cloned(),
                 },
             })
         })
+    }
+
+    /// Where `surface` (of the focused window's tree) is now, and the window's content area,
+    /// in global coordinates.
+    fn surface_placement(
+        &self,
+        surface: &WlSurface,
+    ) -> Option<(Point<f64, Logical>, Rectangle<f64, Logical>)> {
+        let window = self.wm.focused.as_ref()?;
+        let layout = crate::render::window_layout(&self.space, window)?;
+        let root = window.toplevel()?.wl_surface().clone();
+        // Subsurfaces: their positions up to the toplevel's surface.
+        let mut offset = Point::<i32, Logical>::from((0, 0));
+        let mut at = surface.clone();
+        while at != root {
+            let parent = get_parent(&at)?;
+            offset += smithay::wayland::compositor::with_states(&at, |states| {
+                states
+                    .cached_state
+                    .get::<smithay::wayland::compositor::SubsurfaceCachedState>()
+                    .current()
+                    .location
+            });
+            at = parent;
+        }
+        let render = layout.content.loc - crate::shell::window_geometry(window).loc;
+        Some(((render + offset).to_f64(), layout.content.to_f64()))
     }
 
     /// Where the pointer goes when asked to move to `pos` while a constraint holds it: `None`
@@ -198,14 +231,31 @@ impl State {
     }
 
     /// The surface a confinement holds the pointer on, with its origin and level, while one
-    /// does: it keeps the pointer whatever is drawn over its edges.
-    pub(super) fn confined_focus(&self) -> Option<(WlSurface, Point<f64, Logical>, LevelId)> {
+    /// does: it keeps the pointer where only frames (trusted UI, no client's) are drawn over
+    /// it; another window's content over it takes the pointer, and the confinement ends.
+    pub(super) fn confined_focus(
+        &self,
+        pos: Point<f64, Logical>,
+    ) -> Option<(WlSurface, Point<f64, Logical>, LevelId)> {
         let Some(Hold::Confined { origin, .. }) = self.pointer_hold() else {
             return None;
         };
+        match self.under(pos) {
+            crate::shell::Under::Frame { .. } | crate::shell::Under::Inert { .. } => {}
+            _ => return None,
+        }
         let (level, surface) = self.input.constrained.clone()?;
         Some((surface, origin, level))
     }
+}
+
+/// The root of `surface`'s tree (a toplevel's surface, for a subsurface).
+fn root_of(surface: &WlSurface) -> WlSurface {
+    let mut root = surface.clone();
+    while let Some(parent) = get_parent(&root) {
+        root = parent;
+    }
+    root
 }
 
 /// The pointer moving from `from` towards `to` inside a region (`inside`): as far along the

@@ -131,8 +131,8 @@ impl State {
         };
         // A confined pointer stays on its surface, even where another window's frame
         // overlaps its edge.
-        let under = match self.confined_focus() {
-            Some(held) if under.as_ref().is_none_or(|(s, _, _)| *s != held.0) => Some(held),
+        let under = match self.confined_focus(pos) {
+            Some(held) if under.is_none() => Some(held),
             _ => under,
         };
 
@@ -236,9 +236,12 @@ impl State {
                     // The frame is the compositor's: no client sees this press.
                     return;
                 }
-                Under::Surface { window, .. } => {
-                    // A click in a client: a constraint the user broke may hold again.
-                    self.pointer_clicked_in_client();
+                Under::Surface {
+                    window, surface, ..
+                } => {
+                    // A click in the window the user took the pointer from: its constraints
+                    // may hold again.
+                    self.pointer_clicked_in_client(&surface);
                     if self.wm.focused.as_ref() != Some(&window) {
                         self.focus_window(Some(&window));
                     }
