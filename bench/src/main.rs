@@ -15,6 +15,7 @@
 mod cages;
 mod client;
 mod clipboard;
+mod exec;
 mod files;
 mod network;
 mod peers;
@@ -98,6 +99,13 @@ enum What {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// A CI job's GUI test start to end: `cloison exec -- wayland-info` against weston
+    /// headless with the same client.
+    Exec {
+        /// Interleaved rounds (medians are reported).
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+    },
     /// Internal: the namespaces + Landlock + seccomp floor around /bin/true.
     #[command(hide = true)]
     Floor,
@@ -131,6 +139,7 @@ fn main() -> anyhow::Result<()> {
         What::Files { rounds, mib } => files::run(rounds, mib),
         What::X11 { rounds } => x11::run(rounds),
         What::Network { rounds, seconds } => network::run(rounds, seconds),
+        What::Exec { rounds } => exec::run(rounds),
         What::Floor => cages::floor(),
         What::Client { mode, amount } => {
             let result = client::run(&mode, amount).context("benchmark client failed")?;

@@ -71,6 +71,7 @@ fn cloison_round() -> anyhow::Result<(f64, f64)> {
         match ctl.request(&Request::Spawn {
             level: "low".into(),
             argv: vec!["xterm".into()],
+            wait: false,
         })? {
             Reply::Spawned { .. } => {}
             other => bail!("spawn: {other:?}"),

@@ -57,6 +57,9 @@ pub enum Request {
         level: String,
         /// Program and arguments (never given to a shell).
         argv: Vec<String>,
+        /// Answer when the program ends ([`Reply::Exited`]) instead of when it starts.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        wait: bool,
     },
     /// Stop a level's cage if it still runs, then build it again and start its session apps
     /// (answered by the launcher).
@@ -213,6 +216,13 @@ pub enum Reply {
     Spawned {
         /// The program's pid inside its cage.
         pid: i32,
+    },
+    /// Answer to [`Request::Spawn`] with `wait`: the program ended.
+    Exited {
+        /// The program's pid inside its cage.
+        pid: i32,
+        /// Its exit status (128 + the signal's number if a signal ended it).
+        status: i32,
     },
 }
 
@@ -476,6 +486,12 @@ impl Client {
             reader: BufReader::new(stream),
             writer,
         })
+    }
+
+    /// How long a reply may take (30 s by default; `None`: for ever).
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        self.reader.get_ref().set_read_timeout(timeout)?;
+        Ok(())
     }
 
     /// Sends one request and waits for its reply.

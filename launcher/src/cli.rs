@@ -31,6 +31,11 @@ pub enum Command {
     Ctl(CtlArgs),
     /// Start a program inside a level's cage in the running session; prints its pid there.
     Spawn(SpawnArgs),
+    /// Run one command in a level of a new headless session (for CI): start the session, run
+    /// the command in the level's cage, wait for it, end the session; exit with its status.
+    Exec(ExecArgs),
+    /// Print what a level's programs wrote (their standard output and error), oldest first.
+    Logs(LogsArgs),
     /// Check or read the audit log of cross-level decisions.
     Audit {
         /// What to do.
@@ -56,6 +61,47 @@ pub enum Command {
     },
 }
 
+/// `cloison exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The level to run the command in (default: the configuration's first).
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Configuration file (default: $XDG_CONFIG_HOME/cloison/cloison.toml, else built-in).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Output size, as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = cloison_config::parse_size)]
+    pub size: (i32, i32),
+    /// Save a screenshot of the whole output here when the command ends (or fails, or times
+    /// out).
+    #[arg(long, value_name = "FILE.png")]
+    pub screenshot: Option<PathBuf>,
+    /// Seconds the command may run; past them it is stopped with the session and `cloison exec`
+    /// exits with 124.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// The program and its arguments, run directly in the level's cage, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// `cloison logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The level, e.g. low.
+    pub level: String,
+    /// Only the last N lines.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub lines: Option<usize>,
+    /// Keep printing what the level writes, until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// The logs directory (default: $XDG_STATE_HOME/cloison/logs).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
 /// `cloison audit` actions.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -74,7 +120,8 @@ pub enum AuditCommand {
 /// Arguments of `cloison spawn`.
 #[derive(Debug, Args)]
 pub struct SpawnArgs {
-    /// Control socket (default: $XDG_RUNTIME_DIR/cloison/ctl.sock).
+    /// Control socket (default: the session's under $XDG_RUNTIME_DIR, /run/user/UID or
+    /// $TMPDIR/cloison-UID, whichever has one).
     #[arg(long)]
     pub socket: Option<PathBuf>,
     /// The level, e.g. high.
@@ -98,6 +145,9 @@ pub struct RunArgs {
     /// backend uses the displays' modes (`[[output]]` in the configuration).
     #[arg(long, default_value = "1920x1080", value_parser = cloison_config::parse_size)]
     pub size: (i32, i32),
+    /// Start no level's `session` apps (`cloison exec` runs only its command).
+    #[arg(long, hide = true)]
+    pub no_session_apps: bool,
 }
 
 /// Backend choice.
@@ -116,7 +166,8 @@ pub enum BackendArg {
 /// Arguments of `cloison ctl`.
 #[derive(Debug, Args)]
 pub struct CtlArgs {
-    /// Control socket (default: $XDG_RUNTIME_DIR/cloison/ctl.sock).
+    /// Control socket (default: the session's under $XDG_RUNTIME_DIR, /run/user/UID or
+    /// $TMPDIR/cloison-UID, whichever has one).
     #[arg(long)]
     pub socket: Option<PathBuf>,
     /// The request.

@@ -12,7 +12,7 @@ use crate::cli::{CtlArgs, CtlCommand, SpawnArgs};
 fn socket(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(match given {
         Some(path) => path,
-        None => cloison_ipc::paths::ctl_socket(&cloison_ipc::paths::runtime_dir()?),
+        None => cloison_ipc::paths::find_ctl_socket().map_err(anyhow::Error::msg)?,
     })
 }
 
@@ -22,6 +22,7 @@ pub fn spawn(args: SpawnArgs) -> anyhow::Result<()> {
     match client.request(&Request::Spawn {
         level: args.level.clone(),
         argv: args.command,
+        wait: false,
     })? {
         Reply::Spawned { pid } => {
             writeln!(std::io::stdout(), "{pid}")?;
@@ -56,10 +57,7 @@ pub fn run(args: CtlArgs) -> anyhow::Result<()> {
             writeln!(out)?;
         }
         (CtlCommand::Screenshot { file }, Reply::Screenshot(shot)) => {
-            let png = base64::engine::general_purpose::STANDARD
-                .decode(shot.png_base64.as_bytes())
-                .context("the compositor sent an invalid screenshot")?;
-            write_atomically(file, &png)?;
+            write_png(file, &shot)?;
             writeln!(
                 out,
                 "{}: {}x{} PNG",
@@ -72,6 +70,21 @@ pub fn run(args: CtlArgs) -> anyhow::Result<()> {
         (_, other) => bail!("unexpected reply: {other:?}"),
     }
     Ok(())
+}
+
+/// Asks for a screenshot and saves it at `path` (`cloison exec --screenshot`).
+pub fn save_screenshot(client: &mut Client, path: &Path) -> anyhow::Result<()> {
+    match client.request(&Request::Screenshot)? {
+        Reply::Screenshot(shot) => write_png(path, &shot),
+        other => bail!("unexpected reply: {other:?}"),
+    }
+}
+
+fn write_png(path: &Path, shot: &cloison_ipc::Screenshot) -> anyhow::Result<()> {
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot.png_base64.as_bytes())
+        .context("the compositor sent an invalid screenshot")?;
+    write_atomically(path, &png)
 }
 
 /// Writes `data` to a temporary file next to `path`, then renames it: a reader never sees a

@@ -1,5 +1,6 @@
 //! The `cloison` command: the session supervisor (`cloison run`), the control client
-//! (`cloison ctl`) and configuration checks (`cloison check-config`).
+//! (`cloison ctl`), the levels' logs (`cloison logs`) and configuration checks
+//! (`cloison check-config`).
 //!
 //! The clap definitions live in [`cli`] so the man page and the help text come from one place.
 
@@ -7,6 +8,8 @@ pub mod apps;
 pub mod cli;
 pub mod control;
 pub mod ctl;
+pub mod exec;
+pub mod logs;
 pub mod manager;
 pub mod network;
 pub mod output;

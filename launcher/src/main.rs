@@ -12,6 +12,8 @@ fn main() {
         Command::CheckConfig { file } => check_config(file),
         Command::Ctl(args) => cloison_launcher::ctl::run(args).map(|()| 0),
         Command::Spawn(args) => cloison_launcher::ctl::spawn(args).map(|()| 0),
+        Command::Exec(args) => cloison_launcher::exec::run(args, cli.verbose),
+        Command::Logs(args) => cloison_launcher::logs::run(args).map(|()| 0),
         Command::Audit { action } => audit(action),
         Command::Man { dir } => cloison_launcher::cli::write_man_pages(&dir).map(|()| 0),
         Command::PamCheck { service, user } => Ok(cloison_launcher::pam::check(&service, &user)),

@@ -25,7 +25,8 @@ const COMPOSITOR_IN_CAGE: &str = "/opt/cloison/cloison-compositor";
 /// The session's directories.
 #[derive(Debug, Clone)]
 pub struct SessionPaths {
-    /// `$XDG_RUNTIME_DIR`.
+    /// `$XDG_RUNTIME_DIR`, or where `cloison ctl` finds a session without it
+    /// ([`paths::session_runtime_dir`]).
     pub runtime_dir: PathBuf,
     /// `$XDG_RUNTIME_DIR/cloison` (0700): sockets.
     pub session_dir: PathBuf,
@@ -40,7 +41,7 @@ pub struct SessionPaths {
 impl SessionPaths {
     /// From the environment (XDG base directories).
     pub fn from_env() -> anyhow::Result<SessionPaths> {
-        let runtime_dir = paths::runtime_dir()?;
+        let runtime_dir = paths::session_runtime_dir().map_err(anyhow::Error::msg)?;
         Ok(SessionPaths {
             session_dir: paths::session_dir(&runtime_dir),
             runtime_dir,
@@ -52,6 +53,16 @@ impl SessionPaths {
     /// The audit log.
     pub fn audit_log(&self) -> PathBuf {
         self.state_dir.join("audit.jsonl")
+    }
+
+    /// Where a level's programs' output goes (`cloison logs LEVEL`).
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    /// A level's programs' output.
+    pub fn level_log(&self, level: &str) -> PathBuf {
+        self.logs_dir().join(format!("{level}.log"))
     }
 
     /// A level's home on the host.

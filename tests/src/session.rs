@@ -554,6 +554,17 @@ impl Session {
             .expect("a pid")
     }
 
+    /// What `level`'s programs wrote so far (its log file; `cloison logs LEVEL`).
+    pub fn level_log(&self, level: &str) -> String {
+        std::fs::read_to_string(
+            self.runtime
+                .path()
+                .join("state/cloison/logs")
+                .join(format!("{level}.log")),
+        )
+        .unwrap_or_default()
+    }
+
     /// The session's audit log.
     pub fn audit_log(&self) -> PathBuf {
         self.runtime.path().join("state/cloison/audit.jsonl")
@@ -573,6 +584,7 @@ impl Session {
         let mut command = Command::new(our_binary("cloison"));
         command
             .env("XDG_RUNTIME_DIR", self.runtime.path())
+            .env("XDG_STATE_HOME", self.runtime.path().join("state"))
             .stdin(Stdio::null());
         command
     }

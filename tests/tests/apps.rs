@@ -245,3 +245,231 @@ fn a_level_that_holds_the_pointer_never_keeps_it_from_the_user() {
     .unwrap();
     assert_eq!(s.status().unwrap().pointer.held_by, None);
 }
+
+#[test]
+fn a_levels_programs_write_to_its_own_log_not_the_sessions_terminal() {
+    let s = Session::start(&[]).unwrap();
+    s.spawn_in(
+        "low",
+        // (Made by the shell: the command line itself is in the launcher's log.)
+        &[
+            "sh",
+            "-c",
+            "echo low-$((6*7))-hello; echo low-$((6*7))-complains >&2",
+        ],
+    );
+    wait_until_for("low's log", Duration::from_secs(20), || {
+        let log = s.level_log("low");
+        log.contains("low-42-hello") && log.contains("low-42-complains")
+    });
+    assert!(!s.level_log("high").contains("low-42"));
+    assert!(!s.stderr_contains("low-42-hello"), "not on the terminal");
+    // `cloison logs` shows it, newest last; -n keeps the last lines.
+    let out = s.cloison().args(["logs", "low"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("low-42-hello"), "{text}");
+    let out = s
+        .cloison()
+        .args(["logs", "low", "-n", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    // A name that is not a level's is refused before it becomes a path.
+    let out = s.cloison().args(["logs", "../../etc"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a level name"));
+    // The banner says where the output goes.
+    assert!(
+        s.stdout
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("programs' output") && l.contains("cloison logs LEVEL"))
+    );
+}
+
+/// `cloison run` started the way a newcomer does on a headless machine (no
+/// `XDG_RUNTIME_DIR`): `cloison ctl` from another shell finds it without being told.
+#[test]
+fn cloison_ctl_finds_a_session_started_without_xdg_runtime_dir() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let config_home = dir.path().join("config");
+    std::fs::create_dir_all(config_home.join("cloison")).unwrap();
+    // No network to build: the session changes nothing on the host.
+    let config = quiet_config().replace("network = \"nat\"", "network = \"none\"");
+    std::fs::write(config_home.join("cloison/cloison.toml"), &config).unwrap();
+    let env = |c: &mut Command| {
+        c.env_remove("XDG_RUNTIME_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .env("TMPDIR", &tmp)
+            .env("XDG_CONFIG_HOME", &config_home)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("XDG_STATE_HOME", dir.path().join("state"));
+    };
+    let cloison = cloison_tests::session::our_binary("cloison");
+    let uid = nix::unistd::getuid().as_raw();
+    let run_user = std::path::PathBuf::from(format!("/run/user/{uid}"));
+    let run_user_usable = cloison_ipc::paths::check_private_dir(&run_user, uid).is_ok();
+    let expected = if run_user_usable {
+        run_user
+    } else {
+        tmp.join(format!("cloison-{uid}"))
+    };
+
+    if !run_user_usable {
+        // Someone else's (or a shared) directory in its place is refused, not used.
+        let hostile = tmp.join(format!("cloison-{uid}"));
+        std::fs::create_dir(&hostile).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hostile, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut c = Command::new(&cloison);
+        env(&mut c);
+        let out = c
+            .args(["run", "--backend", "headless"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("may be entered or written by others"), "{err}");
+        std::fs::remove_dir(&hostile).unwrap();
+    }
+
+    let mut c = Command::new(&cloison);
+    env(&mut c);
+    let mut child = c
+        .args(["run", "--backend", "headless"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let keep = lines.clone();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    wait_until_for("the session", Duration::from_secs(30), || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("Press Ctrl+C"))
+    });
+    let banner = lines.lock().unwrap().join("\n");
+    assert!(
+        banner.contains(&format!(
+            "{}",
+            cloison_ipc::paths::ctl_socket(&expected).display()
+        )),
+        "{banner}"
+    );
+    // Nothing to export: the line to paste is the plain command.
+    assert!(
+        banner.contains("from another shell: cloison ctl status"),
+        "{banner}"
+    );
+    let ctl = |args: &[&str]| {
+        let mut c = Command::new(&cloison);
+        env(&mut c);
+        c.arg("ctl").args(args).output().unwrap()
+    };
+    let out = ctl(&["status"]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && status.contains("\"high\""),
+        "{out:?}"
+    );
+    assert!(ctl(&["quit"]).status.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    // Gone with the session: the next `cloison ctl` says there is none, and where it looked.
+    let out = ctl(&["status"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no running Cloison session found"), "{err}");
+}
+
+/// `cloison exec` as a CI job runs it: one command, its status, its output, a screenshot.
+#[test]
+fn cloison_exec_runs_one_command_in_a_level_and_exits_with_its_status() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let config = dir.path().join("cloison.toml");
+    // No network to build: nothing changes on the host.
+    std::fs::write(
+        &config,
+        cloison_config::DEFAULT_CONFIG.replace("network = \"nat\"", "network = \"none\""),
+    )
+    .unwrap();
+    let exec = |args: &[&str]| {
+        Command::new(cloison_tests::session::our_binary("cloison"))
+            .arg("exec")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .env("TMPDIR", &tmp)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let shot = dir.path().join("shot.png");
+    let out = exec(&[
+        "--screenshot",
+        shot.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo exec-$((40+2)); weston-simple-shm & sleep 2; exit 3",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        stdout.contains("exec-42"),
+        "the level's output is printed: {stdout}"
+    );
+    // Only the command ran: the default configuration's terminals did not start.
+    assert!(!stdout.contains("foot"), "{stdout}");
+    let img = cloison_tests::session::Image::from_png(&std::fs::read(&shot).unwrap()).unwrap();
+    assert_eq!((img.width, img.height), (1280, 720));
+    let green = (0..img.height as i32)
+        .flat_map(|y| (0..img.width as i32).map(move |x| (x, y)))
+        .filter(|&(x, y)| img.rgb(x, y) == cloison_tests::ui::GREEN)
+        .count();
+    assert!(
+        green > 1000,
+        "the command's window in low's frame: {green} px"
+    );
+
+    let started = std::time::Instant::now();
+    let out = exec(&["--timeout", "1", "--", "sleep", "60"]);
+    assert_eq!(out.status.code(), Some(124), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did not end within 1 s"));
+
+    let out = exec(&["--level", "high", "--", "/nonexistent"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"));
+
+    // Nothing left behind: the session's private directory went with it.
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}

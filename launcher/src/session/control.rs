@@ -13,8 +13,8 @@ impl Session {
                 let _ = reply.send(Response::Ok(Reply::Done));
                 self.outcome.get_or_insert(0);
             }
-            Request::Spawn { level, argv } => match level_index(&level) {
-                Some(index) => self.spawn(index, argv, None, Some(reply)),
+            Request::Spawn { level, argv, wait } => match level_index(&level) {
+                Some(index) => self.spawn_for(index, argv, None, Some(reply), wait),
                 None => {
                     let _ = reply.send(Response::Error(format!("no level {level:?}")));
                 }
@@ -132,18 +132,41 @@ fn on_connections(
     Ok(())
 }
 
+/// How long a request may take to be answered.
+enum RequestKind {
+    /// At once ([`REQUEST_TIMEOUT`]).
+    Answers,
+    /// When a program ends ([`WAIT_TIMEOUT`]).
+    Waits,
+}
+
+/// The longest a program waited for may run (its caller has its own, shorter, timeout).
+const WAIT_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// What a control connection's thread may ask of the loop.
 pub(super) fn events_fn(events: Sender<Event>) -> crate::control::Loop {
     let cages = events.clone();
     crate::control::Loop {
         request: Box::new(move |request| {
+            let request_kind = match &request {
+                Request::Spawn { wait: true, .. } => RequestKind::Waits,
+                _ => RequestKind::Answers,
+            };
             let (reply, answer) = mpsc::channel();
             events
                 .send(Event::Ctl { request, reply })
                 .map_err(|_| "the session is ending".to_string())?;
-            answer
-                .recv_timeout(REQUEST_TIMEOUT)
-                .map_err(|_| "the session did not answer".to_string())
+            // A program waited for (`cloison exec`) may run for hours: its caller times it.
+            let timeout = match &request_kind {
+                RequestKind::Waits => WAIT_TIMEOUT,
+                RequestKind::Answers => REQUEST_TIMEOUT,
+            };
+            answer.recv_timeout(timeout).map_err(|e| match e {
+                mpsc::RecvTimeoutError::Disconnected => {
+                    "the session ended first (or the level stopped)".to_string()
+                }
+                mpsc::RecvTimeoutError::Timeout => "the session did not answer".to_string(),
+            })
         }),
         cages: Box::new(move || {
             let (reply, answer) = mpsc::channel();

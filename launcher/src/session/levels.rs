@@ -18,7 +18,11 @@ impl Session {
         let name = self.config.levels[index].name.clone();
         let result = (|| -> anyhow::Result<()> {
             let (read, write) = nix::unistd::pipe().context("pipe")?;
-            crate::output::follow(name.clone(), read, crate::output::Sink::Level);
+            crate::output::follow(
+                name.clone(),
+                read,
+                crate::output::Sink::Level(self.paths.level_log(&name)),
+            );
             let run = &mut self.levels[index];
             let netns = run.net.as_ref().map(|n| n.netns()).transpose()?;
             let cage = Cage::start_with(
@@ -85,6 +89,19 @@ impl Session {
         session: Option<usize>,
         reply: Option<mpsc::Sender<Response>>,
     ) {
+        self.spawn_for(index, argv, session, reply, false);
+    }
+
+    /// [`Session::spawn`]; with `wait`, the reply is sent when the program ends
+    /// ([`Reply::Exited`]) rather than when it starts (`cloison exec`).
+    pub(super) fn spawn_for(
+        &mut self,
+        index: usize,
+        argv: Vec<String>,
+        session: Option<usize>,
+        reply: Option<mpsc::Sender<Response>>,
+        wait: bool,
+    ) {
         let name = self.config.levels[index].name.clone();
         let fail = |reply: Option<mpsc::Sender<Response>>, message: String| {
             if let Some(reply) = reply {
@@ -115,6 +132,7 @@ impl Session {
             argv,
             session,
             reply,
+            wait,
         });
     }
 
@@ -192,6 +210,9 @@ impl Session {
                     return;
                 };
                 tracing::info!(level = %name, pid, status, argv = ?app.argv, "program ended");
+                if let Some(waiter) = &app.waiter {
+                    let _ = waiter.send(Response::Ok(Reply::Exited { pid, status }));
+                }
                 if self.levels[index].phase != Phase::Running || self.outcome.is_some() {
                     return;
                 }
@@ -232,17 +253,20 @@ impl Session {
                     argv,
                     session,
                     reply,
+                    wait,
                 }) => {
                     tracing::info!(level = %name, pid, argv = ?argv, "program started");
                     let service = session.is_none()
                         && reply.is_none()
                         && argv.first().is_some_and(|a| a == plans::NOTIFYD_IN_CAGE);
+                    let (waiter, reply) = if wait { (reply, None) } else { (None, reply) };
                     cage.apps.insert(
                         pid,
                         App {
                             argv,
                             session,
                             service,
+                            waiter,
                         },
                     );
                     if let Some(reply) = reply {

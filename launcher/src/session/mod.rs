@@ -132,6 +132,8 @@ enum Pending {
         argv: Vec<String>,
         session: Option<usize>,
         reply: Option<mpsc::Sender<Response>>,
+        /// Reply when the program ends, not when it starts.
+        wait: bool,
     },
     Stop,
 }
@@ -143,6 +145,8 @@ struct App {
     session: Option<usize>,
     /// The level's notification service (started again when it ends).
     service: bool,
+    /// Who waits for it to end (`cloison exec`).
+    waiter: Option<mpsc::Sender<Response>>,
 }
 
 struct RunningCage {
@@ -255,7 +259,13 @@ struct Session {
 /// Runs a session until it ends. Returns the process exit code.
 pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let source = cloison_config::locate(args.config.as_deref());
-    let config = Arc::new(cloison_config::load(&source)?);
+    let mut config = cloison_config::load(&source)?;
+    if args.no_session_apps {
+        for level in &mut config.levels {
+            level.session.clear();
+        }
+    }
+    let config = Arc::new(config);
     let paths = SessionPaths::from_env()?;
     let ids = Ids::current();
     let backend = match args.backend {
@@ -299,7 +309,7 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
     let ctl_path = paths::ctl_socket(&paths.runtime_dir);
     if UnixStream::connect(&ctl_path).is_ok() {
         bail!(
-            "a Cloison session already runs with XDG_RUNTIME_DIR={} (its control socket answers)",
+            "a Cloison session already runs in {} (its control socket answers)",
             paths.runtime_dir.display()
         );
     }
@@ -343,6 +353,8 @@ pub fn run(args: RunArgs, verbose: bool) -> anyhow::Result<i32> {
 
     let audit = crate::manager::audit::Audit::open(&paths.audit_log())?;
     tracing::info!(log = %audit.path().display(), "audit log");
+    // The levels' programs write their output here, not to this terminal.
+    plans::own_dir(&paths.logs_dir(), (ids.caller, ids.caller_gid), 0o700)?;
     let audit = Arc::new(std::sync::Mutex::new(audit));
     let transfer_events = events.clone();
     let transfers = Arc::new(crate::manager::transfer::Transfers::new(

@@ -527,8 +527,23 @@ pub(super) fn print_banner(config: &Config, paths: &SessionPaths, backend: &str,
         );
     }
     println!(
-        "  control socket  {}  (cloison ctl status | screenshot FILE.png | quit; cloison spawn LEVEL -- CMD)",
+        "  programs' output  {}  (cloison logs LEVEL)",
+        paths.logs_dir().join("LEVEL.log").display()
+    );
+    println!(
+        "  control socket  {}",
         paths::ctl_socket(&paths.runtime_dir).display()
+    );
+    // Ready to paste into another shell: without XDG_RUNTIME_DIR, `cloison ctl` looks in the
+    // standard places, so only a session elsewhere needs it said.
+    let uid = nix::unistd::getuid().as_raw();
+    let prefix = if paths::fallback_runtime_dirs(uid).contains(&paths.runtime_dir) {
+        String::new()
+    } else {
+        format!("XDG_RUNTIME_DIR={} ", paths.runtime_dir.display())
+    };
+    println!(
+        "  from another shell: {prefix}cloison ctl status | screenshot FILE.png | quit;  {prefix}cloison spawn LEVEL -- CMD;  cloison logs LEVEL"
     );
     println!("Press Ctrl+C to end the session.");
     let _ = std::io::stdout().flush();
