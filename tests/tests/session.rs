@@ -339,6 +339,34 @@ fn a_bad_configuration_is_refused_with_file_and_line() {
     );
 }
 
+#[test]
+fn the_nested_window_opens_at_a_size_that_fits_the_display() {
+    // The default size (1920x1080) on a 1280x800 display.
+    let x = Xvfb::start();
+    let mut s = Session::start_with(
+        &["--backend", "winit"],
+        &[],
+        &[("DISPLAY", x.1.as_str()), ("LIBGL_ALWAYS_SOFTWARE", "1")],
+    )
+    .unwrap();
+    let st = s
+        .wait_for("the window to fit 90 % of the display", |st| {
+            st.output.width <= 1152 && st.output.height <= 720
+        })
+        .unwrap();
+    assert!(
+        st.output.width >= 1000 && st.output.height >= 600,
+        "{:?}",
+        st.output
+    );
+    // What the user sees is drawn at that size.
+    let shot = s.screenshot().unwrap();
+    assert_eq!(
+        (shot.width as i32, shot.height as i32),
+        (st.output.width, st.output.height)
+    );
+}
+
 /// An X server for the nested backend; killed on drop.
 struct Xvfb(std::process::Child, String);
 

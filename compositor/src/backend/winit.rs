@@ -39,6 +39,27 @@ impl WinitBackend {
             .with_visible(true);
         let (backend, event_loop) = winit::init_from_attributes::<GlesRenderer>(attributes)
             .map_err(|e| anyhow::anyhow!("cannot open a nested window: {e}"))?;
+        // A window larger than the display it opens on (the default 1920x1080 on a laptop's
+        // screen) is made to fit it, with a margin for the desktop's own panels; the output
+        // follows when the resize arrives.
+        if let Some(monitor) = backend.window().current_monitor() {
+            let screen = monitor.size();
+            let fit = |want: i32, have: u32| {
+                let room = (have as f64 * 0.9) as i32;
+                if room > 0 && want > room { room } else { want }
+            };
+            let (w, h) = (fit(size.w, screen.width), fit(size.h, screen.height));
+            if (w, h) != (size.w, size.h) {
+                tracing::info!(
+                    "the nested window is {w}x{h}, to fit the {}x{} display",
+                    screen.width,
+                    screen.height
+                );
+                let _ = backend
+                    .window()
+                    .request_inner_size(PhysicalSize::new(w as u32, h as u32));
+            }
+        }
         let actual = backend.window_size();
         loop_handle
             .insert_source(event_loop, |event, _, state| handle_event(state, event))
