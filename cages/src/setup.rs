@@ -33,8 +33,11 @@ const SYSTEM: [&str; 7] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx3
 /// The curated `/etc`: what programs read, nothing that identifies or configures the host.
 /// Directories are bound read-only, files copied. Each directory costs two mount calls at
 /// every cage start, so the list stays short (the dynamic loader needs only ld.so.cache).
-const ETC: [&str; 20] = [
+/// `libreoffice`: Debian's LibreOffice keeps its whole default configuration there (its
+/// `/usr/lib/libreoffice/share/registry` is a link to it), and aborts at start without it.
+const ETC: [&str; 21] = [
     "fonts",
+    "libreoffice",
     "ssl",
     "alternatives",
     "xdg",

@@ -507,7 +507,9 @@ impl Session {
     }
 
     fn focus_where(&mut self, level: &str, pred: impl Fn(&WindowStatus) -> bool) {
-        for _ in 0..12 {
+        // Each press visits the least recently used window: as many as there are windows.
+        let tries = self.status().expect("status").windows.len().max(11) + 1;
+        for _ in 0..tries {
             let status = self.status().expect("status");
             if status
                 .windows
@@ -761,7 +763,17 @@ impl Session {
         what: &str,
         pred: impl Fn(&Status) -> bool,
     ) -> anyhow::Result<Status> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.wait_for_long(what, Duration::from_secs(10), pred)
+    }
+
+    /// [`Session::wait_for`] with another timeout (for slow starters: browsers, office).
+    pub fn wait_for_long(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Status) -> bool,
+    ) -> anyhow::Result<Status> {
+        let deadline = Instant::now() + timeout;
         loop {
             let status = self.status()?;
             if pred(&status) {
