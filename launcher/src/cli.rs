@@ -79,7 +79,7 @@ pub struct ExecArgs {
     pub screenshot: Option<PathBuf>,
     /// Seconds the command may run; past them it is stopped with the session and `cloison exec`
     /// exits with 124.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
     pub timeout: u64,
     /// The program and its arguments, run directly in the level's cage, after `--`.
     #[arg(last = true, required = true)]

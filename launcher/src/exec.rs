@@ -11,7 +11,9 @@
 //! project goes there, since a cage sees no other directory of the host's but `/usr`.
 //!
 //! Exit status: the command's; 124 if it ran past `--timeout`; 125 if the session could not
-//! start or the command could not be run (1 for a bad command line or configuration).
+//! start or the command could not be run (1 for a bad command line or configuration); 130 if
+//! `cloison exec` was interrupted (SIGINT, SIGTERM, SIGHUP). In every case the session is ended
+//! and its directory removed; if `cloison exec` itself is killed, the session gets SIGTERM.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,8 @@ use crate::cli::ExecArgs;
 pub const TIMED_OUT: i32 = 124;
 /// The exit status when the session or the command could not start.
 pub const NOT_RUN: i32 = 125;
+/// The exit status when `cloison exec` was interrupted (as a shell reports SIGINT).
+pub const INTERRUPTED: i32 = 130;
 /// How long the session may take to answer.
 const STARTUP: Duration = Duration::from_secs(60);
 
@@ -53,9 +57,14 @@ pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<i32> {
                 .join(", ")
         );
     }
+    // The signals that cancel a CI job end the session and remove its directory.
+    let signalled = Arc::new(AtomicBool::new(false));
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let _ = signal_hook::flag::register(signal, signalled.clone());
+    }
     let dir = Scratch::new()?;
     let mut session = start_session(&args, &dir.path, verbose)?;
-    let outcome = run_in_session(&args, &level, &dir.path, &mut session);
+    let outcome = run_in_session(&args, &level, &dir.path, &mut session, &signalled);
     // The session ends in every case (its cages with it): asked on a connection of its own
     // (the first one may still be waiting for the command), else with SIGTERM, as a last
     // resort SIGKILL.
@@ -76,6 +85,10 @@ pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<i32> {
     }
     match outcome {
         Ok(status) => Ok(status),
+        Err(Failure::Interrupted) => {
+            eprintln!("cloison exec: interrupted; the session was ended");
+            Ok(INTERRUPTED)
+        }
         Err(Failure::TimedOut) => {
             eprintln!(
                 "cloison exec: the command did not end within {} s; the session was ended",
@@ -97,6 +110,8 @@ pub fn run(args: ExecArgs, verbose: bool) -> anyhow::Result<i32> {
 enum Failure {
     /// It ran past the timeout.
     TimedOut,
+    /// `cloison exec` was told to stop (SIGINT, SIGTERM, SIGHUP).
+    Interrupted,
     /// The session or the command could not start.
     NotRun(anyhow::Error),
 }
@@ -160,6 +175,17 @@ fn start_session(args: &ExecArgs, dir: &Path, verbose: bool) -> anyhow::Result<R
         let log = std::fs::File::create(dir.join("session.log"))?;
         command.stderr(log);
     }
+    // If `cloison exec` dies (a CI job cancelled with SIGKILL), the session ends too.
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: prctl is a single system call, async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let child = command.spawn().context("cannot start cloison run")?;
     Ok(RunningSession {
         child,
@@ -172,6 +198,7 @@ fn run_in_session(
     level: &str,
     dir: &Path,
     session: &mut RunningSession,
+    signalled: &AtomicBool,
 ) -> Result<i32, Failure> {
     let socket = cloison_ipc::paths::ctl_socket(dir);
     let started = Instant::now();
@@ -184,6 +211,9 @@ fn run_in_session(
         if let Ok(Some(status)) = session.child.try_wait() {
             return Err(anyhow::anyhow!("the session ended before it was ready ({status})").into());
         }
+        if signalled.load(Ordering::Relaxed) {
+            return Err(Failure::Interrupted);
+        }
         if started.elapsed() > STARTUP {
             return Err(anyhow::anyhow!(
                 "the session did not answer within {} s",
@@ -193,7 +223,7 @@ fn run_in_session(
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let client = session.client.insert(client);
+    session.client = Some(client);
 
     // What the level's programs write, as it comes.
     let stop = Arc::new(AtomicBool::new(false));
@@ -202,15 +232,35 @@ fn run_in_session(
         stop.clone(),
     );
 
-    client
+    // The command is waited for on a connection of its own, in a thread: this one watches the
+    // signals that cancel a CI job (the session is then ended as after a timeout).
+    let mut waiter = Client::connect(&socket).map_err(|e| Failure::NotRun(e.into()))?;
+    waiter
         .set_timeout(Some(Duration::from_secs(args.timeout)))
         .map_err(|e| Failure::NotRun(e.into()))?;
-    let outcome = client.request(&Request::Spawn {
+    let request = Request::Spawn {
         level: level.to_string(),
         argv: args.command.clone(),
         wait: true,
+    };
+    let (done, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(waiter.request(&request));
     });
-    let _ = client.set_timeout(Some(Duration::from_secs(30)));
+    let outcome = loop {
+        match answer.recv_timeout(Duration::from_millis(100)) {
+            Ok(outcome) => break outcome,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                break Err(ClientError::Closed);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if signalled.load(Ordering::Relaxed) {
+            stop.store(true, Ordering::Relaxed);
+            let _ = printer.join();
+            return Err(Failure::Interrupted);
+        }
+    };
     let outcome = match outcome {
         Ok(Reply::Exited { status, .. }) => Ok(status),
         Ok(other) => Err(Failure::NotRun(anyhow::anyhow!(
@@ -260,6 +310,17 @@ fn print_log(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()
                     let mut out = std::io::stdout().lock();
                     let _ = out.write_all(&buf[..n]);
                     let _ = out.flush();
+                }
+                // Rotated (the name is another file now): all of the old one was printed
+                // above; the new one is read from its start.
+                use std::os::unix::fs::MetadataExt as _;
+                let same = match (std::fs::metadata(&path), f.metadata()) {
+                    (Ok(named), Ok(open)) => named.ino() == open.ino() && named.dev() == open.dev(),
+                    _ => true,
+                };
+                if !same {
+                    file = None;
+                    continue;
                 }
             }
             if last {

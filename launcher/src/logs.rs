@@ -31,10 +31,17 @@ pub fn run(args: LogsArgs) -> anyhow::Result<()> {
         );
     }
     let mut text = Vec::new();
+    // Where --follow goes on from: the end of what was read of the current log (the file
+    // itself, kept open, so that a rotation meanwhile loses nothing).
+    let mut current = None;
     for file in [&older, &path] {
         if let Ok(mut f) = std::fs::File::open(file) {
             f.read_to_end(&mut text)
                 .with_context(|| format!("cannot read {}", file.display()))?;
+            if file == &path {
+                let at = f.stream_position()?;
+                current = Some((f, at));
+            }
         }
     }
     let text = String::from_utf8_lossy(&text);
@@ -47,7 +54,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     if args.follow {
-        follow(&path)?;
+        follow(&path, current)?;
     }
     Ok(())
 }
@@ -72,17 +79,13 @@ fn levels_with_logs(dir: &Path) -> Vec<String> {
     names
 }
 
-/// Prints what is appended to `path` from its current end, reopening it when it is rotated.
-fn follow(path: &PathBuf) -> anyhow::Result<()> {
+/// Prints what is appended to `path` from where `current` (the file already read, and how
+/// far) stands, reopening it when it is rotated.
+fn follow(path: &PathBuf, mut current: Option<(std::fs::File, u64)>) -> anyhow::Result<()> {
     let open = || -> Option<(std::fs::File, u64)> {
         let file = std::fs::File::open(path).ok()?;
-        let len = file.metadata().ok()?.len();
-        Some((file, len))
+        Some((file, 0))
     };
-    let mut current = open();
-    if let Some((file, len)) = &mut current {
-        file.seek(std::io::SeekFrom::Start(*len))?;
-    }
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         std::thread::sleep(Duration::from_millis(200));

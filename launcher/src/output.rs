@@ -119,6 +119,12 @@ pub fn follow(name: String, read: OwnedFd, sink: Sink) {
                         cage = %name,
                         "{dropped} lines from {name} were not logged (more than {LINES_PER_SECOND} a second)"
                     );
+                    // The level's own log says where lines are missing, too.
+                    if let Some(log) = &mut log {
+                        log.write_line(&format!(
+                            "[cloison: {dropped} lines not logged here: more than {LINES_PER_SECOND} a second]"
+                        ));
+                    }
                 }
                 let text = printable(&line);
                 match &mut log {
@@ -140,7 +146,12 @@ pub fn follow(name: String, read: OwnedFd, sink: Sink) {
 /// carriage return rewriting the line before it, escape sequences) and bidi or invisible ones
 /// made visible as `⟨U+XXXX⟩`.
 pub fn printable(line: &[u8]) -> String {
-    cloison_config::text::make_visible(&String::from_utf8_lossy(line), MAX_LINE)
+    let shown = cloison_config::text::make_visible(&String::from_utf8_lossy(line), MAX_LINE);
+    // Made visible, a line of control characters is several times longer: cut it again.
+    match shown.char_indices().nth(MAX_LINE) {
+        Some((at, _)) => format!("{} … (cut)", &shown[..at]),
+        None => shown,
+    }
 }
 
 /// The next line of `reader` without its newline, cut at `max` bytes (the rest of a longer
@@ -219,6 +230,13 @@ mod tests {
         assert!(first.len() > 1000 && first.ends_with(&line), "{first}");
         assert!(first.starts_with("20"), "{first}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_line_of_control_characters_stays_short_once_made_visible() {
+        let shown = printable(&[0x1b; MAX_LINE]);
+        assert!(shown.chars().count() <= MAX_LINE + 8, "{}", shown.len());
+        assert!(shown.ends_with("(cut)"));
     }
 
     #[test]

@@ -470,6 +470,61 @@ fn cloison_exec_runs_one_command_in_a_level_and_exits_with_its_status() {
     assert_eq!(out.status.code(), Some(125), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("No such file"));
 
+    // Output past a rotation of the level's log still reaches the job's output: 190 lines
+    // of escape characters (each about 6 kB once made visible) rotate the log.
+    let out = exec(&[
+        "--",
+        "sh",
+        "-c",
+        "for i in $(seq 190); do head -c 4000 /dev/zero | tr '\\0' '\\033'; echo; done; echo after-$((6*7))",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("after-42"), "{}", stdout.len());
+    assert!(
+        !stdout.contains('\x1b'),
+        "no escape reaches the job's terminal"
+    );
+
     // Nothing left behind: the session's private directory went with it.
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+
+    // A cancelled job (SIGTERM to cloison exec) ends its session and leaves nothing.
+    let mut child = Command::new(cloison_tests::session::our_binary("cloison"))
+        .arg("exec")
+        .arg("--config")
+        .arg(&config)
+        .args(["--", "sleep", "60"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", &tmp)
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_until_for("the command to run", Duration::from_secs(30), || {
+        cloison_tests::session::descendants(pid)
+            .iter()
+            .any(|p| cloison_tests::session::comm(*p) == "sleep")
+    });
+    let session = cloison_tests::session::descendants(pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    wait_until_for(
+        "the session's processes to end",
+        Duration::from_secs(30),
+        || {
+            session
+                .iter()
+                .all(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        },
+    );
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
 }
