@@ -957,23 +957,7 @@ impl TestClient {
         size: (i32, i32),
         argb: u32,
     ) -> anyhow::Result<wl_subsurface::WlSubsurface> {
-        let qh = self.qh();
-        let buffer = self.create_buffer(size.0, size.1, argb)?;
-        let compositor = self.data.compositor.as_ref().expect("wl_compositor bound");
-        let sub = self
-            .data
-            .subcompositor
-            .as_ref()
-            .expect("wl_subcompositor bound");
-        let surface = compositor.create_surface(&qh, SurfaceRole::Other);
-        let subsurface = sub.get_subsurface(&surface, &self.data.windows[parent].surface, &qh, ());
-        subsurface.set_position(pos.0, pos.1);
-        subsurface.set_desync();
-        surface.attach(Some(&self.data.buffers[buffer].buffer), 0, 0);
-        surface.damage_buffer(0, 0, i32::MAX, i32::MAX);
-        surface.commit();
-        self.data.windows[parent].surface.commit();
-        Ok(subsurface)
+        Ok(self.subsurface_surface(parent, pos, size, argb)?.1)
     }
 
     /// Shrinks the memfd behind `buffer` to nothing: the next time the compositor reads the
